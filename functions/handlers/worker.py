@@ -1,0 +1,61 @@
+"""SQS jobs -> images in S3 and charges in the ledger, reporting partial batch failures."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from placard import wiring
+from placard.jobs import Job
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+# A job's outcome is remembered for a day: a redelivery within it returns the stored outcome.
+idempotency = IdempotencyConfig(event_key_jmespath="job_id", expires_after_seconds=24 * 3600)
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    outcome = wiring.pipeline().run(Job.from_dict(job))
+    metrics.add_metric("ImagesCharged", MetricUnit.Count, len(outcome.to_dict()["images"]))
+    logger.info("job finished", extra=outcome.to_dict())
+    return outcome.to_dict()
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    # Decorated per record, so the store follows wiring (a new local cloud, a test's moto).
+    once = idempotent_function(
+        data_keyword_argument="job",
+        persistence_store=wiring.idempotency_store(),
+        config=idempotency,
+    )(run_job)
+    result: dict[str, Any] = once(job=json.loads(record.body))
+    return result
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    idempotency.register_lambda_context(context)
+    # One processor per invocation: the local runner invokes concurrently in threads.
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

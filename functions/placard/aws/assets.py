@@ -1,0 +1,56 @@
+"""S3: the assets bucket (write-once images, reports) and the uploads bucket (sheets, sources)."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import IO, TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+SPOOL_BYTES = 32 * 1024 * 1024
+
+
+class S3Assets:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+
+    def put_new(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> bool:
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                Metadata=metadata,
+                IfNoneMatch="*",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                return False
+            raise
+        return True
+
+    def put_report(self, key: str, data: bytes, content_type: str) -> None:
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def read(self, key: str) -> bytes:
+        return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+
+class S3Uploads:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+
+    def open(self, key: str) -> IO[bytes]:
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (caller closes)
+        self._s3.download_fileobj(self.bucket, key, spool)
+        spool.seek(0)
+        return spool

@@ -1,0 +1,86 @@
+"""DynamoDB: the ledger, one item per image attempt, campaign items under one partition key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from placard.jobs import Job
+from placard.ledger_items import LedgerItem, Status, campaign_pk, job_prefix
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_to_dynamo = TypeSerializer().serialize
+_from_dynamo = TypeDeserializer().deserialize
+
+
+def _serialise(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _to_dynamo(v) for k, v in item.items()}
+
+
+def _deserialise(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _from_dynamo(v) for k, v in item.items()}
+
+
+class DynamoLedger:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
+        self._db = dynamodb
+        self.table = table
+
+    def _query(self, pk: str, prefix: str) -> Iterator[LedgerItem]:
+        paginator = self._db.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": pk}, ":prefix": {"S": prefix}},
+            ConsistentRead=True,
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                yield LedgerItem.from_item(_deserialise(item))
+
+    def job_items(self, job: Job) -> list[LedgerItem]:
+        return list(self._query(campaign_pk(job.campaign), job_prefix(job.job_id)))
+
+    def campaign_items(self, campaign: str) -> list[LedgerItem]:
+        return list(self._query(campaign_pk(campaign), "IMAGE#"))
+
+    def reserve(self, items: Sequence[LedgerItem]) -> bool:
+        """All or none: an image already charged by another delivery is never reserved again."""
+        actions: list[Any] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": _serialise(item.to_item()),
+                    "ConditionExpression": "attribute_not_exists(sk) OR #s <> :charged",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {":charged": {"S": Status.CHARGED.value}},
+                }
+            }
+            for item in items
+        ]
+        try:
+            self._db.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
+    def save(self, item: LedgerItem) -> None:
+        """Settle an item; a charged item is final and never overwritten."""
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item=_serialise(item.to_item()),
+                ConditionExpression="attribute_not_exists(sk) OR #s <> :charged",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":charged": {"S": Status.CHARGED.value}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise

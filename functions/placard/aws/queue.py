@@ -1,0 +1,37 @@
+"""SQS: jobs go out in batches of ten, the most one call may carry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import islice
+from typing import TYPE_CHECKING
+
+from placard.errors import PlacardError
+from placard.jobs import Job
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+BATCH = 10
+
+
+class SqsJobQueue:
+    def __init__(self, sqs: SQSClient, queue_url: str) -> None:
+        self._sqs = sqs
+        self.queue_url = queue_url
+
+    def send(self, jobs: Iterable[Job]) -> int:
+        sent = 0
+        pending = iter(jobs)
+        while batch := list(islice(pending, BATCH)):
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                {"Id": str(i), "MessageBody": job.to_json()} for i, job in enumerate(batch)
+            ]
+            reply = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            failed = reply.get("Failed", [])
+            if failed:
+                reasons = "; ".join(f"{f['Code']}: {f.get('Message', '')}" for f in failed)
+                raise PlacardError(f"SQS refused {len(failed)} of {len(entries)} jobs: {reasons}")
+            sent += len(entries)
+        return sent

@@ -1,0 +1,125 @@
+"""The `placard` command (SPEC §3). Exit status: 0 all rows succeeded, 1 some failed or were
+rejected, 2 nothing could run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from placard.errors import PlacardError
+from placard.jobs import parse_campaign
+from placard.templates import default_catalogue
+
+OK, SOME_FAILED, NOTHING_RAN = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="placard", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a sheet through the local cloud")
+    run.add_argument("sheet", type=Path)
+    run.add_argument(
+        "--out", type=Path, help="folder for images and reports (default: out/<campaign>)"
+    )
+    run.add_argument("--campaign", help="campaign name (default: the sheet's file name)")
+    run.add_argument(
+        "--provider",
+        choices=("draft", "openai", "prospolabs"),
+        default=os.environ.get("PLACARD_PROVIDER", "draft"),
+        help="image provider; spending money is always asked for (default: draft)",
+    )
+
+    templates = commands.add_parser("templates", help="list templates, or show one")
+    templates.add_argument("name", nargs="?")
+
+    render = commands.add_parser("render", help="print the prompt a template would send")
+    render.add_argument("template")
+    render.add_argument("--var", action="append", default=[], metavar="KEY=VALUE")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "templates":
+            return _templates(args.name)
+        if args.command == "render":
+            return _render(args.template, args.var)
+    except (PlacardError, OSError) as exc:
+        print(f"placard: {exc}", file=sys.stderr)
+        return NOTHING_RAN
+    return NOTHING_RAN
+
+
+def _vars(pairs: Sequence[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise PlacardError(f"--var {pair!r}: expected KEY=VALUE")
+        values[key.strip()] = value
+    return values
+
+
+def _render(template: str, pairs: Sequence[str]) -> int:
+    print(default_catalogue()[template].render(_vars(pairs)))
+    return OK
+
+
+def _templates(name: str | None) -> int:
+    catalogue = default_catalogue()
+    if name:
+        print(json.dumps(catalogue[name].describe(), indent=2, ensure_ascii=False))
+        return OK
+    for template in catalogue.values():
+        required = [v.name + "*" if v.required else v.name for v in template.variables.values()]
+        print(
+            f"{template.name:<18} {template.kind:<8} {template.mode.value:<9} {', '.join(required)}"
+        )
+    return OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # lazy: only the local runner draws progress
+
+    from placard.local import local_cloud
+    from placard.runner import run_sheet
+
+    sheet: Path = args.sheet
+    if not sheet.is_file():
+        raise PlacardError(f"{sheet}: no such file")
+    campaign = parse_campaign(args.campaign or sheet.stem)
+    out: Path = args.out or Path("out") / campaign
+    logging.basicConfig(level=logging.WARNING)
+    overrides = {"Provider": args.provider, "LogLevel": "WARNING"}
+    with local_cloud(overrides) as cloud, tqdm(unit="job", desc=campaign, file=sys.stderr) as bar:
+        summary = run_sheet(
+            cloud,
+            sheet,
+            out,
+            campaign,
+            on_queued=lambda n: bar.reset(total=n),
+            on_settled=bar.update,
+        )
+    print(
+        f"{summary.rows} rows: {summary.succeeded} succeeded, {summary.failed} failed, "
+        f"{summary.rejected} rejected"
+    )
+    print(f"images: {summary.images} in {out / 'images'}")
+    print(f"results: {out / 'results.csv'}")
+    if (out / "errors.csv").exists():
+        print(f"errors: {out / 'errors.csv'}")
+    print(f"ledger total: ${summary.cost_usd} ({args.provider})")
+    return summary.exit_status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""One ledger item per image attempt (SPEC §5), as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    RESERVED = "reserved"
+    CHARGED = "charged"
+    REFUNDED = "refunded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class LedgerItem:
+    campaign: str
+    job_id: str
+    image_index: int
+    template: str
+    template_version: str
+    provider: str
+    model: str
+    quality: str
+    size: str
+    unit_price: Decimal
+    cost_usd: Decimal
+    status: Status
+    created_at: str
+    updated_at: str
+    upload: str = ""
+    row: int = 0
+    row_id: str = ""
+    generation_id: str = ""
+    s3_key: str = ""
+    sha256: str = ""
+    reason: str = ""
+    usage: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def key(self) -> dict[str, str]:
+        return {"pk": campaign_pk(self.campaign), "sk": image_sk(self.job_id, self.image_index)}
+
+    def to_item(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if v not in ("", None, {})}
+        data["status"] = self.status.value
+        return {**self.key, **data}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> LedgerItem:
+        fields = {k: v for k, v in item.items() if k in cls.__dataclass_fields__}
+        fields["status"] = Status(fields["status"])
+        fields["image_index"] = int(fields["image_index"])
+        fields["row"] = int(fields.get("row", 0))
+        fields["usage"] = {k: int(v) for k, v in (fields.get("usage") or {}).items()}
+        return cls(**fields)
+
+    def but(self, **changes: Any) -> LedgerItem:
+        return replace(self, **changes)
+
+
+def campaign_pk(campaign: str) -> str:
+    return f"CAMPAIGN#{campaign}"
+
+
+def image_sk(job_id: str, index: int) -> str:
+    return f"IMAGE#{job_id}#{index:02d}"
+
+
+def job_prefix(job_id: str) -> str:
+    return f"IMAGE#{job_id}#"

@@ -1,0 +1,310 @@
+"""The embedded cloud: moto behind a local endpoint, built from template.yaml, with a small
+event loop that delivers S3 and SQS events to the same handlers Lambda runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+from urllib.request import Request, urlopen
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from placard import wiring
+from placard.errors import PlacardError
+from placard.stack import Function, Stack, repo_root, s3_filter_matches
+
+LOCAL_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+# Lambda waits out the visibility timeout before a retry; a laptop waits a second or a few.
+MAX_RETRY_PAUSE_SECONDS = 5
+POLL_SECONDS = 0.1
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LocalContext:
+    """What Powertools reads from a Lambda context."""
+
+    function_name: str
+    timeout_seconds: int
+    memory_limit_in_mb: int = 1024
+    function_version: str = "$LATEST"
+
+    def __post_init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        )
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalCloud:
+    """The stack's buckets, queues and tables on a moto server, and its functions in-process."""
+
+    def __init__(self, stack: Stack, root: Path) -> None:
+        self.stack = stack
+        self.root = root
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.endpoint = ""
+        self.functions: dict[str, Function] = {}
+
+    def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        # moto's state is per process: a second cloud in the same process starts empty too.
+        urlopen(Request(f"{self.endpoint}/moto-api/reset", method="POST")).close()  # noqa: S310
+        os.environ.update({**LOCAL_ENV, "AWS_ENDPOINT_URL": self.endpoint})
+        os.environ.update(provision(self.stack, self.root))
+        self.functions = self.stack.functions()
+        wiring.reset()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+
+    # Functions and their event sources.
+
+    def invoke(self, function: Function, event: dict[str, Any]) -> Any:
+        module, attribute = function.handler.rsplit(".", 1)
+        handler = getattr(importlib.import_module(module), attribute)
+        return handler(event, LocalContext(function.logical_id, function.timeout))
+
+    def put_upload(self, path: Path, key: str) -> None:
+        """Upload a file and deliver the ObjectCreated event to the functions it matches."""
+        for function in self.functions.values():
+            for source in function.events:
+                if source.kind == "S3" and s3_filter_matches(source, key):
+                    bucket = self.stack.physical[source.resource]
+                    self.client("s3").upload_file(str(path), bucket, key)
+                    event = s3_put_event(bucket, key, path.stat().st_size, self.stack.region)
+                    self.invoke(function, event)
+                    return
+        raise PlacardError(f"{key}: no function of the stack is triggered by this upload")
+
+    def drain(self, on_settled: Callable[[int], None] = lambda n: None) -> None:
+        """Deliver queued messages to their functions, as concurrently as the template allows,
+        until every queue is empty. `on_settled` hears how many messages left the queue."""
+        for function in self.functions.values():
+            for source in function.events:
+                if source.kind == "SQS":
+                    _QueuePump(self, function, source.resource, source.properties).run(on_settled)
+
+
+def provision(stack: Stack, root: Path) -> dict[str, str]:
+    """Create the stack's buckets, queues and tables from the template's own properties, with
+    whatever AWS endpoint boto3 is configured for; returns the functions' environment."""
+    s3, sqs, dynamodb = boto3.client("s3"), boto3.client("sqs"), boto3.client("dynamodb")
+    for logical_id, resource in stack.of_type("AWS::S3::Bucket").items():
+        props, name = resource.get("Properties", {}), stack.physical_name(logical_id)
+        s3.create_bucket(Bucket=name)
+        if props.get("VersioningConfiguration"):
+            s3.put_bucket_versioning(
+                Bucket=name, VersioningConfiguration=props["VersioningConfiguration"]
+            )
+        if props.get("PublicAccessBlockConfiguration"):
+            s3.put_public_access_block(
+                Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            )
+        stack.physical[logical_id] = name
+    queues = stack.of_type("AWS::SQS::Queue")
+    for logical_id, resource in queues.items():
+        props = resource.get("Properties", {})
+        attributes = {
+            key: str(props[key])
+            for key in ("VisibilityTimeout", "MessageRetentionPeriod")
+            if key in props
+        }
+        url = sqs.create_queue(
+            QueueName=stack.physical_name(logical_id),
+            Attributes=attributes,  # type: ignore[arg-type]
+        )
+        stack.physical[logical_id] = url["QueueUrl"]
+    for logical_id, resource in queues.items():  # redrive once every queue exists
+        redrive = resource.get("Properties", {}).get("RedrivePolicy")
+        if redrive:
+            policy = {k: stack.resolve(v) for k, v in redrive.items()}
+            sqs.set_queue_attributes(
+                QueueUrl=stack.physical[logical_id],
+                Attributes={"RedrivePolicy": json.dumps(policy)},
+            )
+    for logical_id, resource in stack.of_type("AWS::DynamoDB::Table").items():
+        props, name = resource["Properties"], stack.physical_name(logical_id)
+        table: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            table["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        dynamodb.create_table(**table)
+        if props.get("TimeToLiveSpecification"):
+            dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"]
+            )
+        stack.physical[logical_id] = name
+
+    environment: dict[str, str] = {}
+    opt = stack.layer_content(root)
+    for function in stack.functions().values():
+        for name, value in function.environment.items():
+            # The layer Lambda mounts under /opt is the repo folder it is built from.
+            if opt and (value == "/opt" or value.startswith("/opt/")):
+                value = str(opt / value.removeprefix("/opt").lstrip("/"))
+            environment[name] = value
+    return environment
+
+
+class _QueuePump:
+    def __init__(
+        self, cloud: LocalCloud, function: Function, queue_id: str, props: dict[str, Any]
+    ) -> None:
+        self.cloud = cloud
+        self.function = function
+        self.sqs = cloud.client("sqs")
+        self.url = cloud.stack.physical[queue_id]
+        self.arn = cloud.stack.arn(queue_id)
+        self.batch = int(props.get("BatchSize", 10))
+        scaling = props.get("ScalingConfig", {}).get("MaximumConcurrency")
+        self.concurrency = int(cloud.stack.resolve(scaling)) if scaling else 10
+
+    def run(self, on_settled: Callable[[int], None]) -> None:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            running: set[Future[int]] = set()
+            while True:
+                while len(running) < self.concurrency and (messages := self._receive()):
+                    running.add(pool.submit(self._deliver, messages))
+                if running:
+                    done, running = wait(running, timeout=1, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        on_settled(future.result())
+                elif self._queue_empty():
+                    return
+                else:
+                    time.sleep(POLL_SECONDS)
+
+    def _receive(self) -> list[dict[str, Any]]:
+        reply = self.sqs.receive_message(
+            QueueUrl=self.url,
+            MaxNumberOfMessages=self.batch,
+            WaitTimeSeconds=0,
+            MessageSystemAttributeNames=["All"],
+        )
+        messages: list[dict[str, Any]] = reply.get("Messages", [])
+        return messages
+
+    def _queue_empty(self) -> bool:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return all(int(v) == 0 for v in attributes.values())
+
+    def _deliver(self, messages: list[dict[str, Any]]) -> int:
+        """Invoke once with a batch; delete what succeeded, let the rest come back. Returns how
+        many messages left the queue."""
+        event = sqs_event(messages, self.arn, self.cloud.stack.region)
+        try:
+            reply = self.cloud.invoke(self.function, event) or {}
+            failed = {f["itemIdentifier"] for f in reply.get("batchItemFailures", [])}
+        except Exception:  # a whole-batch failure, as Lambda treats an unhandled error
+            log.exception("%s failed a batch of %d", self.function.logical_id, len(messages))
+            failed = {m["MessageId"] for m in messages}
+        succeeded = [m for m in messages if m["MessageId"] not in failed]
+        if succeeded:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(succeeded)
+                ],
+            )
+        for message in messages:
+            if message["MessageId"] in failed:
+                received = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=min(received, MAX_RETRY_PAUSE_SECONDS),
+                )
+        return len(succeeded)
+
+
+def s3_put_event(bucket: str, key: str, size: int, region: str) -> dict[str, Any]:
+    """The ObjectCreated notification S3 sends, key URL-encoded as S3 encodes it."""
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": region,
+        "eventTime": datetime.now(UTC).isoformat(),
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": {"key": quote_plus(key), "size": size},
+        },
+    }
+    return {"Records": [record]}
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """The event Lambda's SQS poller sends for messages from ReceiveMessage."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(m["Body"].encode()).hexdigest(),  # noqa: S324 (SQS's)
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
+
+
+@contextmanager
+def local_cloud(
+    overrides: dict[str, str] | None = None, root: Path | None = None
+) -> Iterator[LocalCloud]:
+    root = root or repo_root()
+    cloud = LocalCloud(Stack.load(root / "template.yaml", overrides), root)
+    cloud.start()
+    try:
+        yield cloud
+    finally:
+        cloud.stop()

@@ -1,0 +1,54 @@
+"""What every image API looks like to the pipeline: one call, some images, what it cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from placard.errors import PlacardError
+from placard.jobs import Mode, Quality, Size
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    prompt: str
+    quality: Quality
+    size: Size
+    n: int
+    template: str
+    texts: tuple[tuple[str, str], ...]  # the words that must appear, for proofs and checks
+    seed: str  # stable per job, so an offline render is the same every time
+    mode: Mode = Mode.GENERATE
+    source: bytes | None = None  # edit: the source PNG, already at `size`
+    mask: bytes | None = None  # edit: PNG, alpha 0 where the image may change
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    images: tuple[bytes, ...]
+    model: str
+    generation_id: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    media_type: str = "image/png"
+
+
+class ImageProvider(Protocol):
+    name: str
+
+    def create(self, request: ImageRequest) -> ImageResult: ...
+
+
+class ProviderError(PlacardError):
+    """The provider did not deliver. `permanent` errors are not worth retrying."""
+
+    permanent = False
+
+
+class ProviderRefused(ProviderError):
+    """Content policy or invalid request: the provider's own message, never retried."""
+
+    permanent = True
+
+
+class ProviderUnavailable(ProviderError):
+    """Throttled, failing or unreachable after the retry budget: the job is retried later."""

@@ -1,0 +1,28 @@
+"""The offline provider: a layout proof of the copy, rendered with Pillow, free of charge."""
+
+from __future__ import annotations
+
+from placard.jobs import Mode
+from placard.providers.base import ImageRequest, ImageResult
+
+
+class DraftProvider:
+    name = "draft"
+    model = "draft-proof"
+
+    def create(self, request: ImageRequest) -> ImageResult:
+        from placard.providers import draft_render  # lazy: Pillow only where images are made
+
+        if request.mode is Mode.EDIT:
+            raise NotImplementedError("draft edits arrive with masked editing")
+        images = tuple(
+            draft_render.render_generate(
+                request.size.width,
+                request.size.height,
+                request.template,
+                request.texts,
+                seed=f"{request.seed}#{index}",
+            )
+            for index in range(request.n)
+        )
+        return ImageResult(images=images, model=self.model)

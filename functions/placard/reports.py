@@ -1,0 +1,91 @@
+"""results.csv and errors.csv, with every cell safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+
+from placard.jobs import Job
+from placard.ledger_items import LedgerItem, Status
+from placard.sheets import Row, RowError
+
+ERRORS_HEADER = ("row", "column", "value", "reason")
+OUTCOME_HEADER = ("status", "job_id", "images", "links", "sha256", "cost_usd", "proof", "reason")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """Text a spreadsheet will show, never run: a leading formula character is quoted."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+class CsvReport:
+    """A CSV built row by row in memory; reports are small next to the sheets they describe."""
+
+    def __init__(self, header: Sequence[str]) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+        self._writer.writerow([safe_cell(h) for h in header])
+        self.count = 0
+
+    def add(self, values: Iterable[object]) -> None:
+        self._writer.writerow([safe_cell(v) for v in values])
+        self.count += 1
+
+    def to_bytes(self) -> bytes:
+        return self._buffer.getvalue().encode("utf-8-sig")  # BOM: Excel then reads UTF-8
+
+
+def errors_report(errors: Iterable[RowError] = ()) -> CsvReport:
+    report = CsvReport(ERRORS_HEADER)
+    for error in errors:
+        add_error(report, error)
+    return report
+
+
+def add_error(report: CsvReport, error: RowError) -> None:
+    report.add((error.row or "", error.column, error.value, error.reason))
+
+
+def results_report(
+    rows: Iterable[tuple[Row, Job | Sequence[RowError]]],
+    items_by_job: Mapping[str, Sequence[LedgerItem]],
+    uri: Callable[[LedgerItem], str],
+    link: Callable[[LedgerItem], str],
+) -> CsvReport:
+    """One line per row: its own cells as read, then what became of it."""
+    pairs = list(rows)
+    columns = list(dict.fromkeys(c for row, _ in pairs for c in row.cells))
+    report = CsvReport(("row", *columns, *OUTCOME_HEADER))
+    for row, parsed in pairs:
+        cells = [row.cells.get(c, "") for c in columns]
+        report.add((row.number, *cells, *row_outcome(parsed, items_by_job, uri, link)))
+    return report
+
+
+def row_outcome(
+    parsed: Job | Sequence[RowError],
+    items_by_job: Mapping[str, Sequence[LedgerItem]],
+    uri: Callable[[LedgerItem], str],
+    link: Callable[[LedgerItem], str],
+) -> tuple[str, ...]:
+    """(status, job_id, images, links, sha256, cost_usd, proof, reason) for one row."""
+    if not isinstance(parsed, Job):
+        reason = "; ".join(f"{e.column}: {e.reason}" for e in parsed)
+        return ("rejected", "", "", "", "", "0", "", reason)
+    items = sorted(items_by_job.get(parsed.job_id, ()), key=lambda i: i.image_index)
+    charged = [i for i in items if i.status is Status.CHARGED]
+    cost = str(sum((i.cost_usd for i in charged), Decimal(0)))
+    images = " ".join(uri(i) for i in charged)
+    links = " ".join(link(i) for i in charged)
+    digests = " ".join(i.sha256 for i in charged)
+    if len(charged) == parsed.n:
+        return ("succeeded", parsed.job_id, images, links, digests, cost, "unchecked", "")
+    reasons = [i.reason for i in items if i.status is not Status.CHARGED and i.reason]
+    if not items:
+        reasons = ["no outcome was recorded for this job"]
+    reason = reasons[0] if reasons else ""
+    return ("failed", parsed.job_id, images, links, digests, cost, "", reason)

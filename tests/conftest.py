@@ -1,0 +1,42 @@
+"""Shared fixtures: the template catalogue, and the stack's resources on in-process moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from placard import wiring
+from placard.local import LOCAL_ENV, provision
+from placard.stack import Stack, repo_root
+from placard.templates import Catalogue, default_catalogue
+
+ROOT = repo_root()
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def catalogue() -> Catalogue:
+    return default_catalogue()
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """Every bucket, queue and table of template.yaml on in-process moto, the functions'
+    environment set as Lambda would set it."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name, value in LOCAL_ENV.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        stack = Stack.load(ROOT / "template.yaml")
+        for name, value in provision(stack, ROOT).items():
+            monkeypatch.setenv(name, value)
+        _forget_built()
+        yield stack
+    _forget_built()
+
+
+def _forget_built() -> None:
+    wiring.reset()

@@ -1,0 +1,98 @@
+"""`placard run` as a user runs it: the handlers on a moto server built from template.yaml."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from placard import wiring
+from placard.cli import main
+
+ROOT = Path(__file__).parents[2]
+DATA = Path(__file__).parents[1] / "data"
+
+
+@pytest.fixture(autouse=True)
+def own_environment() -> Iterator[None]:
+    """The local cloud sets the process environment, as Lambda would; give it back after."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    wiring.reset()
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_the_sample_sheet_runs_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the six-row sample sheet the README's demo uses
+    sheet = ROOT / "samples" / "summer-campaign.csv"
+    # When it is run locally
+    status = main(["run", str(sheet), "--out", str(tmp_path)])
+    # Then every row succeeded, with one PNG of the requested size each
+    assert status == 0
+    results = read_csv(tmp_path / "results.csv")
+    assert len(results) == 6
+    assert {r["status"] for r in results} == {"succeeded"}
+    for row in results:
+        image = tmp_path / row["links"]
+        assert image.is_file()
+        # And results.csv carries the S3 URI, the sha256 of the stored bytes and the cost
+        assert row["images"].startswith("s3://") and row["images"].endswith(".png")
+        assert row["sha256"] == hashlib.sha256(image.read_bytes()).hexdigest()
+        assert row["cost_usd"] == "0.000000"
+    sizes = [Image.open(tmp_path / r["links"]).size for r in results]
+    assert sizes[0] == (1024, 1536) and sizes[5] == (1536, 1024)
+    assert not (tmp_path / "errors.csv").exists()
+    out = capsys.readouterr().out
+    assert "6 succeeded, 0 failed, 0 rejected" in out
+    assert "ledger total: $0.000000" in out
+
+
+def test_bad_rows_are_reported_and_good_rows_still_run(tmp_path: Path) -> None:
+    # Given a sheet mixing good and bad rows, in a folder with spaces in its name
+    sheet = tmp_path / "spring sale.csv"
+    shutil.copy(DATA / "mixed.csv", sheet)
+    # When it runs
+    status = main(["run", str(sheet), "--out", str(tmp_path / "out"), "--campaign", "spring"])
+    # Then the exit status says some rows failed, and every row is accounted for
+    assert status == 1
+    results = read_csv(tmp_path / "out" / "results.csv")
+    assert [r["status"] for r in results] == [
+        "succeeded",
+        "rejected",
+        "rejected",
+        "rejected",
+        "succeeded",
+        "rejected",
+    ]
+    assert len(list((tmp_path / "out" / "images").glob("*.png"))) == 3
+    errors = read_csv(tmp_path / "out" / "errors.csv")
+    assert {(e["row"], e["column"]) for e in errors} == {
+        ("3", "headline"),
+        ("4", "template"),
+        ("5", "quality"),
+        ("5", "size"),
+        ("8", "n"),
+    }
+    # And a cell that looks like a formula is written back defused
+    assert results[5]["headline"] == '\'=HYPERLINK("http://x")'
+
+
+def test_an_unreadable_sheet_runs_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(tmp_path / "missing.csv")]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -1,0 +1,198 @@
+"""The two handlers on in-process moto, wired exactly as template.yaml wires them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from handlers import ingest, worker
+from placard import wiring
+from placard.ledger_items import Status
+from placard.local import LocalContext, s3_put_event, sqs_event
+from placard.providers.base import ImageRequest, ImageResult, ProviderRefused, ProviderUnavailable
+from placard.stack import Stack
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+def upload(stack: Stack, sheet: Path, campaign: str = "summer") -> dict[str, Any]:
+    key = f"campaigns/{campaign}/{sheet.name}"
+    bucket = stack.physical["UploadsBucket"]
+    boto3.client("s3").upload_file(str(sheet), bucket, key)
+    event = s3_put_event(bucket, key, sheet.stat().st_size, stack.region)
+    result: dict[str, Any] = ingest.handler(event, LocalContext("IngestFunction", 900))
+    return result
+
+
+def receive(stack: Stack) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    messages: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(
+        QueueUrl=stack.physical["JobsQueue"], MaxNumberOfMessages=10, VisibilityTimeout=0
+    ).get("Messages", []):
+        messages += [m for m in batch if m["MessageId"] not in {x["MessageId"] for x in messages}]
+        if len(batch) < 10:
+            break
+    return messages
+
+
+def deliver(stack: Stack, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    event = sqs_event(messages, stack.arn("JobsQueue"), stack.region)
+    result: dict[str, Any] = worker.handler(event, LocalContext("WorkerFunction", 600))
+    return result
+
+
+def ledger_items(stack: Stack) -> list[dict[str, Any]]:
+    table = boto3.resource("dynamodb").Table(stack.physical["LedgerTable"])
+    items: list[dict[str, Any]] = table.scan()["Items"]
+    return items
+
+
+def image_versions(stack: Stack) -> list[dict[str, Any]]:
+    s3 = boto3.client("s3")
+    reply = s3.list_object_versions(Bucket=stack.physical["AssetsBucket"], Prefix="campaigns/")
+    versions: list[dict[str, Any]] = reply.get("Versions", [])
+    return versions
+
+
+def test_ingest_queues_good_rows_and_reports_bad_ones(stack: Stack) -> None:
+    # Given a sheet with two good rows and four bad ones, When it lands in the uploads bucket
+    result = upload(stack, DATA / "mixed.csv")
+    # Then the two good rows are queued, one message each
+    messages = receive(stack)
+    assert len(messages) == 2
+    assert sorted(json.loads(m["Body"])["origin"]["row"] for m in messages) == [2, 7]
+    # And every problem is in errors.csv under reports/, with row, column and reason
+    body = (
+        boto3.client("s3")
+        .get_object(Bucket=stack.physical["AssetsBucket"], Key="reports/summer/mixed/errors.csv")[
+            "Body"
+        ]
+        .read()
+    )
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert {(r["row"], r["column"]) for r in rows} == {
+        ("3", "headline"),
+        ("4", "template"),
+        ("5", "quality"),
+        ("5", "size"),
+        ("8", "n"),
+    }
+    assert result["uploads"][0]["jobs"] == 2
+
+
+def test_worker_stores_images_and_charges_the_ledger(stack: Stack) -> None:
+    # Given the queued jobs of a sheet
+    upload(stack, DATA / "mixed.csv")
+    messages = receive(stack)
+    # When the worker receives them in one batch
+    reply = deliver(stack, messages)
+    # Then no record failed, three PNGs are stored (1 + 2 images) and three items charged
+    assert reply == {"batchItemFailures": []}
+    versions = image_versions(stack)
+    assert len(versions) == 3
+    s3 = boto3.client("s3")
+    for version in versions:
+        data = s3.get_object(Bucket=stack.physical["AssetsBucket"], Key=version["Key"])[
+            "Body"
+        ].read()
+        assert data.startswith(b"\x89PNG")
+    items = ledger_items(stack)
+    assert len(items) == 3
+    for item in items:
+        assert item["status"] == Status.CHARGED
+        assert isinstance(item["cost_usd"], Decimal)
+        assert item["provider"] == "draft"
+        assert item["template_version"] and item["sha256"] and item["s3_key"]
+        assert item["pk"] == "CAMPAIGN#summer"
+
+
+def test_a_duplicated_delivery_gives_one_image_and_one_charge(stack: Stack) -> None:
+    # Given one job delivered and processed
+    upload(stack, DATA / "events-semicolon-bom.csv")
+    first = receive(stack)[:1]
+    deliver(stack, first)
+    # When SQS delivers the very same message again, and once more after the idempotency
+    # record is gone (it expires; the ledger still remembers)
+    deliver(stack, first)
+    forget_idempotency_records(stack)
+    deliver(stack, first)
+    # Then there is still one image, one object version and one ledger item
+    assert len(image_versions(stack)) == 1
+    items = ledger_items(stack)
+    assert len(items) == 1
+    assert items[0]["status"] == Status.CHARGED
+
+
+def forget_idempotency_records(stack: Stack) -> None:
+    table = boto3.resource("dynamodb").Table(stack.physical["IdempotencyTable"])
+    records = table.scan()["Items"]
+    assert records, "the first delivery left an idempotency record"
+    for record in records:
+        table.delete_item(Key={"id": record["id"]})
+
+
+class Flaky:
+    """A provider that fails as told, then behaves like the draft."""
+
+    name = "draft"
+
+    def __init__(self, error: Exception) -> None:
+        self.error: Exception | None = error
+
+    def create(self, request: ImageRequest) -> ImageResult:
+        if self.error:
+            error, self.error = self.error, None
+            raise error
+        return ImageResult(images=(b"\x89PNG fake",) * request.n, model="fake")
+
+
+def test_a_transient_failure_is_reported_for_retry_and_the_rest_go_on(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two jobs and a provider that is throttled for the first call only
+    upload(stack, DATA / "events-semicolon-bom.csv")
+    messages = receive(stack)[:2]
+    monkeypatch.setattr(wiring.pipeline(), "provider", Flaky(ProviderUnavailable("429 throttled")))
+    # When the batch is processed
+    reply = deliver(stack, messages)
+    # Then exactly one record is reported failed, so SQS retries only that one
+    assert len(reply["batchItemFailures"]) == 1
+    failed_id = reply["batchItemFailures"][0]["itemIdentifier"]
+    # And its failure is in the ledger, at no cost, with the reason
+    statuses = sorted(i["status"] for i in ledger_items(stack))
+    assert statuses == ["charged", "failed"]
+    # When the retry comes, Then it is charged once
+    retry = [m for m in messages if m["MessageId"] == failed_id]
+    assert deliver(stack, retry) == {"batchItemFailures": []}
+    assert sorted(i["status"] for i in ledger_items(stack)) == ["charged", "charged"]
+
+
+def test_a_refusal_is_final_and_costs_nothing(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload(stack, DATA / "events-semicolon-bom.csv")
+    messages = receive(stack)[:1]
+    monkeypatch.setattr(wiring.pipeline(), "provider", Flaky(ProviderRefused("content policy")))
+    # When the provider refuses, Then the message is consumed (no retry) and recorded as failed
+    assert deliver(stack, messages) == {"batchItemFailures": []}
+    (item,) = ledger_items(stack)
+    assert item["status"] == "failed"
+    assert item["cost_usd"] == 0
+    assert "content policy" in item["reason"]
+
+
+def test_a_malformed_message_fails_alone(stack: Stack) -> None:
+    upload(stack, DATA / "events-semicolon-bom.csv")
+    good = receive(stack)[:1]
+    bad = {**good[0], "MessageId": "bad", "Body": "{not json"}
+    reply = deliver(stack, [*good, bad])
+    assert reply == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    assert len(image_versions(stack)) == 1
