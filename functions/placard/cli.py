@@ -13,6 +13,7 @@ from pathlib import Path
 
 from placard.errors import PlacardError
 from placard.jobs import parse_campaign
+from placard.providers import NAMES
 from placard.templates import default_catalogue
 
 OK, SOME_FAILED, NOTHING_RAN = 0, 1, 2
@@ -28,12 +29,23 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="folder for images and reports (default: out/<campaign>)"
     )
     run.add_argument("--campaign", help="campaign name (default: the sheet's file name)")
-    run.add_argument(
-        "--provider",
-        choices=("draft", "openai", "prospolabs"),
-        default=os.environ.get("PLACARD_PROVIDER", "draft"),
-        help="image provider; spending money is always asked for (default: draft)",
+    _provider_option(run)
+
+    edit = commands.add_parser("edit", help="one masked edit of an image, through the local cloud")
+    edit.add_argument("image", type=Path)
+    where = edit.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--mask", type=Path, help="PNG: transparent (or white) marks the area to edit"
     )
+    where.add_argument("--box", help="x,y,w,h: the area to edit, in the image's pixels")
+    edit.add_argument("--template", required=True, help="an edit template, e.g. price-tag-edit")
+    edit.add_argument("--var", action="append", default=[], metavar="KEY=VALUE")
+    edit.add_argument("--quality", default="")
+    edit.add_argument("--size", default="", help="WIDTHxHEIGHT (default: the image's own)")
+    edit.add_argument("--n", default="")
+    edit.add_argument("--out", type=Path, default=Path("out") / "edits")
+    edit.add_argument("--campaign", default="edits")
+    _provider_option(edit)
 
     templates = commands.add_parser("templates", help="list templates, or show one")
     templates.add_argument("name", nargs="?")
@@ -44,11 +56,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _provider_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--provider",
+        choices=NAMES,
+        default=os.environ.get("PLACARD_PROVIDER", "draft"),
+        help="image provider; spending money is always asked for, never inferred (default: draft)",
+    )
+
+
+def _check_provider(provider: str) -> None:
+    """Fail before anything runs when a paid provider has no key or no address."""
+    needs = {
+        "openai": ("OPENAI_API_KEY",),
+        "prospolabs": ("PROSPOLABS_API_KEY", "PROSPOLABS_BASE_URL"),
+    }
+    missing = [name for name in needs.get(provider, ()) if not os.environ.get(name)]
+    if missing:
+        raise PlacardError(
+            f"--provider {provider} needs {' and '.join(missing)} in the environment"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "edit":
+            return _edit(args)
         if args.command == "templates":
             return _templates(args.name)
         if args.command == "render":
@@ -98,9 +134,12 @@ def _run(args: argparse.Namespace) -> int:
         raise PlacardError(f"{sheet}: no such file")
     campaign = parse_campaign(args.campaign or sheet.stem)
     out: Path = args.out or Path("out") / campaign
+    _check_provider(args.provider)
     logging.basicConfig(level=logging.WARNING)
-    overrides = {"Provider": args.provider, "LogLevel": "WARNING"}
-    with local_cloud(overrides) as cloud, tqdm(unit="job", desc=campaign, file=sys.stderr) as bar:
+    with (
+        local_cloud(_overrides(args.provider)) as cloud,
+        tqdm(unit="job", desc=campaign, file=sys.stderr) as bar,
+    ):
         summary = run_sheet(
             cloud,
             sheet,
@@ -119,6 +158,38 @@ def _run(args: argparse.Namespace) -> int:
         print(f"errors: {out / 'errors.csv'}")
     print(f"ledger total: ${summary.cost_usd} ({args.provider})")
     return summary.exit_status
+
+
+def _overrides(provider: str) -> dict[str, str]:
+    return {"Provider": provider, "LogLevel": "WARNING"}
+
+
+def _edit(args: argparse.Namespace) -> int:
+    from placard.local import local_cloud
+    from placard.runner import run_edit
+
+    image: Path = args.image
+    for path in (image, args.mask):
+        if path is not None and not path.is_file():
+            raise PlacardError(f"{path}: no such file")
+    campaign = parse_campaign(args.campaign)
+    _check_provider(args.provider)
+    cells = {
+        **_vars(args.var),
+        "template": args.template,
+        "quality": args.quality,
+        "size": args.size,
+        "n": args.n,
+        "mask_box": args.box or "",
+    }
+    logging.basicConfig(level=logging.WARNING)
+    with local_cloud(_overrides(args.provider)) as cloud:
+        summary = run_edit(cloud, image, cells, args.out, campaign, mask=args.mask)
+    for path in summary.images:
+        print(path)
+    print(f"{summary.status}{': ' + summary.reason if summary.reason else ''}")
+    print(f"cost: ${summary.cost_usd} ({args.provider})")
+    return OK if summary.status == "succeeded" else SOME_FAILED
 
 
 if __name__ == "__main__":

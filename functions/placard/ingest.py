@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from placard.errors import InvalidInput
@@ -55,6 +56,18 @@ class Ingest:
     assets: AssetStore
     queue: JobQueue
 
+    def __post_init__(self) -> None:
+        # Many rows of a sheet name the same photo: look each file up once per upload.
+        self._exists = lru_cache(maxsize=4096)(self.uploads.exists)
+
+    def _missing_files(self, job: Job) -> list[RowError]:
+        row = int(job.origin.get("row", 0))
+        return [
+            RowError(row, column, key, f"{key} is not in the uploads bucket; upload it first")
+            for column, key in (("source_image", job.source_image), ("mask", job.mask))
+            if key and not self._exists(key)
+        ]
+
     def run(self, key: str) -> IngestReport:
         upload = Upload.parse(key)
         report = errors_report()
@@ -65,13 +78,18 @@ class Ingest:
                 with self.uploads.open(upload.key) as raw:
                     rows = read_rows(raw, upload.filename)
                     for outcome in jobs_from_rows(rows, self.catalogue, defaults):
-                        if isinstance(outcome, RowError):
-                            add_error(report, outcome)
+                        if isinstance(outcome, Job):
+                            missing = self._missing_files(outcome)
+                            if not missing:
+                                yield outcome
+                            for error in missing:
+                                add_error(report, error)
                         else:
-                            yield outcome
+                            add_error(report, outcome)
             except SheetError as exc:
                 add_error(report, RowError(0, "", upload.filename, str(exc)))
 
+        self._exists.cache_clear()
         sent = self.queue.send(jobs())
         errors_key = upload.reports_prefix + "errors.csv"
         self.assets.put_report(errors_key, report.to_bytes(), "text/csv; charset=utf-8")

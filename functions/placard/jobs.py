@@ -79,6 +79,51 @@ class Size:
             raise InvalidInput("size", f"{self} is not allowed: {problem}", str(self))
 
 
+def parse_box(text: str) -> tuple[int, int, int, int]:
+    """'x,y,w,h' (spaces allowed) -> ints; InvalidInput(field="mask_box") if malformed,
+    negative, or w/h == 0."""
+    parts = [part.strip() for part in str(text).split(",")]
+    example = (
+        "e.g. 120,80,400,150 for a box 400 wide and 150 high whose top left corner is 120 "
+        "from the left and 80 from the top"
+    )
+    if len(parts) != 4 or not all(_is_integer(part) for part in parts):
+        raise InvalidInput(
+            "mask_box", f"must be four whole numbers x,y,w,h in pixels, {example}", text
+        )
+    x, y, w, h = (int(part) for part in parts)
+    return check_box((x, y, w, h), text)
+
+
+def _is_integer(text: str) -> bool:
+    digits = text[1:] if text[:1] in "+-" else text
+    return 0 < len(digits) <= 9 and digits.isascii() and digits.isdigit()
+
+
+def check_box(box: object, value: object) -> tuple[int, int, int, int]:
+    if (
+        not isinstance(box, tuple | list)
+        or len(box) != 4
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in box)
+    ):
+        raise InvalidInput("mask_box", "must be four whole numbers x,y,w,h in pixels", value)
+    x, y, w, h = (int(v) for v in box)
+    if x < 0 or y < 0:
+        raise InvalidInput("mask_box", "x and y (the top left corner) cannot be negative", value)
+    if w <= 0 or h <= 0:
+        raise InvalidInput("mask_box", "width and height must be at least 1 pixel", value)
+    return x, y, w, h
+
+
+def parse_background(text: str) -> None:
+    """gpt-image-2 cannot make transparent backgrounds: refuse before anything is spent."""
+    value = text.strip().lower()
+    if value == "transparent":
+        raise InvalidInput("background", "transparent backgrounds are not supported", text)
+    if value not in ("", "auto", "opaque"):
+        raise InvalidInput("background", "must be opaque or auto", text)
+
+
 def parse_n(value: str | int) -> int:
     try:
         n = int(str(value).strip())
@@ -98,7 +143,7 @@ class Job:
     template_version: str
     variables: dict[str, str]
     quality: Quality
-    size: Size
+    size: Size | None  # None: an edit at the source's own size
     n: int = 1
     mode: Mode = Mode.GENERATE
     row_id: str = ""
@@ -118,7 +163,7 @@ class Job:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["quality"] = self.quality.value
-        data["size"] = str(self.size)
+        data["size"] = str(self.size) if self.size else None
         data["mode"] = self.mode.value
         data["mask_box"] = list(self.mask_box) if self.mask_box else None
         return data
@@ -135,7 +180,7 @@ class Job:
             template_version=data["template_version"],
             variables=dict(data["variables"]),
             quality=Quality(data["quality"]),
-            size=Size.parse(data["size"]),
+            size=Size.parse(data["size"]) if data.get("size") else None,
             n=int(data.get("n", 1)),
             mode=Mode(data.get("mode", Mode.GENERATE)),
             row_id=str(data.get("row_id", "")),

@@ -38,6 +38,9 @@ class LedgerItem:
     s3_key: str = ""
     sha256: str = ""
     reason: str = ""
+    raw_s3_key: str = ""  # edits: the provider's own output, beside the composite
+    attempts: int = 0  # HTTP attempts the image took, throttled ones included
+    unknown_outcomes: int = 0  # attempts sent whose answer never came (the provider may bill)
     usage: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -45,7 +48,7 @@ class LedgerItem:
         return {"pk": campaign_pk(self.campaign), "sk": image_sk(self.job_id, self.image_index)}
 
     def to_item(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if v not in ("", None, {})}
+        data = {k: v for k, v in self.__dict__.items() if v not in ("", None, {}, 0) or k in _KEEP}
         data["status"] = self.status.value
         return {**self.key, **data}
 
@@ -54,12 +57,16 @@ class LedgerItem:
         fields = {k: v for k, v in item.items() if k in cls.__dataclass_fields__}
         fields["status"] = Status(fields["status"])
         fields["image_index"] = int(fields["image_index"])
-        fields["row"] = int(fields.get("row", 0))
+        for name in ("row", "attempts", "unknown_outcomes"):
+            fields[name] = int(fields.get(name, 0))
         fields["usage"] = {k: int(v) for k, v in (fields.get("usage") or {}).items()}
         return cls(**fields)
 
     def but(self, **changes: Any) -> LedgerItem:
         return replace(self, **changes)
+
+
+_KEEP = frozenset({"unit_price", "cost_usd", "image_index"})
 
 
 def campaign_pk(campaign: str) -> str:

@@ -99,17 +99,33 @@ class LocalCloud:
         handler = getattr(importlib.import_module(module), attribute)
         return handler(event, LocalContext(function.logical_id, function.timeout))
 
-    def put_upload(self, path: Path, key: str) -> None:
-        """Upload a file and deliver the ObjectCreated event to the functions it matches."""
+    @property
+    def uploads_bucket(self) -> str:
+        """The bucket whose ObjectCreated events start the pipeline."""
         for function in self.functions.values():
             for source in function.events:
-                if source.kind == "S3" and s3_filter_matches(source, key):
-                    bucket = self.stack.physical[source.resource]
-                    self.client("s3").upload_file(str(path), bucket, key)
-                    event = s3_put_event(bucket, key, path.stat().st_size, self.stack.region)
-                    self.invoke(function, event)
-                    return
-        raise PlacardError(f"{key}: no function of the stack is triggered by this upload")
+                if source.kind == "S3":
+                    return self.stack.physical[source.resource]
+        raise PlacardError("no function of the stack listens to an uploads bucket")
+
+    def put_file(self, path: Path, key: str) -> None:
+        """Upload without an event: source images and masks a sheet refers to."""
+        self.client("s3").upload_file(str(path), self.uploads_bucket, key)
+
+    def put_upload(self, path: Path, key: str) -> None:
+        """Upload a file and deliver the ObjectCreated event to the functions it matches."""
+        self.put_file(path, key)
+        event = s3_put_event(self.uploads_bucket, key, path.stat().st_size, self.stack.region)
+        triggered = [
+            function
+            for function in self.functions.values()
+            for source in function.events
+            if source.kind == "S3" and s3_filter_matches(source, key)
+        ]
+        if not triggered:
+            raise PlacardError(f"{key}: no function of the stack is triggered by this upload")
+        for function in triggered:
+            self.invoke(function, event)
 
     def drain(self, on_settled: Callable[[int], None] = lambda n: None) -> None:
         """Deliver queued messages to their functions, as concurrently as the template allows,
@@ -297,12 +313,28 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
     }
 
 
+# On a laptop, keys come from the environment, never Secrets Manager, and these template
+# parameters follow the environment variables a user sets (SPEC §6).
+LOCAL_PARAMETERS = {"ProviderSecretName": ""}
+PARAMETERS_FROM_ENV = {
+    "OpenAIBaseUrl": "OPENAI_BASE_URL",
+    "ProspolabsBaseUrl": "PROSPOLABS_BASE_URL",
+    "ImageModel": "PLACARD_IMAGE_MODEL",
+    "HttpReadTimeout": "PLACARD_HTTP_READ_TIMEOUT",
+}
+
+
+def local_parameters(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    from_env = {p: os.environ[v] for p, v in PARAMETERS_FROM_ENV.items() if os.environ.get(v)}
+    return {**LOCAL_PARAMETERS, **from_env, **(overrides or {})}
+
+
 @contextmanager
 def local_cloud(
     overrides: dict[str, str] | None = None, root: Path | None = None
 ) -> Iterator[LocalCloud]:
     root = root or repo_root()
-    cloud = LocalCloud(Stack.load(root / "template.yaml", overrides), root)
+    cloud = LocalCloud(Stack.load(root / "template.yaml", local_parameters(overrides)), root)
     cloud.start()
     try:
         yield cloud

@@ -12,15 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from placard.errors import InvalidInput
-from placard.jobs import Job
+from placard.jobs import Job, Mode, Size
 from placard.ledger_items import LedgerItem, Status
-from placard.ports import AssetStore, Ledger
-from placard.pricing import PriceTable
+from placard.ports import AssetStore, Ledger, UploadStore
+from placard.pricing import CENT_FRACTION, PriceTable
 from placard.providers.base import ImageProvider, ImageRequest, ImageResult, ProviderError
 from placard.templates import Catalogue
+
+if TYPE_CHECKING:
+    from placard.imaging import EditInputs
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
@@ -38,7 +41,7 @@ class JobOutcome:
 
     @property
     def cost_usd(self) -> Decimal:
-        return sum((i.cost_usd for i in self.items), Decimal(0))
+        return sum((i.cost_usd for i in self.items if i.status is Status.CHARGED), Decimal(0))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,8 +57,15 @@ class JobOutcome:
         }
 
 
-def image_key(job: Job, index: int, extension: str) -> str:
-    return f"campaigns/{job.campaign}/{job.job_id}/{index}.{extension}"
+def image_key(job: Job, index: int, extension: str, variant: str = "") -> str:
+    suffix = f".{variant}" if variant else ""
+    return f"campaigns/{job.campaign}/{job.job_id}/{index}{suffix}.{extension}"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    request: ImageRequest
+    edit: EditInputs | None = None
 
 
 @dataclass
@@ -65,6 +75,7 @@ class Pipeline:
     provider: ImageProvider
     assets: AssetStore
     ledger: Ledger
+    uploads: UploadStore
     clock: Callable[[], str] = field(default=utc_now)
 
     def run(self, job: Job) -> JobOutcome:
@@ -74,44 +85,73 @@ class Pipeline:
         if not todo:
             return self._outcome(job, done)
         try:
-            request = self._request(job, len(todo))
+            prepared = self._prepare(job, len(todo))
         except InvalidInput as exc:
             return self._fail(job, todo, str(exc))
-        reserved = [self._item(job, index, Status.RESERVED) for index in todo]
+        reserved = [self._item(job, index, prepared.request.size) for index in todo]
         if not self.ledger.reserve(reserved):
-            # Another delivery charged these meanwhile: converge on its result.
-            return self.run(job)
+            return self.run(job)  # another delivery charged these meanwhile: converge on it
         try:
-            result = self.provider.create(request)
+            result = self.provider.create(prepared.request)
         except ProviderError as exc:
-            outcome = self._fail(job, todo, str(exc))
+            if exc.unknown_outcomes:
+                self._unknown(reserved, str(exc), exc.unknown_outcomes)
+                raise
+            outcome = self._fail(job, todo, str(exc), reserved)
             if not exc.permanent:
                 raise
             return outcome
-        for index, data, item in zip(todo, result.images, reserved, strict=False):
-            done[index] = self._store(job, index, data, result, item)
-        if len(result.images) < len(todo):
-            missing = todo[len(result.images) :]
-            self._fail(job, missing, f"the provider returned {len(result.images)} of {len(todo)}")
+        for data, item in zip(result.images, reserved, strict=False):
+            done[item.image_index] = self._store(job, data, result, item, prepared.edit)
         return self._outcome(job, done)
 
-    def _request(self, job: Job, n: int) -> ImageRequest:
+    def _prepare(self, job: Job, n: int) -> Prepared:
+        """Everything checked and made ready before any money is at stake."""
         template = self.catalogue[job.template]
         values = template.values(job.variables)
-        return ImageRequest(
+        edit = None
+        size = job.size
+        source = mask = None
+        box = None
+        if job.mode is Mode.EDIT:
+            from placard import imaging  # lazy: Pillow only where images are made
+
+            if not job.source_image:
+                raise InvalidInput("source_image", "an edit needs a source image")
+            edit = imaging.prepare_edit(
+                self._upload(job.source_image, "source_image"),
+                size=job.size,
+                mask=self._upload(job.mask, "mask") if job.mask else None,
+                box=job.mask_box,
+            )
+            size, source, box = edit.size, edit.source_png, edit.box
+            mask = imaging.openai_mask_png(edit.mask)
+        if size is None:
+            raise InvalidInput("size", "a size is needed for a new image")
+        self.prices[self.provider.name].check_size(size)
+        request = ImageRequest(
             prompt=template.render(values),
             quality=job.quality,
-            size=job.size,
+            size=size,
             n=n,
             template=template.name,
             texts=tuple(template.texts(values)),
             seed=job.job_id,
             mode=job.mode,
+            source=source,
+            mask=mask,
+            box=box,
         )
+        return Prepared(request, edit)
 
-    def _item(self, job: Job, index: int, status: Status) -> LedgerItem:
+    def _upload(self, key: str, field_name: str) -> bytes:
+        if not self.uploads.exists(key):
+            raise InvalidInput(field_name, f"{key} is not in the uploads bucket", key)
+        return self.uploads.read(key)
+
+    def _item(self, job: Job, index: int, size: Size | None, priced: bool = True) -> LedgerItem:
         prices = self.prices[self.provider.name]
-        unit = prices.unit_price(job.quality, job.size)
+        unit = prices.unit_price(job.quality, size) if priced and size else Decimal(0)
         now = self.clock()
         return LedgerItem(
             campaign=job.campaign,
@@ -122,10 +162,10 @@ class Pipeline:
             provider=self.provider.name,
             model=prices.model,
             quality=job.quality.value,
-            size=str(job.size),
+            size=str(size or ""),
             unit_price=unit,
-            cost_usd=unit if status is Status.RESERVED else Decimal(0),
-            status=status,
+            cost_usd=unit,
+            status=Status.RESERVED,
             created_at=now,
             updated_at=now,
             upload=str(job.origin.get("upload", "")),
@@ -134,38 +174,81 @@ class Pipeline:
         )
 
     def _store(
-        self, job: Job, index: int, data: bytes, result: ImageResult, reserved: LedgerItem
+        self,
+        job: Job,
+        data: bytes,
+        result: ImageResult,
+        reserved: LedgerItem,
+        edit: EditInputs | None,
     ) -> LedgerItem:
-        key = image_key(job, index, EXTENSIONS.get(result.media_type, "bin"))
-        sha256 = hashlib.sha256(data).hexdigest()
-        metadata = {"job-id": job.job_id, "sha256": sha256, "template": job.template}
-        if not self.assets.put_new(key, data, result.media_type, metadata):
-            # Stored by an earlier delivery that stopped before settling: keep those bytes.
-            sha256 = hashlib.sha256(self.assets.read(key)).hexdigest()
-        cost = self._cost(result, reserved)
+        index = reserved.image_index
+        extension = EXTENSIONS.get(result.media_type, "bin")
+        raw_key = ""
+        if edit is not None:
+            from placard import imaging
+
+            # The provider's own bytes are kept unchanged beside the composite (invariant 4).
+            raw_key = image_key(job, index, extension, "provider")
+            self._put(job, raw_key, data, result.media_type)
+            data = imaging.composite(edit.source_png, data, edit.mask)
+            extension = "png"
+        key = image_key(job, index, extension)
+        sha256 = self._put(job, key, data, "image/png" if edit else result.media_type)
         charged = reserved.but(
             status=Status.CHARGED,
-            cost_usd=cost,
+            cost_usd=self._cost(result, reserved),
             s3_key=key,
+            raw_s3_key=raw_key,
             sha256=sha256,
             generation_id=result.generation_id or "",
             model=result.model,
             usage=result.usage,
+            attempts=result.attempts,
+            unknown_outcomes=result.unknown_outcomes,
+            reason="",
             updated_at=self.clock(),
         )
         self.ledger.save(charged)
         return charged
 
+    def _put(self, job: Job, key: str, data: bytes, media_type: str) -> str:
+        """Store once; returns the sha256 of what the key holds."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        metadata = {"job-id": job.job_id, "sha256": sha256, "template": job.template}
+        if not self.assets.put_new(key, data, media_type, metadata):
+            # Stored by an earlier delivery that stopped before settling: keep those bytes.
+            sha256 = hashlib.sha256(self.assets.read(key)).hexdigest()
+        return sha256
+
     def _cost(self, result: ImageResult, reserved: LedgerItem) -> Decimal:
         prices = self.prices[self.provider.name]
         from_usage = prices.cost_from_usage(result.usage) if result.usage else None
         if from_usage is not None:
-            return (from_usage / len(result.images)).quantize(Decimal("0.000001"))
+            return (from_usage / len(result.images)).quantize(CENT_FRACTION)
         return reserved.unit_price
 
-    def _fail(self, job: Job, indices: list[int], reason: str) -> JobOutcome:
+    def _unknown(self, reserved: list[LedgerItem], reason: str, unknown: int) -> None:
+        """The request may have been made and billed: keep the reservation, say so, retry."""
+        for item in reserved:
+            self.ledger.save(
+                item.but(
+                    reason=f"outcome unknown, will retry: {reason}",
+                    unknown_outcomes=unknown,
+                    updated_at=self.clock(),
+                )
+            )
+
+    def _fail(
+        self, job: Job, indices: list[int], reason: str, reserved: list[LedgerItem] | None = None
+    ) -> JobOutcome:
+        """Failures cost nothing and say why."""
+        items = {i.image_index: i for i in reserved or ()}
+        now = self.clock()
         for index in indices:
-            self.ledger.save(self._item(job, index, Status.FAILED).but(reason=reason))
+            base = items.get(index) or self._item(job, index, job.size, priced=False)
+            self.ledger.save(
+                base.but(status=Status.FAILED, cost_usd=Decimal(0), reason=reason, updated_at=now)
+            )
         return JobOutcome(job.job_id, "failed", tuple(self.ledger.job_items(job)), reason)
 
     def _outcome(self, job: Job, done: dict[int, LedgerItem]) -> JobOutcome:

@@ -24,6 +24,10 @@ class UploadStore(Protocol):
     def open(self, key: str) -> IO[bytes]:
         """The upload's bytes as a seekable file (spooled to disk when large)."""
 
+    def read(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
 
 class JobQueue(Protocol):
     def send(self, jobs: Iterable[Job]) -> int:

@@ -24,6 +24,12 @@ class ProviderPrices:
     per_image: Mapping[Quality, Decimal]
     reference_pixels: int = 1024 * 1024
     tokens_per_million: Mapping[str, Decimal] | None = None
+    sizes: tuple[Size, ...] | None = None  # a provider's own list of sizes, where it has one
+
+    def check_size(self, size: Size) -> None:
+        if self.sizes is not None and size not in self.sizes:
+            offered = ", ".join(str(s) for s in self.sizes)
+            raise InvalidInput("size", f"{self.provider} offers only {offered}", str(size))
 
     def unit_price(self, quality: Quality, size: Size) -> Decimal:
         price = self.per_image[quality]
@@ -70,6 +76,7 @@ class PriceTable:
                 per_image={Quality(q): Decimal(p) for q, p in spec["per_image"].items()},
                 reference_pixels=reference.width * reference.height,
                 tokens_per_million={k: Decimal(v) for k, v in tokens.items()} if tokens else None,
+                sizes=tuple(Size.parse(s) for s in spec["sizes"]) if spec.get("sizes") else None,
             )
         return cls(providers)
 

@@ -50,6 +50,21 @@ def add_error(report: CsvReport, error: RowError) -> None:
     report.add((error.row or "", error.column, error.value, error.reason))
 
 
+def read_errors(data: bytes) -> dict[int, list[RowError]]:
+    """errors.csv back into RowErrors by row (sheet-level errors, row 0, under 0)."""
+    errors: dict[int, list[RowError]] = {}
+    for line in csv.DictReader(io.StringIO(data.decode("utf-8-sig"))):
+        row = int(line["row"] or 0)
+        errors.setdefault(row, []).append(
+            RowError(row, line["column"], unquote_cell(line["value"]), line["reason"])
+        )
+    return errors
+
+
+def unquote_cell(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
+
+
 def results_report(
     rows: Iterable[tuple[Row, Job | Sequence[RowError]]],
     items_by_job: Mapping[str, Sequence[LedgerItem]],

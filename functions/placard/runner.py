@@ -11,12 +11,14 @@ from pathlib import Path
 
 from placard import wiring
 from placard.aws.ledger import DynamoLedger
+from placard.aws.queue import SqsJobQueue
+from placard.errors import InvalidInput
 from placard.ingest import Upload
 from placard.jobs import Job
 from placard.ledger_items import LedgerItem, Status
 from placard.local import LocalCloud
-from placard.reports import results_report, row_outcome
-from placard.sheets import SheetDefaults, job_from_row, read_rows
+from placard.reports import read_errors, results_report, row_outcome
+from placard.sheets import Row, SheetDefaults, job_from_row, read_rows, upload_key
 from placard.templates import default_catalogue
 
 
@@ -44,15 +46,82 @@ def run_sheet(
     on_settled: Callable[[int], None] = lambda n: None,
 ) -> RunSummary:
     upload = Upload.parse(f"campaigns/{campaign}/{sheet.name}")
+    for name in referenced_files(sheet):
+        if (sheet.parent / name).is_file():  # a missing one is reported by ingest, per row
+            cloud.put_file(sheet.parent / name, upload_key(campaign, name))
     cloud.put_upload(sheet, upload.key)
-    settings = wiring.settings()
-    sqs = cloud.client("sqs")
-    queued = sqs.get_queue_attributes(
-        QueueUrl=settings.jobs_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]["ApproximateNumberOfMessages"]
-    on_queued(int(queued))
+    on_queued(queued_jobs(cloud))
     cloud.drain(on_settled)
     return collect(cloud, sheet, out, upload)
+
+
+def referenced_files(sheet: Path) -> set[str]:
+    """Source images and masks a sheet names, relative to the sheet."""
+    with sheet.open("rb") as raw:
+        return {
+            row.cells[column].strip()
+            for row in read_rows(raw, sheet.name)
+            for column in ("source_image", "mask")
+            if row.cells.get(column, "").strip()
+        }
+
+
+def queued_jobs(cloud: LocalCloud) -> int:
+    attributes = cloud.client("sqs").get_queue_attributes(
+        QueueUrl=wiring.settings().jobs_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+@dataclass(frozen=True)
+class EditSummary:
+    status: str
+    reason: str
+    images: tuple[Path, ...]
+    cost_usd: Decimal
+
+
+def run_edit(
+    cloud: LocalCloud,
+    image: Path,
+    cells: dict[str, str],
+    out: Path,
+    campaign: str,
+    mask: Path | None = None,
+) -> EditSummary:
+    """One masked edit through the same queue and worker as a sheet's rows."""
+    cells = {**cells, "source_image": f"edits/{image.name}"}
+    cloud.put_file(image, upload_key(campaign, cells["source_image"]))
+    if mask is not None:
+        cells["mask"] = f"edits/mask-{mask.name}"
+        cloud.put_file(mask, upload_key(campaign, cells["mask"]))
+    defaults = SheetDefaults(campaign=campaign, upload="edit")
+    job = job_from_row(Row(1, cells), default_catalogue(), defaults)
+    if not isinstance(job, Job):
+        raise InvalidInput(job[0].column, job[0].reason, job[0].value)
+    SqsJobQueue(cloud.client("sqs"), wiring.settings().jobs_queue_url).send([job])
+    cloud.drain()
+    settings = wiring.settings()
+    ledger = DynamoLedger(cloud.client("dynamodb"), settings.ledger_table)
+    items = sorted(ledger.job_items(job), key=lambda i: i.image_index)
+    out.mkdir(parents=True, exist_ok=True)
+    saved: list[Path] = []
+    s3 = cloud.client("s3")
+    for item in items:
+        if item.status is Status.CHARGED:
+            for key, suffix in ((item.s3_key, ""), (item.raw_s3_key, ".provider")):
+                if key:
+                    target = out / f"{image.stem}-{job.template}-{item.image_index}{suffix}.png"
+                    s3.download_file(settings.assets_bucket, key, str(target))
+                    saved.append(target)
+    charged = [i for i in items if i.status is Status.CHARGED]
+    failed = [i for i in items if i.status is not Status.CHARGED]
+    return EditSummary(
+        status="succeeded" if len(charged) == job.n else "failed",
+        reason=failed[0].reason if failed else "",
+        images=tuple(saved),
+        cost_usd=sum((i.cost_usd for i in charged), Decimal(0)),
+    )
 
 
 def collect(cloud: LocalCloud, sheet: Path, out: Path, upload: Upload) -> RunSummary:
@@ -63,11 +132,17 @@ def collect(cloud: LocalCloud, sheet: Path, out: Path, upload: Upload) -> RunSum
     items: dict[str, list[LedgerItem]] = defaultdict(list)
     for item in ledger.campaign_items(upload.campaign):
         items[item.job_id].append(item)
+    # Ingest's verdict on each row is errors.csv; the rows themselves give their job ids.
+    errors_body = s3.get_object(
+        Bucket=settings.assets_bucket, Key=upload.reports_prefix + "errors.csv"
+    )["Body"].read()
+    rejected = read_errors(errors_body)
     catalogue = default_catalogue()
     defaults = SheetDefaults(campaign=upload.campaign, upload=upload.name)
     with sheet.open("rb") as raw:
         parsed = [
-            (row, job_from_row(row, catalogue, defaults)) for row in read_rows(raw, sheet.name)
+            (row, rejected.get(row.number) or job_from_row(row, catalogue, defaults))
+            for row in read_rows(raw, sheet.name)
         ]
 
     out.mkdir(parents=True, exist_ok=True)
@@ -92,10 +167,8 @@ def collect(cloud: LocalCloud, sheet: Path, out: Path, upload: Upload) -> RunSum
 
     errors_csv = out / "errors.csv"
     errors_csv.unlink(missing_ok=True)
-    errors = s3.get_object(Bucket=settings.assets_bucket, Key=upload.reports_prefix + "errors.csv")
-    body = errors["Body"].read()
-    if body.count(b"\n") > 1:
-        errors_csv.write_bytes(body)
+    if rejected:
+        errors_csv.write_bytes(errors_body)
 
     statuses = [
         row_outcome(job, items, uri=lambda i: "", link=lambda i: "")[0] for _, job in parsed

@@ -5,15 +5,22 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
 
 @dataclass(frozen=True)
 class Settings:
-    uploads_bucket: str
-    assets_bucket: str
-    ledger_table: str
-    jobs_queue_url: str
-    idempotency_table: str
-    provider: str
+    uploads_bucket: str = ""
+    assets_bucket: str = ""
+    ledger_table: str = ""
+    jobs_queue_url: str = ""
+    idempotency_table: str = ""
+    provider: str = "draft"
+    image_model: str = "gpt-image-2"  # OpenAI retires snapshots: configurable
+    openai_base_url: str = OPENAI_BASE_URL
+    prospolabs_base_url: str = ""
+    secret_name: str = ""  # on Lambda: the Secrets Manager secret holding the API keys
+    http_read_timeout: float = 180.0  # a high-quality image can take two minutes
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -25,4 +32,9 @@ class Settings:
             jobs_queue_url=env.get("JOBS_QUEUE_URL", ""),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             provider=env.get("PLACARD_PROVIDER", "draft"),
+            image_model=env.get("PLACARD_IMAGE_MODEL") or "gpt-image-2",
+            openai_base_url=env.get("OPENAI_BASE_URL") or OPENAI_BASE_URL,
+            prospolabs_base_url=env.get("PROSPOLABS_BASE_URL", ""),
+            secret_name=env.get("PLACARD_SECRET_NAME", ""),
+            http_read_timeout=float(env.get("PLACARD_HTTP_READ_TIMEOUT") or 180),
         )

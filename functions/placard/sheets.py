@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from placard.errors import InvalidInput, PlacardError
-from placard.jobs import Job, Mode, Quality, Size, parse_n
+from placard.jobs import Job, Mode, Quality, Size, parse_background, parse_box, parse_n
 from placard.templates import Catalogue, Template
 
 T = TypeVar("T")
-RESERVED = ("template", "quality", "size", "n", "id", "source_image", "mask", "mask_box")
 SNIFF_BYTES = 64 * 1024
 
 
@@ -156,10 +155,29 @@ def job_from_row(row: Row, catalogue: Catalogue, defaults: SheetDefaults) -> Job
         value = attempt(variable.name, partial(variable.clean, cells.get(variable.name)))
         if value is not None:
             variables[variable.name] = value
-    source = cells.get("source_image", "").strip() or None
-    if template.mode is Mode.EDIT and not source:
+    attempt("background", partial(parse_background, cells.get("background", "")))
+    box_text = cells.get("mask_box", "").strip()
+    box = attempt("mask_box", partial(parse_box, box_text)) if box_text else None
+    source = attempt("source_image", partial(_file_name, "source_image", cells))
+    mask = attempt("mask", partial(_file_name, "mask", cells))
+    if template.mode is Mode.EDIT:
+        if not source:
+            errors.append(
+                RowError(row.number, "source_image", "", "an edit template needs a source image")
+            )
+        if mask and box_text:
+            errors.append(
+                RowError(row.number, "mask_box", box_text, "give a mask or a box, not both")
+            )
+    elif source or mask or box_text:
+        column = "source_image" if source else "mask" if mask else "mask_box"
         errors.append(
-            RowError(row.number, "source_image", "", "an edit template needs a source image")
+            RowError(
+                row.number,
+                column,
+                cells.get(column, ""),
+                f"{template.name} makes new images; it takes no source or mask",
+            )
         )
     if errors or quality is None or n is None:
         return errors
@@ -169,14 +187,30 @@ def job_from_row(row: Row, catalogue: Catalogue, defaults: SheetDefaults) -> Job
         template_version=template.version,
         variables=variables,
         quality=quality,
-        size=size or Size(1024, 1024),
+        size=size,
         n=n,
         mode=template.mode,
         row_id=cells.get("id", "").strip() or str(row.number),
-        source_image=source,
-        mask=cells.get("mask", "").strip() or None,
+        source_image=upload_key(defaults.campaign, source) if source else None,
+        mask=upload_key(defaults.campaign, mask) if mask else None,
+        mask_box=box,
         origin={"upload": defaults.upload, "row": row.number},
     )
+
+
+def upload_key(campaign: str, name: str) -> str:
+    """Files a sheet names live beside it, under the campaign's folder of the uploads bucket."""
+    return f"campaigns/{campaign}/{name}"
+
+
+def _file_name(column: str, cells: Mapping[str, str]) -> str | None:
+    name = cells.get(column, "").strip().replace("\\", "/")
+    if not name:
+        return None
+    parts = name.split("/")
+    if name.startswith("/") or ".." in parts or "" in parts:
+        raise InvalidInput(column, "must be a file name or a relative path beside the sheet", name)
+    return name
 
 
 def _quality(cells: Mapping[str, str], template: Template) -> Quality:

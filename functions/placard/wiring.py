@@ -32,9 +32,10 @@ def pipeline() -> Pipeline:
     return Pipeline(
         catalogue=default_catalogue(),
         prices=default_prices(),
-        provider=make_provider(s.provider),
+        provider=make_provider(s),
         assets=S3Assets(boto3.client("s3"), s.assets_bucket),
         ledger=DynamoLedger(boto3.client("dynamodb"), s.ledger_table),
+        uploads=S3Uploads(boto3.client("s3"), s.uploads_bucket),
     )
 
 

@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from placard import wiring
 from placard.cli import main
 
 ROOT = Path(__file__).parents[2]
 DATA = Path(__file__).parents[1] / "data"
-
-
-@pytest.fixture(autouse=True)
-def own_environment() -> Iterator[None]:
-    """The local cloud sets the process environment, as Lambda would; give it back after."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-    wiring.reset()
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -1,16 +1,37 @@
-"""Image providers by name."""
+"""Image providers by name, built from Settings."""
 
 from __future__ import annotations
 
 from placard.errors import InvalidInput
 from placard.providers.base import ImageProvider
+from placard.settings import Settings
 
-NAMES = ("draft",)
+NAMES = ("draft", "openai", "prospolabs")
 
 
-def make_provider(name: str) -> ImageProvider:
+def make_provider(settings: Settings) -> ImageProvider:
+    name = settings.provider
     if name == "draft":
         from placard.providers.draft import DraftProvider
 
         return DraftProvider()
-    raise InvalidInput("provider", f"unknown provider {name!r}; choose one of {', '.join(NAMES)}")
+    if name not in NAMES:
+        raise InvalidInput(
+            "provider", f"unknown provider {name!r}; choose one of {', '.join(NAMES)}"
+        )
+
+    from placard.aws.secrets import api_key
+    from placard.providers.http import HttpCaller, Timeouts, shared_client
+
+    caller = HttpCaller(shared_client(Timeouts(read=settings.http_read_timeout)))
+    if name == "openai":
+        from placard.providers.openai import OpenAIProvider
+
+        key = api_key("OPENAI_API_KEY", settings.secret_name)
+        return OpenAIProvider(caller, settings.openai_base_url, key, settings.image_model)
+    from placard.providers.prospolabs import ProspolabsProvider
+
+    if not settings.prospolabs_base_url:
+        raise InvalidInput("provider", "set PROSPOLABS_BASE_URL to use prospolabs")
+    key = api_key("PROSPOLABS_API_KEY", settings.secret_name)
+    return ProspolabsProvider(caller, settings.prospolabs_base_url, key)

@@ -21,6 +21,7 @@ class ImageRequest:
     mode: Mode = Mode.GENERATE
     source: bytes | None = None  # edit: the source PNG, already at `size`
     mask: bytes | None = None  # edit: PNG, alpha 0 where the image may change
+    box: tuple[int, int, int, int] | None = None  # edit: bounding box of the mask, x, y, w, h
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class ImageResult:
     generation_id: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
     media_type: str = "image/png"
+    attempts: int = 1
+    throttled: int = 0
+    unknown_outcomes: int = 0  # attempts sent whose answer never arrived (maybe billed)
 
 
 class ImageProvider(Protocol):
@@ -42,6 +46,10 @@ class ProviderError(PlacardError):
     """The provider did not deliver. `permanent` errors are not worth retrying."""
 
     permanent = False
+
+    def __init__(self, message: str, *, unknown_outcomes: int = 0) -> None:
+        super().__init__(message)
+        self.unknown_outcomes = unknown_outcomes
 
 
 class ProviderRefused(ProviderError):

@@ -14,7 +14,10 @@ class DraftProvider:
         from placard.providers import draft_render  # lazy: Pillow only where images are made
 
         if request.mode is Mode.EDIT:
-            raise NotImplementedError("draft edits arrive with masked editing")
+            if request.source is None or request.box is None:
+                raise ValueError("a draft edit needs the normalised source and its mask box")
+            edited = draft_render.render_edit(request.source, request.box, request.texts)
+            return ImageResult(images=(edited,) * request.n, model=self.model)
         images = tuple(
             draft_render.render_generate(
                 request.size.width,

@@ -1,0 +1,216 @@
+"""Throughput against a rate-limited image API: placard's local pipeline versus a plain loop.
+
+N jobs go through the whole local pipeline (ingest -> SQS -> concurrent workers -> S3 and the
+ledger) against the provider emulator, run in its own process at a set images-per-minute limit
+and latency. Then the same workload goes through the official `openai` SDK in a sequential loop,
+the way a user would script it. Prints a markdown table.
+
+    python bench/throughput.py --jobs 400 --limit 1200 --latency 0.5 [--fault-rate 0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "bench-key"
+FAULT_KINDS = "5xx,hang,malformed,disconnect"
+
+
+@contextmanager
+def emulator(args: argparse.Namespace, fault_rate: float) -> Iterator[str]:
+    """The emulator in a process of its own, so it does not share the pipeline's GIL."""
+    command = [
+        sys.executable, "-m", "placard_emulator",
+        "--latency", str(args.latency),
+        "--images-per-minute", str(args.limit),
+        "--fault-rate", str(fault_rate),
+        "--fault-kinds", FAULT_KINDS,
+        "--hang-seconds", "2",
+        "--api-key", KEY,
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def stats(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/_emulator/stats") as reply:
+        result: dict[str, Any] = json.load(reply)
+        return result
+
+
+def sheet(path: Path, jobs: int) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["template", "product", "headline", "cta", "quality", "size"])
+        for i in range(jobs):
+            writer.writerow(
+                ["social-square", "Cold brew", f"Summer #{i}", "Try it", "low", "1024x1024"]
+            )
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+
+
+def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]:
+    from handlers import worker
+    from placard import wiring
+    from placard.aws.ledger import DynamoLedger
+    from placard.ledger_items import Status
+    from placard.local import local_cloud
+    from placard.runner import run_sheet
+
+    os.environ.update({"OPENAI_BASE_URL": f"{url}/v1", "OPENAI_API_KEY": KEY})
+    path = workdir / "bench.csv"
+    sheet(path, args.jobs)
+    provider_seconds: dict[int, float] = {}
+    record_seconds: list[tuple[float, int]] = []
+    lock = threading.Lock()
+
+    def timed_provider(create: Callable[..., Any]) -> Callable[..., Any]:
+        def run(request: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return create(request)
+            finally:
+                with lock:
+                    ident = threading.get_ident()
+                    provider_seconds[ident] = provider_seconds.get(ident, 0) + (
+                        time.perf_counter() - started
+                    )
+
+        return run
+
+    original = worker.record_handler
+
+    def timed_record(record: Any) -> Any:
+        ident = threading.get_ident()
+        with lock:
+            provider_seconds[ident] = 0.0
+        started = time.perf_counter()
+        result = original(record)
+        with lock:
+            record_seconds.append((time.perf_counter() - started - provider_seconds[ident], 1))
+        return result
+
+    worker.record_handler = timed_record
+    try:
+        with local_cloud({"Provider": "openai", "LogLevel": "ERROR"}) as cloud:
+            pipeline = wiring.pipeline()
+            pipeline.provider.create = timed_provider(pipeline.provider.create)  # type: ignore[method-assign]
+            started = time.perf_counter()
+            summary = run_sheet(cloud, path, workdir / "out", "bench")
+            elapsed = time.perf_counter() - started
+            ledger = DynamoLedger(cloud.client("dynamodb"), wiring.settings().ledger_table)
+            items = ledger.campaign_items("bench")
+    finally:
+        worker.record_handler = original
+    charged = [i for i in items if i.status is Status.CHARGED]
+    emulated = stats(url)
+    overheads = [seconds for seconds, _ in record_seconds]
+    return {
+        "elapsed": elapsed,
+        "succeeded": summary.succeeded,
+        "charged": len(charged),
+        "ledger_usd": sum((i.cost_usd for i in charged), Decimal(0)),
+        "unit_usd": charged[0].unit_price if charged else Decimal(0),
+        "billed": emulated["billed_images"],
+        "throttled": emulated["throttled"],
+        "faults": sum(emulated["faults"].values()),
+        "retries": sum(i.attempts - 1 for i in charged),
+        "p50_ms": percentile(overheads, 50) * 1000,
+        "p95_ms": percentile(overheads, 95) * 1000,
+    }
+
+
+def sdk_loop(args: argparse.Namespace, url: str, workdir: Path) -> float:
+    """What a user would write: the official SDK, one image after another."""
+    import openai
+
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=KEY)
+    out = workdir / "sdk"
+    out.mkdir()
+    started = time.perf_counter()
+    for i in range(args.jobs):
+        reply = client.images.generate(
+            model="gpt-image-2",
+            prompt=f"A square ad for Cold brew. The headline reads exactly 'Summer #{i}'.",
+            size="1024x1024",
+            quality="low",
+        )
+        assert reply.data and reply.data[0].b64_json
+        (out / f"{i}.png").write_bytes(base64.b64decode(reply.data[0].b64_json))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=400)
+    parser.add_argument("--limit", type=int, default=1200, help="images per minute")
+    parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        with emulator(args, args.fault_rate) as url:
+            run = placard_run(args, url, workdir)
+        baseline = None
+        if not args.no_baseline:
+            with emulator(args, 0.0) as url:
+                baseline = sdk_loop(args, url, workdir)
+
+    per_minute = run["charged"] / run["elapsed"] * 60
+    print(
+        f"{args.jobs} jobs, limit {args.limit}/min, latency {args.latency}s, "
+        f"faults {args.fault_rate:.0%} ({FAULT_KINDS})\n"
+    )
+    print("| measure | value |")
+    print("|---|---:|")
+    print(f"| wall time, placard | {run['elapsed']:.1f} s |")
+    print(f"| images charged / jobs succeeded | {run['charged']} / {run['succeeded']} |")
+    print(f"| achieved images per minute | {per_minute:.0f} |")
+    print(f"| efficiency (achieved / limit) | {per_minute / args.limit:.3f} |")
+    print(f"| retries (HTTP attempts beyond the first) | {run['retries']} |")
+    print(f"| 429s sent by the emulator / faults injected | {run['throttled']} / {run['faults']} |")
+    print(
+        f"| overhead per image outside the provider, p50 / p95 | "
+        f"{run['p50_ms']:.0f} / {run['p95_ms']:.0f} ms |"
+    )
+    print(
+        f"| emulator's billed images x unit price | {run['billed']} x {run['unit_usd']} = "
+        f"{run['billed'] * run['unit_usd']} USD |"
+    )
+    print(f"| ledger total | {run['ledger_usd']} USD |")
+    if baseline is not None:
+        print(f"| wall time, sequential openai SDK loop | {baseline:.1f} s |")
+        print(f"| speed-up (SDK loop / placard) | {baseline / run['elapsed']:.1f}x |")
+    matches = run["billed"] * run["unit_usd"] == run["ledger_usd"] and run["succeeded"] == args.jobs
+    print(f"\nevery job charged exactly once: {'yes' if matches else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()

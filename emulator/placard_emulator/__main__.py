@@ -1,0 +1,102 @@
+"""Run the provider emulator in the foreground.
+
+    python -m placard_emulator --port 8099 --latency 0.5 --images-per-minute 120 \
+        --fault-rate 0.05 --fault-kinds 5xx,hang
+
+The first line on stdout is the base URL (``http://127.0.0.1:PORT``); point
+OPENAI_BASE_URL at that URL + "/v1". Ctrl-C or SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from placard_emulator.server import FAULT_KINDS, EmulatorConfig, ProviderEmulator
+
+
+def _fault_kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(kind.strip() for kind in text.split(",") if kind.strip())
+    unknown = [kind for kind in kinds if kind not in FAULT_KINDS]
+    if not kinds or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {', '.join(FAULT_KINDS)}; got {text!r}"
+        )
+    return kinds
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = EmulatorConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m placard_emulator",
+        description="Emulate the OpenAI Images API and prospolabs on 127.0.0.1.",
+    )
+    parser.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
+    parser.add_argument(
+        "--latency", type=float, default=defaults.latency, help="seconds per generation"
+    )
+    parser.add_argument(
+        "--images-per-minute", type=int, default=None, help="rate limit (default: none)"
+    )
+    parser.add_argument("--burst", type=int, default=None, help="token-bucket capacity")
+    parser.add_argument("--fault-rate", type=float, default=defaults.fault_rate, help="0..1")
+    parser.add_argument(
+        "--fault-kinds",
+        type=_fault_kinds,
+        default=defaults.fault_kinds,
+        help=f"comma-separated, from {','.join(FAULT_KINDS)} (default: 5xx)",
+    )
+    parser.add_argument("--hang-seconds", type=float, default=defaults.hang_seconds)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--api-key", default=defaults.api_key)
+    parser.add_argument("--url-ttl-seconds", type=float, default=defaults.url_ttl_seconds)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    config = EmulatorConfig(
+        latency=args.latency,
+        images_per_minute=args.images_per_minute,
+        burst=args.burst,
+        fault_rate=args.fault_rate,
+        fault_kinds=args.fault_kinds,
+        hang_seconds=args.hang_seconds,
+        seed=args.seed,
+        api_key=args.api_key,
+        url_ttl_seconds=args.url_ttl_seconds,
+    )
+    try:
+        emulator = ProviderEmulator(config, port=args.port)
+        emulator.start()
+    except (TypeError, ValueError, OSError) as exc:
+        print(f"placard_emulator: {exc}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(emulator.url, flush=True)
+    print(
+        f"OpenAI base URL {emulator.openai_base_url}, prospolabs {emulator.url}/v1/generate, "
+        f"stats {emulator.url}/_emulator/stats; Ctrl-C to stop",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
