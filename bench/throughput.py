@@ -75,12 +75,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]:
-    from handlers import worker
     from placard import wiring
     from placard.aws.ledger import DynamoLedger
+    from placard.ingest import Upload
     from placard.ledger_items import Status
     from placard.local import local_cloud
-    from placard.runner import run_sheet
+    from placard.runner import collect
 
     os.environ.update({"OPENAI_BASE_URL": f"{url}/v1", "OPENAI_API_KEY": KEY})
     path = workdir / "bench.csv"
@@ -103,8 +103,6 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
 
         return run
 
-    original = worker.record_handler
-
     def timed_record(record: Any) -> Any:
         ident = threading.get_ident()
         with lock:
@@ -115,18 +113,22 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
             record_seconds.append((time.perf_counter() - started - provider_seconds[ident], 1))
         return result
 
-    worker.record_handler = timed_record
-    try:
-        with local_cloud({"Provider": "openai", "LogLevel": "ERROR"}) as cloud:
-            pipeline = wiring.pipeline()
-            pipeline.provider.create = timed_provider(pipeline.provider.create)  # type: ignore[method-assign]
-            started = time.perf_counter()
-            summary = run_sheet(cloud, path, workdir / "out", "bench")
-            elapsed = time.perf_counter() - started
-            ledger = DynamoLedger(cloud.client("dynamodb"), wiring.settings().ledger_table)
-            items = ledger.campaign_items("bench")
-    finally:
+    with local_cloud({"Provider": "openai", "LogLevel": "ERROR"}) as cloud:
+        from handlers import worker  # after the cloud has set the functions' environment
+
+        original = worker.record_handler
+        worker.record_handler = timed_record
+        pipeline = wiring.pipeline()
+        pipeline.provider.create = timed_provider(pipeline.provider.create)  # type: ignore[method-assign]
+        upload = Upload.parse(f"campaigns/bench/{path.name}")
+        started = time.perf_counter()
+        cloud.put_upload(path, upload.key)  # ingest, then every job through the workers
+        cloud.drain()
+        elapsed = time.perf_counter() - started
         worker.record_handler = original
+        summary = collect(cloud, path, workdir / "out", upload)
+        ledger = DynamoLedger(cloud.client("dynamodb"), wiring.settings().ledger_table)
+        items = ledger.campaign_items("bench")
     charged = [i for i in items if i.status is Status.CHARGED]
     emulated = stats(url)
     overheads = [seconds for seconds, _ in record_seconds]

@@ -9,6 +9,8 @@ import importlib
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,10 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
-from urllib.request import Request, urlopen
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from placard import wiring
 from placard.errors import PlacardError
@@ -70,24 +70,31 @@ class LocalCloud:
     def __init__(self, stack: Stack, root: Path) -> None:
         self.stack = stack
         self.root = root
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server: subprocess.Popen[str] | None = None
         self.endpoint = ""
         self.functions: dict[str, Function] = {}
 
     def start(self) -> None:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
-        # moto's state is per process: a second cloud in the same process starts empty too.
-        urlopen(Request(f"{self.endpoint}/moto-api/reset", method="POST")).close()  # noqa: S310
+        self._server = subprocess.Popen(
+            [sys.executable, "-m", "placard.moto_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._server.stdout is not None
+        self.endpoint = self._server.stdout.readline().strip()
+        if not self.endpoint.startswith("http://"):
+            raise PlacardError("the embedded AWS emulator (moto) did not start")
         os.environ.update({**LOCAL_ENV, "AWS_ENDPOINT_URL": self.endpoint})
         os.environ.update(provision(self.stack, self.root))
         self.functions = self.stack.functions()
         wiring.reset()
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server is not None:
+            assert self._server.stdin is not None
+            self._server.stdin.close()
+            self._server.wait(timeout=10)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]

@@ -78,9 +78,12 @@ class Pipeline:
     uploads: UploadStore
     clock: Callable[[], str] = field(default=utc_now)
 
-    def run(self, job: Job) -> JobOutcome:
-        """Raises ProviderError when worth retrying; anything permanent ends as a failed outcome."""
-        done = {i.image_index: i for i in self.ledger.job_items(job) if i.status is Status.CHARGED}
+    def run(self, job: Job, done: dict[int, LedgerItem] | None = None) -> JobOutcome:
+        """Raises ProviderError when worth retrying; anything permanent ends as a failed outcome.
+
+        `done` holds the images already charged; without it the first reservation finds out
+        (most deliveries are first deliveries, so the ledger is not read up front)."""
+        done = dict(done or {})
         todo = [index for index in range(job.n) if index not in done]
         if not todo:
             return self._outcome(job, done)
@@ -90,7 +93,9 @@ class Pipeline:
             return self._fail(job, todo, str(exc))
         reserved = [self._item(job, index, prepared.request.size) for index in todo]
         if not self.ledger.reserve(reserved):
-            return self.run(job)  # another delivery charged these meanwhile: converge on it
+            # Some were charged by another delivery: make only what is still missing.
+            charged = [i for i in self.ledger.job_items(job) if i.status is Status.CHARGED]
+            return self.run(job, {i.image_index: i for i in charged})
         try:
             result = self.provider.create(prepared.request)
         except ProviderError as exc:

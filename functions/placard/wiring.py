@@ -6,9 +6,11 @@ Nothing is built at import: a test or the local runner sets the environment firs
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from botocore.config import Config
 
 from placard.aws.assets import S3Assets, S3Uploads
 from placard.aws.ledger import DynamoLedger
@@ -19,6 +21,15 @@ from placard.pricing import default_prices
 from placard.providers import make_provider
 from placard.settings import Settings
 from placard.templates import default_catalogue
+
+# Workers share clients across threads (the local runner) and invocations (Lambda): a pool as
+# large as the concurrency keeps connections open instead of opening one per call.
+CLIENT_CONFIG = Config(max_pool_connections=64, retries={"mode": "standard"})
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
 @cache
@@ -33,32 +44,32 @@ def pipeline() -> Pipeline:
         catalogue=default_catalogue(),
         prices=default_prices(),
         provider=make_provider(s),
-        assets=S3Assets(boto3.client("s3"), s.assets_bucket),
-        ledger=DynamoLedger(boto3.client("dynamodb"), s.ledger_table),
-        uploads=S3Uploads(boto3.client("s3"), s.uploads_bucket),
+        assets=S3Assets(client("s3"), s.assets_bucket),
+        ledger=DynamoLedger(client("dynamodb"), s.ledger_table),
+        uploads=S3Uploads(client("s3"), s.uploads_bucket),
     )
 
 
 @cache
 def idempotency_store() -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(
-        table_name=settings().idempotency_table, boto3_client=boto3.client("dynamodb")
+        table_name=settings().idempotency_table, boto3_client=client("dynamodb")
     )
 
 
 @cache
 def ingest() -> Ingest:
     s = settings()
-    s3 = boto3.client("s3")
+    s3 = client("s3")
     return Ingest(
         catalogue=default_catalogue(),
         uploads=S3Uploads(s3, s.uploads_bucket),
         assets=S3Assets(s3, s.assets_bucket),
-        queue=SqsJobQueue(boto3.client("sqs"), s.jobs_queue_url),
+        queue=SqsJobQueue(client("sqs"), s.jobs_queue_url),
     )
 
 
 def reset() -> None:
     """Forget what was built, for a new environment (tests, a new local run)."""
-    for built in (settings, pipeline, ingest, idempotency_store, default_catalogue):
+    for built in (client, settings, pipeline, ingest, idempotency_store, default_catalogue):
         built.cache_clear()

@@ -50,29 +50,18 @@ class DynamoLedger:
         return list(self._query(campaign_pk(campaign), "IMAGE#"))
 
     def reserve(self, items: Sequence[LedgerItem]) -> bool:
-        """All or none: an image already charged by another delivery is never reserved again."""
-        actions: list[Any] = [
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": _serialise(item.to_item()),
-                    "ConditionExpression": "attribute_not_exists(sk) OR #s <> :charged",
-                    "ExpressionAttributeNames": {"#s": "status"},
-                    "ExpressionAttributeValues": {":charged": {"S": Status.CHARGED.value}},
-                }
-            }
-            for item in items
-        ]
-        try:
-            self._db.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                return False
-            raise
-        return True
+        """Reserve each image; False when another delivery already charged one of them.
+
+        One conditional put per image rather than a transaction: each image stands alone
+        (a job's charged images are skipped on a redelivery), and a transaction would buy
+        nothing but cost (moto copies whole tables for every transaction)."""
+        return all(self._put_unless_charged(item) for item in items)
 
     def save(self, item: LedgerItem) -> None:
         """Settle an item; a charged item is final and never overwritten."""
+        self._put_unless_charged(item)
+
+    def _put_unless_charged(self, item: LedgerItem) -> bool:
         try:
             self._db.put_item(
                 TableName=self.table,
@@ -82,5 +71,7 @@ class DynamoLedger:
                 ExpressionAttributeValues={":charged": {"S": Status.CHARGED.value}},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
