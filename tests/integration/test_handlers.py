@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from handlers import ingest, worker
 from placard import wiring
@@ -195,4 +196,27 @@ def test_a_malformed_message_fails_alone(stack: Stack) -> None:
     bad = {**good[0], "MessageId": "bad", "Body": "{not json"}
     reply = deliver(stack, [*good, bad])
     assert reply == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    assert len(image_versions(stack)) == 1
+
+
+def test_an_unknown_outcome_is_recorded_and_the_retry_charges_once(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a provider whose answer never came back after the request was sent
+    upload(stack, DATA / "events-semicolon-bom.csv")
+    messages = receive(stack)[:1]
+    lost = ProviderUnavailable("no answer after sending: ReadTimeout", unknown_outcomes=1)
+    monkeypatch.setattr(wiring.pipeline(), "provider", Flaky(lost))
+    # When the job is processed, Then the batch fails (SQS will redeliver it)
+    with pytest.raises(BatchProcessingError):
+        deliver(stack, messages)
+    # And the ledger keeps the reservation and says the outcome is unknown
+    (item,) = ledger_items(stack)
+    assert item["status"] == "reserved"
+    assert item["reason"].startswith("outcome unknown")
+    assert item["unknown_outcomes"] == 1
+    # When the retry succeeds, Then the image is charged once, in the same ledger item
+    assert deliver(stack, messages) == {"batchItemFailures": []}
+    (item,) = ledger_items(stack)
+    assert item["status"] == "charged"
     assert len(image_versions(stack)) == 1
