@@ -28,8 +28,19 @@ def emulator() -> Iterator[ProviderEmulator]:
         yield running
 
 
+CLIENTS: list[httpx.Client] = []
+
+
+@pytest.fixture(autouse=True)
+def close_clients() -> Iterator[None]:
+    yield
+    while CLIENTS:
+        CLIENTS.pop().close()
+
+
 def caller(read_timeout: float = 5.0, policy: RetryPolicy = FAST) -> HttpCaller:
     client = httpx.Client(timeout=Timeouts(read=read_timeout, connect=1).httpx())
+    CLIENTS.append(client)
     return HttpCaller(client, policy)
 
 
