@@ -31,10 +31,10 @@ idempotency = IdempotencyConfig(event_key_jmespath="job_id", expires_after_secon
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    outcome = wiring.pipeline().run(Job.from_dict(job))
-    metrics.add_metric("ImagesCharged", MetricUnit.Count, len(outcome.to_dict()["images"]))
-    logger.info("job finished", extra=outcome.to_dict())
-    return outcome.to_dict()
+    outcome = wiring.pipeline().run(Job.from_dict(job)).to_dict()
+    metrics.add_metric("ImagesCharged", MetricUnit.Count, len(outcome["images"]))
+    logger.info("job finished", extra=outcome)
+    return outcome
 
 
 @tracer.capture_method
