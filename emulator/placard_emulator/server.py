@@ -667,6 +667,10 @@ class _TokenBucket:
             return 0.0
         return (need - self.tokens) / self.rate
 
+    def refund(self, n: int) -> None:
+        if self.per_minute:
+            self.tokens = min(float(self.capacity), self.tokens + n)
+
 
 # --------------------------------------------------------------------------------------
 # prospolabs output files
@@ -1161,6 +1165,8 @@ class ProviderEmulator:
                 fault = None
             if fault is not None:
                 self._faults[fault] += 1
+                # The limit counts images made, and a faulted call makes none (nor bills any).
+                self._bucket.refund(n)
             return fault
 
     @staticmethod

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from placard.errors import InvalidInput
@@ -153,7 +154,7 @@ class Job:
     # Where it came from; not part of its identity, so a re-upload converges on the same job.
     origin: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    @property
+    @cached_property
     def job_id(self) -> str:
         identity = self.to_dict()
         identity.pop("origin")
@@ -161,12 +162,21 @@ class Job:
         return digest[:32]
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["quality"] = self.quality.value
-        data["size"] = str(self.size) if self.size else None
-        data["mode"] = self.mode.value
-        data["mask_box"] = list(self.mask_box) if self.mask_box else None
-        return data
+        return {
+            "campaign": self.campaign,
+            "template": self.template,
+            "template_version": self.template_version,
+            "variables": dict(self.variables),
+            "quality": self.quality.value,
+            "size": str(self.size) if self.size else None,
+            "n": self.n,
+            "mode": self.mode.value,
+            "row_id": self.row_id,
+            "source_image": self.source_image,
+            "mask": self.mask,
+            "mask_box": list(self.mask_box) if self.mask_box else None,
+            "origin": dict(self.origin),
+        }
 
     def to_json(self) -> str:
         return json.dumps({**self.to_dict(), "job_id": self.job_id}, sort_keys=True)

@@ -8,21 +8,62 @@ development server opens a connection and a thread for every request.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from moto import backends
-from moto.core.utils import unix_time
+from moto.core.utils import camelcase_to_underscores, unix_time
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from moto.sqs.models import Message, SQSBackend
+from moto.sqs import models as sqs_models
+from moto.sqs.models import Message, Queue, SQSBackend
 from waitress.server import create_server
 
 
 def _within_retention(backend: SQSBackend, queue_name: str, message: Message) -> bool:
     queue = backend.get_queue(queue_name)
     retention: int = queue.message_retention_period  # type: ignore[attr-defined]
-    return bool(retention + message.sent_timestamp / 1000 > unix_time())  # type: ignore[operator]
+    return bool(retention + message.sent_timestamp / 1000 > time.time())  # type: ignore[operator]
+
+
+class _QueueAttributes(Mapping[str, Any]):
+    """A queue's attributes, each worked out when read: moto builds them all, message counts
+    included (a pass over every message), for each message sent, to read one flag."""
+
+    def __init__(self, queue: Queue) -> None:
+        self._queue = queue
+        names = list(queue.BASE_ATTRIBUTES)
+        if queue.fifo_queue:
+            names += queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:  # type: ignore[attr-defined]
+            names += queue.KMS_ATTRIBUTES
+        self._names = dict.fromkeys(names)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names:
+            raise KeyError(name)
+        value = getattr(self._queue, camelcase_to_underscores(name))
+        if name == "RedrivePolicy" and value:
+            return json.dumps(value)
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _unix_time_millis(dt: Any = None) -> float:
+    # moto's own goes through two datetime objects; SQS asks it for every message it scans.
+    return time.time() * 1000.0 if dt is None else unix_time(dt) * 1000.0
 
 
 def _speed_up_moto() -> None:
@@ -33,6 +74,8 @@ def _speed_up_moto() -> None:
     # moto recomputes every attribute of a queue (a pass over all its messages) for each
     # message it hands out, to read one number: read that number.
     SQSBackend.is_message_valid_based_on_retention_period = _within_retention  # type: ignore[method-assign,assignment]
+    Queue.attributes = property(_QueueAttributes)  # type: ignore[assignment,method-assign]
+    sqs_models.unix_time_millis = _unix_time_millis  # type: ignore[attr-defined]
 
 
 def main() -> None:

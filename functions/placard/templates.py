@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
 from jinja2 import StrictUndefined, TemplateError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -99,7 +100,7 @@ class Template:
         values = self.values(given)
         context = {name: values.get(name, "") for name in self.variables}
         try:
-            prompt = _ENV.from_string(self.body).render(context)
+            prompt = _compiled(self.body).render(context)
         except UndefinedError as exc:
             raise InvalidInput(self.name, f"template uses an undeclared variable: {exc}") from exc
         except TemplateError as exc:  # e.g. the sandbox refusing an unsafe attribute
@@ -137,6 +138,12 @@ class Template:
             },
             "text": list(self.text),
         }
+
+
+@cache
+def _compiled(body: str) -> jinja2.Template:
+    # Compiling costs milliseconds; a sheet renders the same few templates thousands of times.
+    return _ENV.from_string(body)
 
 
 def parse_template(source: str, path: str = "") -> Template:

@@ -396,6 +396,19 @@ def test_rate_limit_counts_images_not_requests(emu: ProviderEmulator, http: http
     assert 1.0 - spent - 0.002 <= float(throttled.headers["retry-after"]) <= 1.0
 
 
+def test_a_faulted_call_does_not_use_up_the_limit(
+    emu: ProviderEmulator, http: httpx.Client
+) -> None:
+    # Given a bucket of one image a minute, and a 5xx scripted for the first call
+    emu.configure(images_per_minute=1, burst=1)
+    emu.script("5xx")
+    # When the call fails and is sent again at once
+    assert generate(http).status_code >= 500
+    # Then the retry gets the image: the limit counts images made, and the fault made none
+    assert generate(http).status_code == 200
+    assert generate(http).status_code == 429
+
+
 # -- faults --------------------------------------------------------------------------------
 
 
@@ -601,6 +614,7 @@ def test_prospolabs_errors_use_its_own_codes(emu: ProviderEmulator, http: httpx.
     refused = prospo(http, prompt="[[refuse]]")
     emu.script("5xx")
     failed = prospo(http)
+    assert prospo(http).status_code == 200  # the fault made no image, so the token was left
     throttled = prospo(http)
     # Then each answers in prospolabs' format
     assert (refused.status_code, error_of(refused)["code"]) == (422, "content_policy")

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from placard.errors import InvalidInput
-from placard.jobs import Job, Quality, Size, parse_campaign, parse_n
+from placard.jobs import Job, Mode, Quality, Size, parse_campaign, parse_n
 
 
 def job(**changes: object) -> Job:
@@ -73,6 +75,15 @@ def test_job_survives_the_queue_round_trip() -> None:
     assert copy == original
     assert copy.origin == original.origin
     assert copy.job_id == original.job_id
+
+
+def test_every_field_of_a_job_is_carried_and_identifies_it() -> None:
+    # Given a job with every field set
+    edit = job(mode=Mode.EDIT, size=None, source_image="a.png", mask="m.png", mask_box=(1, 2, 3, 4))
+    # Then its dict names every field, so none is dropped on the queue or left out of its id
+    assert set(edit.to_dict()) == {f.name for f in dataclasses.fields(Job)}
+    for name, value in {"mask": "n.png", "mask_box": (0, 0, 1, 1), "n": 2}.items():
+        assert Job.from_dict({**edit.to_dict(), name: value}).job_id != edit.job_id
 
 
 def test_campaign_names_are_key_safe() -> None:

@@ -180,7 +180,8 @@ class HttpCaller:
             # The server knows when capacity frees up; a little jitter spreads the herd.
             delay = asked + self._rng.uniform(0, min(0.25, 0.1 + asked * 0.2))
         else:
-            ceiling = min(policy.max_delay, policy.base_delay * 2 ** max(0, stats.attempts - 1))
+            # Grows with failures only: a fault after a run of 429s is still a first fault.
+            ceiling = min(policy.max_delay, policy.base_delay * 2 ** max(0, stats.failures - 1))
             delay = self._rng.uniform(0, ceiling)  # full jitter
         if stats.waited + delay > policy.budget_seconds:
             last = stats.errors[-1] if stats.errors else ""
