@@ -13,26 +13,19 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from moto import backends
 from moto.core.utils import camelcase_to_underscores, unix_time
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sqs import models as sqs_models
-from moto.sqs.models import Message, Queue, SQSBackend
+from moto.sqs.models import Queue
 from waitress.server import create_server
 
 
-def _within_retention(backend: SQSBackend, queue_name: str, message: Message) -> bool:
-    queue = backend.get_queue(queue_name)
-    retention: int = queue.message_retention_period  # type: ignore[attr-defined]
-    return bool(retention + message.sent_timestamp / 1000 > time.time())  # type: ignore[operator]
-
-
 class _QueueAttributes(Mapping[str, Any]):
-    """A queue's attributes, each worked out when read: moto builds them all, message counts
-    included (a pass over every message), for each message sent, to read one flag."""
+    """A queue's attributes, each worked out only when it is read."""
 
     def __init__(self, queue: Queue) -> None:
         self._queue = queue
@@ -61,6 +54,16 @@ class _QueueAttributes(Mapping[str, Any]):
         return len(self._names)
 
 
+def _one_at_a_time(method: Callable[..., None]) -> Callable[..., None]:
+    lock = threading.Lock()
+
+    def locked(*args: Any, **kwargs: Any) -> None:
+        with lock:
+            method(*args, **kwargs)
+
+    return locked
+
+
 def _unix_time_millis(dt: Any = None) -> float:
     # moto's own goes through two datetime objects; SQS asks it for every message it scans.
     return time.time() * 1000.0 if dt is None else unix_time(dt) * 1000.0
@@ -71,9 +74,13 @@ def _speed_up_moto() -> None:
     # share; the list never changes while the process runs, so read it once.
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
-    # moto recomputes every attribute of a queue (a pass over all its messages) for each
-    # message it hands out, to read one number: read that number.
-    SQSBackend.is_message_valid_based_on_retention_period = _within_retention  # type: ignore[method-assign,assignment]
+    # moto builds every attribute of a queue, message counts included, for each message it
+    # sends or hands out, to read one of them: build each only when it is read.
+    # moto rebuilds a queue's message list on every delete without a lock: two deletes at
+    # once (waitress serves requests on many threads) can bring a deleted message back, in
+    # flight for the visibility timeout, and a send meanwhile can be lost.
+    Queue.add_message = _one_at_a_time(Queue.add_message)  # type: ignore[method-assign]
+    Queue.delete_message = _one_at_a_time(Queue.delete_message)  # type: ignore[method-assign]
     Queue.attributes = property(_QueueAttributes)  # type: ignore[assignment,method-assign]
     sqs_models.unix_time_millis = _unix_time_millis  # type: ignore[attr-defined]
 
