@@ -54,11 +54,14 @@ class _QueueAttributes(Mapping[str, Any]):
         return len(self._names)
 
 
+_MESSAGES_LOCK = threading.Lock()
+
+
 def _one_at_a_time(method: Callable[..., None]) -> Callable[..., None]:
-    lock = threading.Lock()
+    """The method, under the one lock every change to a queue's message list takes."""
 
     def locked(*args: Any, **kwargs: Any) -> None:
-        with lock:
+        with _MESSAGES_LOCK:
             method(*args, **kwargs)
 
     return locked
