@@ -122,8 +122,8 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
         pipeline.provider.create = timed_provider(pipeline.provider.create)  # type: ignore[method-assign]
         upload = Upload.parse(f"campaigns/bench/{path.name}")
         started = time.perf_counter()
-        cloud.put_upload(path, upload.key)  # ingest, then every job through the workers
-        cloud.drain()
+        with cloud.draining():  # workers take jobs while ingest still sends, as on Lambda
+            cloud.put_upload(path, upload.key)
         elapsed = time.perf_counter() - started
         worker.record_handler = original
         summary = collect(cloud, path, workdir / "out", upload)

@@ -8,6 +8,7 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from placard import wiring
@@ -15,6 +16,26 @@ from placard import wiring
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+# S3 may deliver an event twice: the same upload (same sequencer) is ingested once.
+idempotency = IdempotencyConfig(
+    event_key_jmespath="[key, run]", expires_after_seconds=7 * 24 * 3600
+)
+
+
+def ingest_upload(upload: dict[str, str]) -> dict[str, Any]:
+    report = wiring.ingest().run(upload["key"], upload["run"])
+    logger.info(
+        "sheet ingested",
+        extra={"key": report.upload.key, "jobs": report.jobs, "errors": report.errors},
+    )
+    metrics.add_metric("JobsQueued", MetricUnit.Count, report.jobs)
+    metrics.add_metric("RowErrors", MetricUnit.Count, report.errors)
+    return {
+        "key": report.upload.key,
+        "jobs": report.jobs,
+        "errors": report.errors,
+        "errors_key": report.errors_key,
+    }
 
 
 @logger.inject_lambda_context
@@ -22,22 +43,15 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_source(data_class=S3Event)
 def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
-    ingest = wiring.ingest()
+    idempotency.register_lambda_context(context)
+    once = idempotent_function(
+        data_keyword_argument="upload",
+        persistence_store=wiring.idempotency_store("ingest"),
+        config=idempotency,
+    )(ingest_upload)
     uploads = []
     for record in event.records:
-        report = ingest.run(unquote_plus(record.s3.get_object.key))
-        logger.info(
-            "sheet ingested",
-            extra={"key": report.upload.key, "jobs": report.jobs, "errors": report.errors},
-        )
-        metrics.add_metric("JobsQueued", MetricUnit.Count, report.jobs)
-        metrics.add_metric("RowErrors", MetricUnit.Count, report.errors)
-        uploads.append(
-            {
-                "key": report.upload.key,
-                "jobs": report.jobs,
-                "errors": report.errors,
-                "errors_key": report.errors_key,
-            }
-        )
+        s3_object = record.s3.get_object
+        upload = {"key": unquote_plus(s3_object.key), "run": s3_object.sequencer}
+        uploads.append(once(upload=upload))
     return {"uploads": uploads}

@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from placard import wiring
 from placard.jobs import Job
+from placard.runs import UploadRun
 
 logger = Logger()
 tracer = Tracer()
@@ -42,11 +43,25 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     # Decorated per record, so the store follows wiring (a new local cloud, a test's moto).
     once = idempotent_function(
         data_keyword_argument="job",
-        persistence_store=wiring.idempotency_store(),
+        persistence_store=wiring.idempotency_store("worker"),
         config=idempotency,
     )(run_job)
-    result: dict[str, Any] = once(job=json.loads(record.body))
+    job = json.loads(record.body)
+    try:
+        result: dict[str, Any] = once(job=job)
+    except Exception:
+        if int(record.attributes.approximate_receive_count) >= wiring.settings().job_max_receives:
+            job_ended(job)  # its last delivery: it goes to the dead-letter queue, failed
+        raise
+    job_ended(job)
     return result
+
+
+def job_ended(job: dict[str, Any]) -> None:
+    """Count the job as ended; the last of its upload's jobs asks for the reports."""
+    run = UploadRun.of(Job.from_dict(job))
+    if run is not None and wiring.progress().job_ended(run):
+        wiring.report_requests().send(run)
 
 
 @logger.inject_lambda_context

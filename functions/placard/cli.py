@@ -9,10 +9,11 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from placard.errors import PlacardError
-from placard.jobs import parse_campaign
+from placard.jobs import Quality, parse_campaign
 from placard.providers import NAMES
 from placard.templates import default_catalogue
 
@@ -29,7 +30,15 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="folder for images and reports (default: out/<campaign>)"
     )
     run.add_argument("--campaign", help="campaign name (default: the sheet's file name)")
+    run.add_argument(
+        "--budget", type=_usd, help="USD the campaign may spend in all; rows past it are refused"
+    )
     _provider_option(run)
+
+    estimate = commands.add_parser(
+        "estimate", help="validate a sheet and print its cost by quality tier, before it runs"
+    )
+    estimate.add_argument("sheet", type=Path)
 
     edit = commands.add_parser("edit", help="one masked edit of an image, through the local cloud")
     edit.add_argument("image", type=Path)
@@ -85,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "edit":
             return _edit(args)
+        if args.command == "estimate":
+            return _estimate(args.sheet)
         if args.command == "templates":
             return _templates(args.name)
         if args.command == "render":
@@ -147,17 +158,60 @@ def _run(args: argparse.Namespace) -> int:
             campaign,
             on_queued=lambda n: bar.reset(total=n),
             on_settled=bar.update,
+            budget=args.budget,
         )
     print(
         f"{summary.rows} rows: {summary.succeeded} succeeded, {summary.failed} failed, "
         f"{summary.rejected} rejected"
+        + (f", {summary.over_budget} over budget" if summary.over_budget else "")
     )
     print(f"images: {summary.images} in {out / 'images'}")
-    print(f"results: {out / 'results.csv'}")
+    print(f"results: {out / 'results.csv'}; review: {out / 'index.html'}")
     if (out / "errors.csv").exists():
         print(f"errors: {out / 'errors.csv'}")
     print(f"ledger total: ${summary.cost_usd} ({args.provider})")
     return summary.exit_status
+
+
+def _usd(text: str) -> Decimal:
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = Decimal(-1)
+    if not amount.is_finite() or amount < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of USD")
+    return amount
+
+
+def _estimate(sheet: Path) -> int:
+    from placard.estimates import estimate_rows
+    from placard.pricing import default_prices
+    from placard.sheets import SheetDefaults, read_rows
+
+    def source(name: str) -> bytes | None:
+        path = sheet.parent / name
+        return path.read_bytes() if name and path.is_file() else None
+
+    defaults = SheetDefaults(campaign=parse_campaign(sheet.stem), upload=sheet.stem)
+    with sheet.open("rb") as raw:
+        result = estimate_rows(read_rows(raw, sheet.name), default_catalogue(), defaults, source)
+    costs = result.by_provider(default_prices())
+    names = list(costs)
+    print(
+        f"{sheet.name}: {result.rows} rows, {len(result.jobs)} to run, "
+        f"{len({e.row for e in result.errors})} rejected"
+    )
+    print(f"{'quality':<8} {'images':>7}" + "".join(f" {n + ' USD':>16}" for n in names))
+    for quality in Quality:
+        images = costs[names[0]].images_by_quality[quality]
+        cells = "".join(f" {costs[n].by_quality[quality]:>16.4f}" for n in names)
+        print(f"{quality.value:<8} {images:>7}{cells}")
+    total = costs[names[0]].images
+    print(f"{'total':<8} {total:>7}" + "".join(f" {costs[n].total:>16.4f}" for n in names))
+    print("draft proofs cost nothing; a run spends only with --provider openai or prospolabs")
+    for error in result.errors:
+        print(f"row {error.row}, {error.column or 'sheet'}: {error.reason}", file=sys.stderr)
+    return SOME_FAILED if result.errors else OK
 
 
 def _overrides(provider: str) -> dict[str, str]:

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import PurePosixPath
 
 from placard.errors import InvalidInput
 from placard.jobs import Job, parse_campaign
-from placard.ports import AssetStore, JobQueue, UploadStore
+from placard.ledger_items import Status
+from placard.ports import (
+    AssetStore,
+    Budgets,
+    JobQueue,
+    Ledger,
+    Progress,
+    ReportRequests,
+    UploadStore,
+)
 from placard.reports import add_error, errors_report
+from placard.runs import UploadRun
 from placard.sheets import RowError, SheetDefaults, SheetError, jobs_from_rows, read_rows
 from placard.templates import Catalogue
 
 UPLOADS_PREFIX = "campaigns/"
+BUDGET_METADATA = "budget-usd"  # x-amz-meta-budget-usd on the uploaded sheet
+HOLDING = (Status.CHARGED, Status.RESERVED)  # what a budget counts as gone
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,10 @@ class Ingest:
     uploads: UploadStore
     assets: AssetStore
     queue: JobQueue
+    ledger: Ledger
+    budgets: Budgets
+    progress: Progress
+    reports: ReportRequests
 
     def __post_init__(self) -> None:
         # Many rows of a sheet name the same photo: look each file up once per upload.
@@ -68,20 +85,24 @@ class Ingest:
             if key and not self._exists(key)
         ]
 
-    def run(self, key: str) -> IngestReport:
+    def run(self, key: str, run_id: str) -> IngestReport:
+        """`run_id` names this upload of the sheet (the S3 event's sequencer)."""
         upload = Upload.parse(key)
+        run = UploadRun(upload.campaign, upload.key, run_id)
         report = errors_report()
         defaults = SheetDefaults(campaign=upload.campaign, upload=upload.name)
+        origin = {"sheet": run.sheet, "run": run.run}
 
         def jobs() -> Iterator[Job]:
             try:
+                self._set_budget(upload)
                 with self.uploads.open(upload.key) as raw:
                     rows = read_rows(raw, upload.filename)
                     for outcome in jobs_from_rows(rows, self.catalogue, defaults):
                         if isinstance(outcome, Job):
                             missing = self._missing_files(outcome)
                             if not missing:
-                                yield outcome
+                                yield replace(outcome, origin={**outcome.origin, **origin})
                             for error in missing:
                                 add_error(report, error)
                         else:
@@ -93,4 +114,28 @@ class Ingest:
         sent = self.queue.send(jobs())
         errors_key = upload.reports_prefix + "errors.csv"
         self.assets.put_report(errors_key, report.to_bytes(), "text/csv; charset=utf-8")
+        if self.progress.expect(run, sent):  # no jobs, or every one already ended
+            self.reports.send(run)
         return IngestReport(upload, sent, report.count, errors_key)
+
+    def _set_budget(self, upload: Upload) -> None:
+        given = self.uploads.metadata(upload.key).get(BUDGET_METADATA)
+        if given is None:
+            return
+        try:
+            limit = Decimal(given)
+        except InvalidOperation:
+            limit = Decimal(-1)
+        if not limit.is_finite() or limit < 0:
+            raise SheetError(
+                f"upload metadata {BUDGET_METADATA}: {given!r} is not an amount of USD"
+            )
+        spent = sum(
+            (
+                i.cost_usd
+                for i in self.ledger.campaign_items(upload.campaign)
+                if i.status in HOLDING
+            ),
+            Decimal(0),
+        )
+        self.budgets.set_limit(upload.campaign, limit, spent)

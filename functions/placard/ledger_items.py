@@ -7,6 +7,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+# The reason a failed item gives when the campaign's budget refused it; reports key on it.
+OVER_BUDGET = "over budget: this image would take the campaign past its budget"
+
 
 class Status(StrEnum):
     RESERVED = "reserved"

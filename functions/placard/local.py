@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -115,13 +116,14 @@ class LocalCloud:
                     return self.stack.physical[source.resource]
         raise PlacardError("no function of the stack listens to an uploads bucket")
 
-    def put_file(self, path: Path, key: str) -> None:
+    def put_file(self, path: Path, key: str, metadata: dict[str, str] | None = None) -> None:
         """Upload without an event: source images and masks a sheet refers to."""
-        self.client("s3").upload_file(str(path), self.uploads_bucket, key)
+        extra = {"Metadata": metadata} if metadata else None
+        self.client("s3").upload_file(str(path), self.uploads_bucket, key, ExtraArgs=extra)
 
-    def put_upload(self, path: Path, key: str) -> None:
+    def put_upload(self, path: Path, key: str, metadata: dict[str, str] | None = None) -> None:
         """Upload a file and deliver the ObjectCreated event to the functions it matches."""
-        self.put_file(path, key)
+        self.put_file(path, key, metadata)
         event = s3_put_event(self.uploads_bucket, key, path.stat().st_size, self.stack.region)
         triggered = [
             function
@@ -137,10 +139,29 @@ class LocalCloud:
     def drain(self, on_settled: Callable[[int], None] = lambda n: None) -> None:
         """Deliver queued messages to their functions, as concurrently as the template allows,
         until every queue is empty. `on_settled` hears how many messages left the queue."""
-        for function in self.functions.values():
-            for source in function.events:
-                if source.kind == "SQS":
-                    _QueuePump(self, function, source.resource, source.properties).run(on_settled)
+        with self.draining(on_settled):
+            pass
+
+    @contextmanager
+    def draining(self, on_settled: Callable[[int], None] = lambda n: None) -> Iterator[None]:
+        """Deliver queued messages while the body runs, as Lambda's pollers take jobs while
+        ingest is still sending them; on leaving, go on until every queue is empty."""
+        producing = threading.Event()
+        producing.set()
+        pumps = [
+            _QueuePump(self, function, source.resource, source.properties)
+            for function in self.functions.values()
+            for source in function.events
+            if source.kind == "SQS"
+        ]
+        with ThreadPoolExecutor(max_workers=max(1, len(pumps))) as pool:
+            running = [pool.submit(pump.run, on_settled, producing) for pump in pumps]
+            try:
+                yield
+            finally:
+                producing.clear()
+                for future in running:
+                    future.result()
 
 
 def provision(stack: Stack, root: Path) -> dict[str, str]:
@@ -221,7 +242,8 @@ class _QueuePump:
         scaling = props.get("ScalingConfig", {}).get("MaximumConcurrency")
         self.concurrency = int(cloud.stack.resolve(scaling)) if scaling else 10
 
-    def run(self, on_settled: Callable[[int], None]) -> None:
+    def run(self, on_settled: Callable[[int], None], producing: threading.Event) -> None:
+        """Until nothing is producing and the queue is empty."""
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             running: set[Future[int]] = set()
             while True:
@@ -231,7 +253,7 @@ class _QueuePump:
                     done, running = wait(running, timeout=1, return_when=FIRST_COMPLETED)
                     for future in done:
                         on_settled(future.result())
-                elif self._queue_empty():
+                elif not producing.is_set() and self._queue_empty():
                     return
                 else:
                     time.sleep(POLL_SECONDS)
@@ -294,7 +316,8 @@ def s3_put_event(bucket: str, key: str, size: int, region: str) -> dict[str, Any
         "s3": {
             "s3SchemaVersion": "1.0",
             "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-            "object": {"key": quote_plus(key), "size": size},
+            # S3 gives every PUT a new sequencer; a redelivered event carries the same one.
+            "object": {"key": quote_plus(key), "size": size, "sequencer": f"{time.time_ns():X}"},
         },
     }
     return {"Records": [record]}

@@ -18,6 +18,7 @@ from typing import Any
 
 from moto import backends
 from moto.core.utils import camelcase_to_underscores, unix_time
+from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sqs import models as sqs_models
 from moto.sqs.models import Queue
@@ -55,14 +56,15 @@ class _QueueAttributes(Mapping[str, Any]):
 
 
 _MESSAGES_LOCK = threading.Lock()
+_ITEMS_LOCK = threading.Lock()
 
 
-def _one_at_a_time(method: Callable[..., None]) -> Callable[..., None]:
-    """The method, under the one lock every change to a queue's message list takes."""
+def _one_at_a_time(method: Callable[..., Any], lock: threading.Lock) -> Callable[..., Any]:
+    """The method, under a lock every change of its kind takes."""
 
-    def locked(*args: Any, **kwargs: Any) -> None:
-        with _MESSAGES_LOCK:
-            method(*args, **kwargs)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
 
     return locked
 
@@ -82,8 +84,13 @@ def _speed_up_moto() -> None:
     # moto rebuilds a queue's message list on every delete without a lock: two deletes at
     # once (waitress serves requests on many threads) can bring a deleted message back, in
     # flight for the visibility timeout, and a send meanwhile can be lost.
-    Queue.add_message = _one_at_a_time(Queue.add_message)  # type: ignore[method-assign]
-    Queue.delete_message = _one_at_a_time(Queue.delete_message)  # type: ignore[method-assign]
+    Queue.add_message = _one_at_a_time(Queue.add_message, _MESSAGES_LOCK)  # type: ignore[method-assign]
+    Queue.delete_message = _one_at_a_time(Queue.delete_message, _MESSAGES_LOCK)  # type: ignore[method-assign]
+    # DynamoDB applies each write to an item atomically, its condition included; moto reads,
+    # checks and writes in Python, so two threads can both pass a condition only one should.
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        method = getattr(DynamoDBBackend, name)
+        setattr(DynamoDBBackend, name, _one_at_a_time(method, _ITEMS_LOCK))
     Queue.attributes = property(_QueueAttributes)  # type: ignore[assignment,method-assign]
     sqs_models.unix_time_millis = _unix_time_millis  # type: ignore[attr-defined]
 

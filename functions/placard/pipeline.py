@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from placard.errors import InvalidInput
 from placard.jobs import Job, Mode, Size
-from placard.ledger_items import LedgerItem, Status
-from placard.ports import AssetStore, Ledger, UploadStore
+from placard.ledger_items import OVER_BUDGET, LedgerItem, Status
+from placard.ports import AssetStore, Budgets, Ledger, UploadStore
 from placard.pricing import CENT_FRACTION, PriceTable
 from placard.providers.base import ImageProvider, ImageRequest, ImageResult, ProviderError
 from placard.templates import Catalogue
@@ -62,6 +62,12 @@ def image_key(job: Job, index: int, extension: str, variant: str = "") -> str:
     return f"campaigns/{job.campaign}/{job.job_id}/{index}{suffix}.{extension}"
 
 
+def variant_key(original: str, variant: str, extension: str = "webp") -> str:
+    """The key of an original's derivative, as image_key names it: `<i>.<variant>.webp`."""
+    folder, _, name = original.rpartition("/")
+    return f"{folder}/{name.split('.')[0]}.{variant}.{extension}"
+
+
 @dataclass(frozen=True)
 class Prepared:
     request: ImageRequest
@@ -76,6 +82,7 @@ class Pipeline:
     assets: AssetStore
     ledger: Ledger
     uploads: UploadStore
+    budgets: Budgets
     clock: Callable[[], str] = field(default=utc_now)
 
     def run(self, job: Job, done: dict[int, LedgerItem] | None = None) -> JobOutcome:
@@ -96,18 +103,26 @@ class Pipeline:
             # Some were charged by another delivery: make only what is still missing.
             charged = [i for i in self.ledger.job_items(job) if i.status is Status.CHARGED]
             return self.run(job, {i.image_index: i for i in charged})
+        held = sum((i.cost_usd for i in reserved), Decimal(0))
+        if not self.budgets.take(job.campaign, held):
+            return self._fail(job, todo, OVER_BUDGET, reserved)
         try:
             result = self.provider.create(prepared.request)
         except ProviderError as exc:
             if exc.unknown_outcomes:
+                # It may have been billed: the budget keeps holding its cost.
                 self._unknown(reserved, str(exc), exc.unknown_outcomes)
                 raise
+            self.budgets.give_back(job.campaign, held)
             outcome = self._fail(job, todo, str(exc), reserved)
             if not exc.permanent:
                 raise
             return outcome
+        spent = Decimal(0)
         for data, item in zip(result.images, reserved, strict=False):
             done[item.image_index] = self._store(job, data, result, item, prepared.edit)
+            spent += done[item.image_index].cost_usd
+        self.budgets.give_back(job.campaign, held - spent)
         return self._outcome(job, done)
 
     def _prepare(self, job: Job, n: int) -> Prepared:
@@ -199,6 +214,7 @@ class Pipeline:
             extension = "png"
         key = image_key(job, index, extension)
         sha256 = self._put(job, key, data, "image/png" if edit else result.media_type)
+        self._store_derivatives(job, index, data)
         charged = reserved.but(
             status=Status.CHARGED,
             cost_usd=self._cost(result, reserved),
@@ -215,6 +231,19 @@ class Pipeline:
         )
         self.ledger.save(charged)
         return charged
+
+    def _store_derivatives(self, job: Job, index: int, data: bytes) -> None:
+        """A web size and a thumbnail for review pages. Bytes Pillow cannot read are still
+        the provider's billed answer: kept and charged, with no derivatives."""
+        from placard.derivatives import derivatives  # lazy: Pillow only where images are made
+
+        try:
+            made = derivatives(data)
+        except InvalidInput:
+            return
+        for derivative in made:
+            key = image_key(job, index, derivative.extension, derivative.variant)
+            self._put(job, key, derivative.data, derivative.media_type)
 
     def _put(self, job: Job, key: str, data: bytes, media_type: str) -> str:
         """Store once; returns the sha256 of what the key holds."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import IO, Protocol
 
 from placard.jobs import Job
 from placard.ledger_items import LedgerItem
+from placard.runs import UploadRun
 
 
 class AssetStore(Protocol):
@@ -19,6 +21,9 @@ class AssetStore(Protocol):
 
     def uri(self, key: str) -> str: ...
 
+    def link(self, key: str) -> str:
+        """An address a browser can open (a presigned URL on S3)."""
+
 
 class UploadStore(Protocol):
     def open(self, key: str) -> IO[bytes]:
@@ -27,6 +32,9 @@ class UploadStore(Protocol):
     def read(self, key: str) -> bytes: ...
 
     def exists(self, key: str) -> bool: ...
+
+    def metadata(self, key: str) -> dict[str, str]:
+        """The user metadata the file was uploaded with."""
 
 
 class JobQueue(Protocol):
@@ -43,3 +51,26 @@ class Ledger(Protocol):
     def save(self, item: LedgerItem) -> None: ...
 
     def campaign_items(self, campaign: str) -> list[LedgerItem]: ...
+
+
+class Budgets(Protocol):
+    def set_limit(self, campaign: str, limit: Decimal, spent: Decimal) -> None:
+        """Give the campaign a budget, of which `spent` is already gone."""
+
+    def take(self, campaign: str, amount: Decimal) -> bool:
+        """Reserve atomically; False when the campaign's budget would be exceeded."""
+
+    def give_back(self, campaign: str, amount: Decimal) -> None: ...
+
+
+class Progress(Protocol):
+    def expect(self, run: UploadRun, jobs: int) -> bool:
+        """Every job of the run is queued; True when they have all ended already."""
+
+    def job_ended(self, run: UploadRun) -> bool:
+        """True for the job whose end is the run's last."""
+
+
+class ReportRequests(Protocol):
+    def send(self, run: UploadRun) -> None:
+        """Ask for the run's reports to be written."""

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from placard.jobs import Job
-from placard.ledger_items import LedgerItem, Status
+from placard.ledger_items import OVER_BUDGET, LedgerItem, Status
 from placard.sheets import Row, RowError
 
 ERRORS_HEADER = ("row", "column", "value", "reason")
@@ -103,4 +103,5 @@ def row_outcome(
     if not items:
         reasons = ["no outcome was recorded for this job"]
     reason = reasons[0] if reasons else ""
-    return ("failed", parsed.job_id, images, links, digests, cost, "", reason)
+    status = "over_budget" if reasons and set(reasons) == {OVER_BUDGET} else "failed"
+    return (status, parsed.job_id, images, links, digests, cost, "", reason)

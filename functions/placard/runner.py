@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,12 +11,15 @@ from pathlib import Path
 from placard import wiring
 from placard.aws.ledger import DynamoLedger
 from placard.aws.queue import SqsJobQueue
+from placard.campaign_report import build, by_job, parsed_rows
 from placard.errors import InvalidInput
-from placard.ingest import Upload
+from placard.ingest import BUDGET_METADATA, Upload
 from placard.jobs import Job
-from placard.ledger_items import LedgerItem, Status
+from placard.ledger_items import Status
 from placard.local import LocalCloud
-from placard.reports import read_errors, results_report, row_outcome
+from placard.pipeline import variant_key
+from placard.reports import read_errors, row_outcome
+from placard.runs import UploadRun
 from placard.sheets import Row, SheetDefaults, job_from_row, read_rows, upload_key
 from placard.templates import default_catalogue
 
@@ -28,6 +30,7 @@ class RunSummary:
     succeeded: int
     failed: int
     rejected: int
+    over_budget: int
     images: int
     cost_usd: Decimal
     out: Path
@@ -44,12 +47,14 @@ def run_sheet(
     campaign: str,
     on_queued: Callable[[int], None] = lambda n: None,
     on_settled: Callable[[int], None] = lambda n: None,
+    budget: Decimal | None = None,
 ) -> RunSummary:
     upload = Upload.parse(f"campaigns/{campaign}/{sheet.name}")
     for name in referenced_files(sheet):
         if (sheet.parent / name).is_file():  # a missing one is reported by ingest, per row
             cloud.put_file(sheet.parent / name, upload_key(campaign, name))
-    cloud.put_upload(sheet, upload.key)
+    metadata = {BUDGET_METADATA: str(budget)} if budget is not None else None
+    cloud.put_upload(sheet, upload.key, metadata)
     on_queued(queued_jobs(cloud))
     cloud.drain(on_settled)
     return collect(cloud, sheet, out, upload)
@@ -125,62 +130,66 @@ def run_edit(
 
 
 def collect(cloud: LocalCloud, sheet: Path, out: Path, upload: Upload) -> RunSummary:
-    """Images, results.csv and errors.csv into `out`, from what the cloud now holds."""
+    """Images and their derivatives, results.csv, index.html and errors.csv into `out`, from
+    what the cloud now holds; the pages link to the local copies."""
     settings = wiring.settings()
     s3 = cloud.client("s3")
-    ledger = DynamoLedger(cloud.client("dynamodb"), settings.ledger_table)
-    items: dict[str, list[LedgerItem]] = defaultdict(list)
-    for item in ledger.campaign_items(upload.campaign):
-        items[item.job_id].append(item)
-    # Ingest's verdict on each row is errors.csv; the rows themselves give their job ids.
+    run = UploadRun(upload.campaign, upload.key, "local")
+    items = by_job(
+        DynamoLedger(cloud.client("dynamodb"), settings.ledger_table).campaign_items(
+            upload.campaign
+        )
+    )
     errors_body = s3.get_object(
         Bucket=settings.assets_bucket, Key=upload.reports_prefix + "errors.csv"
     )["Body"].read()
-    rejected = read_errors(errors_body)
-    catalogue = default_catalogue()
-    defaults = SheetDefaults(campaign=upload.campaign, upload=upload.name)
     with sheet.open("rb") as raw:
-        parsed = [
-            (row, rejected.get(row.number) or job_from_row(row, catalogue, defaults))
-            for row in read_rows(raw, sheet.name)
-        ]
+        rows = parsed_rows(raw, sheet.name, run, errors_body, default_catalogue())
 
     out.mkdir(parents=True, exist_ok=True)
     images_dir = out / "images"
     shutil.rmtree(images_dir, ignore_errors=True)
     images_dir.mkdir()
     local_files: dict[str, str] = {}
-    for row, job in parsed:
+    for row, job in rows:
         if not isinstance(job, Job):
             continue
         for item in items.get(job.job_id, ()):
-            if item.status is Status.CHARGED:
-                name = f"row{row.number:04d}-{job.template}-{item.image_index}.png"
-                s3.download_file(settings.assets_bucket, item.s3_key, str(images_dir / name))
-                local_files[item.s3_key] = f"images/{name}"
+            if item.status is not Status.CHARGED:
+                continue
+            stem = f"row{row.number:04d}-{job.template}-{item.image_index}"
+            for key, name in (
+                (item.s3_key, f"{stem}.png"),
+                (variant_key(item.s3_key, "web"), f"{stem}.web.webp"),
+                (variant_key(item.s3_key, "thumb"), f"{stem}.thumb.webp"),
+            ):
+                s3.download_file(settings.assets_bucket, key, str(images_dir / name))
+                local_files[key] = f"images/{name}"
 
-    uri = f"s3://{settings.assets_bucket}/{{}}".format
-    report = results_report(
-        parsed, items, uri=lambda i: uri(i.s3_key), link=lambda i: local_files.get(i.s3_key, "")
+    reports = build(
+        run,
+        rows,
+        items,
+        uri=f"s3://{settings.assets_bucket}/{{}}".format,
+        link=lambda key: local_files.get(key, ""),
     )
-    (out / "results.csv").write_bytes(report.to_bytes())
-
+    (out / "results.csv").write_bytes(reports.results_csv)
+    (out / "index.html").write_bytes(reports.index_html)
     errors_csv = out / "errors.csv"
     errors_csv.unlink(missing_ok=True)
-    if rejected:
+    if read_errors(errors_body):
         errors_csv.write_bytes(errors_body)
 
-    statuses = [
-        row_outcome(job, items, uri=lambda i: "", link=lambda i: "")[0] for _, job in parsed
-    ]
+    statuses = [row_outcome(job, items, uri=str, link=str)[0] for _, job in rows]
     charged = [
         i for k in items for i in items[k] if i.status is Status.CHARGED and i.s3_key in local_files
     ]
     return RunSummary(
-        rows=len(parsed),
+        rows=len(rows),
         succeeded=statuses.count("succeeded"),
         failed=statuses.count("failed"),
         rejected=statuses.count("rejected"),
+        over_budget=statuses.count("over_budget"),
         images=len(charged),
         cost_usd=sum((i.cost_usd for i in charged), Decimal(0)),
         out=out,

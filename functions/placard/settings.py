@@ -14,6 +14,8 @@ class Settings:
     assets_bucket: str = ""
     ledger_table: str = ""
     jobs_queue_url: str = ""
+    reports_queue_url: str = ""
+    job_max_receives: int = 5  # the jobs queue's maxReceiveCount
     idempotency_table: str = ""
     provider: str = "draft"
     image_model: str = "gpt-image-2"  # OpenAI retires snapshots: configurable
@@ -30,6 +32,8 @@ class Settings:
             assets_bucket=env.get("ASSETS_BUCKET", ""),
             ledger_table=env.get("LEDGER_TABLE", ""),
             jobs_queue_url=env.get("JOBS_QUEUE_URL", ""),
+            reports_queue_url=env.get("REPORTS_QUEUE_URL", ""),
+            job_max_receives=int(env.get("JOBS_MAX_RECEIVES") or 5),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             provider=env.get("PLACARD_PROVIDER", "draft"),
             image_model=env.get("PLACARD_IMAGE_MODEL") or "gpt-image-2",

@@ -36,7 +36,10 @@ def receive(stack: Stack) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs")
     messages: list[dict[str, Any]] = []
     while batch := sqs.receive_message(
-        QueueUrl=stack.physical["JobsQueue"], MaxNumberOfMessages=10, VisibilityTimeout=0
+        QueueUrl=stack.physical["JobsQueue"],
+        MaxNumberOfMessages=10,
+        VisibilityTimeout=0,
+        MessageSystemAttributeNames=["All"],  # as Lambda's poller asks
     ).get("Messages", []):
         messages += [m for m in batch if m["MessageId"] not in {x["MessageId"] for x in messages}]
         if len(batch) < 10:
@@ -53,14 +56,15 @@ def deliver(stack: Stack, messages: list[dict[str, Any]]) -> dict[str, Any]:
 def ledger_items(stack: Stack) -> list[dict[str, Any]]:
     table = boto3.resource("dynamodb").Table(stack.physical["LedgerTable"])
     items: list[dict[str, Any]] = table.scan()["Items"]
-    return items
+    return [i for i in items if i["sk"].startswith("IMAGE#")]
 
 
-def image_versions(stack: Stack) -> list[dict[str, Any]]:
+def image_versions(stack: Stack, derivatives: bool = False) -> list[dict[str, Any]]:
+    """Versions of the originals; with `derivatives`, of their web and thumbnail copies too."""
     s3 = boto3.client("s3")
     reply = s3.list_object_versions(Bucket=stack.physical["AssetsBucket"], Prefix="campaigns/")
     versions: list[dict[str, Any]] = reply.get("Versions", [])
-    return versions
+    return [v for v in versions if derivatives or v["Key"].count(".") == 1]
 
 
 def test_ingest_queues_good_rows_and_reports_bad_ones(stack: Stack) -> None:
@@ -105,6 +109,13 @@ def test_worker_stores_images_and_charges_the_ledger(stack: Stack) -> None:
             "Body"
         ].read()
         assert data.startswith(b"\x89PNG")
+    # And each has a web-sized WebP and a thumbnail beside it
+    derived = sorted(v["Key"] for v in image_versions(stack, derivatives=True) if v not in versions)
+    assert derived == sorted(
+        v["Key"].replace(".png", f".{variant}.webp")
+        for v in versions
+        for variant in ("thumb", "web")
+    )
     items = ledger_items(stack)
     assert len(items) == 3
     for item in items:

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 SPOOL_BYTES = 32 * 1024 * 1024
+LINK_SECONDS = 7 * 24 * 3600  # the longest a SigV4 presigned URL lives
 
 
 class S3Assets:
@@ -43,6 +44,11 @@ class S3Assets:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
+    def link(self, key: str) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=LINK_SECONDS
+        )
+
 
 class S3Uploads:
     def __init__(self, s3: S3Client, bucket: str) -> None:
@@ -60,6 +66,11 @@ class S3Uploads:
                 return False
             raise
         return True
+
+    def metadata(self, key: str) -> dict[str, str]:
+        # S3 keeps user metadata names in lower case; some servers title-case the headers.
+        given = self._s3.head_object(Bucket=self.bucket, Key=key).get("Metadata", {})
+        return {name.lower(): value for name, value in given.items()}
 
     def open(self, key: str) -> IO[bytes]:
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (caller closes)

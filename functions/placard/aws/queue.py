@@ -1,13 +1,15 @@
-"""SQS: jobs go out in batches of ten, the most one call may carry."""
+"""SQS: jobs go out in batches of ten, the most one call may carry; report requests one by one."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from itertools import islice
 from typing import TYPE_CHECKING
 
 from placard.errors import PlacardError
 from placard.jobs import Job
+from placard.runs import UploadRun
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -35,3 +37,12 @@ class SqsJobQueue:
                 raise PlacardError(f"SQS refused {len(failed)} of {len(entries)} jobs: {reasons}")
             sent += len(entries)
         return sent
+
+
+class SqsReportRequests:
+    def __init__(self, sqs: SQSClient, queue_url: str) -> None:
+        self._sqs = sqs
+        self.queue_url = queue_url
+
+    def send(self, run: UploadRun) -> None:
+        self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(run.to_dict()))

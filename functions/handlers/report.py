@@ -1,0 +1,38 @@
+"""The last job of an upload has ended -> its results.csv and index.html under reports/."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from placard import wiring
+from placard.runs import UploadRun
+
+logger = Logger()
+tracer = Tracer()
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    run = UploadRun.from_dict(json.loads(record.body))
+    wiring.reporter().write(run)  # the same files again if asked twice: safe to repeat
+    logger.info("reports written", extra={**run.to_dict(), "prefix": run.reports_prefix})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,127 @@
+"""An upload's reports once its jobs have ended: results.csv and index.html, the contact sheet.
+
+The same code writes them to S3 on Lambda (links are presigned URLs) and into `placard run`'s
+folder (links are relative paths).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import PurePosixPath
+from typing import IO
+
+from placard.contact_sheet import Entry, ImageLinks, contact_sheet
+from placard.jobs import Job
+from placard.ledger_items import LedgerItem, Status
+from placard.pipeline import variant_key
+from placard.ports import AssetStore, Ledger, UploadStore
+from placard.reports import read_errors, results_report, row_outcome
+from placard.runs import UploadRun
+from placard.sheets import Row, RowError, SheetDefaults, job_from_row, read_rows
+from placard.templates import Catalogue
+
+# Columns that steer a row rather than carry its copy.
+CONTROL_COLUMNS = frozenset(
+    {"template", "quality", "size", "n", "id", "source_image", "mask", "mask_box"}
+)
+Parsed = Job | Sequence[RowError]
+
+
+def parsed_rows(
+    sheet: IO[bytes], filename: str, run: UploadRun, errors_csv: bytes, catalogue: Catalogue
+) -> list[tuple[Row, Parsed]]:
+    """Each row with what ingest made of it: its job, or the errors errors.csv holds for it."""
+    rejected = read_errors(errors_csv)
+    defaults = SheetDefaults(campaign=run.campaign, upload=PurePosixPath(filename).stem)
+    return [
+        (row, rejected.get(row.number) or job_from_row(row, catalogue, defaults))
+        for row in read_rows(sheet, filename)
+    ]
+
+
+def by_job(items: Sequence[LedgerItem]) -> dict[str, list[LedgerItem]]:
+    grouped: dict[str, list[LedgerItem]] = defaultdict(list)
+    for item in items:
+        grouped[item.job_id].append(item)
+    return grouped
+
+
+@dataclass(frozen=True)
+class Reports:
+    results_csv: bytes
+    index_html: bytes
+
+
+def build(
+    run: UploadRun,
+    rows: Sequence[tuple[Row, Parsed]],
+    items_by_job: Mapping[str, Sequence[LedgerItem]],
+    uri: Callable[[str], str],
+    link: Callable[[str], str],
+) -> Reports:
+    """`uri` and `link` turn an asset key into its S3 URI and into an href."""
+    results = results_report(
+        rows, items_by_job, uri=lambda i: uri(i.s3_key), link=lambda i: link(i.s3_key)
+    )
+    entries = [_entry(row, parsed, items_by_job, link) for row, parsed in rows]
+    upload = PurePosixPath(run.sheet).stem
+    return Reports(results.to_bytes(), contact_sheet(run.campaign, upload, entries))
+
+
+def _entry(
+    row: Row,
+    parsed: Parsed,
+    items_by_job: Mapping[str, Sequence[LedgerItem]],
+    link: Callable[[str], str],
+) -> Entry:
+    status, *_, cost, _, reason = row_outcome(parsed, items_by_job, uri=str, link=str)
+    if isinstance(parsed, Job):
+        template = parsed.template
+        copy = dict(parsed.variables)
+        charged = sorted(
+            (i for i in items_by_job.get(parsed.job_id, ()) if i.status is Status.CHARGED),
+            key=lambda i: i.image_index,
+        )
+    else:
+        template = row.cells.get("template", "")
+        copy = {k: v for k, v in row.cells.items() if k not in CONTROL_COLUMNS and v}
+        charged = []
+    images = [
+        ImageLinks(
+            thumbnail=link(variant_key(i.s3_key, "thumb")),
+            web=link(variant_key(i.s3_key, "web")),
+            original=link(i.s3_key),
+        )
+        for i in charged
+    ]
+    return Entry(row.number, status, template, copy, Decimal(cost), reason, images)
+
+
+@dataclass
+class Reporter:
+    """Writes a run's reports under reports/<campaign>/<upload>/ in the assets bucket."""
+
+    catalogue: Catalogue
+    uploads: UploadStore
+    assets: AssetStore
+    ledger: Ledger
+
+    def write(self, run: UploadRun) -> Reports:
+        errors_csv = self.assets.read(run.reports_prefix + "errors.csv")
+        with self.uploads.open(run.sheet) as sheet:
+            rows = parsed_rows(
+                sheet, PurePosixPath(run.sheet).name, run, errors_csv, self.catalogue
+            )
+        items = by_job(self.ledger.campaign_items(run.campaign))
+        reports = build(run, rows, items, uri=self.assets.uri, link=self.assets.link)
+        prefix = run.reports_prefix
+        self.assets.put_report(
+            prefix + "results.csv", reports.results_csv, "text/csv; charset=utf-8"
+        )
+        self.assets.put_report(
+            prefix + "index.html", reports.index_html, "text/html; charset=utf-8"
+        )
+        return reports

@@ -1,0 +1,63 @@
+"""`placard estimate`: what a sheet would cost, by quality tier and provider, before it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from placard.errors import InvalidInput
+from placard.jobs import Job, Size
+from placard.pricing import Estimate, PriceTable, estimate
+from placard.sheets import Row, RowError, SheetDefaults, job_from_row
+from placard.templates import Catalogue
+
+PAID = ("openai", "prospolabs")
+
+
+@dataclass
+class SheetEstimate:
+    rows: int = 0
+    jobs: list[tuple[Job, Size]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    def by_provider(
+        self, prices: PriceTable, providers: Iterable[str] = PAID
+    ) -> dict[str, Estimate]:
+        requests = [(job.quality, size, job.n) for job, size in self.jobs]
+        return {name: estimate(prices[name], requests) for name in providers}
+
+
+def estimate_rows(
+    rows: Iterable[Row],
+    catalogue: Catalogue,
+    defaults: SheetDefaults,
+    source: Callable[[str], bytes | None],
+) -> SheetEstimate:
+    """Validate every row as ingest would; an edit's size comes from its source image, read
+    with `source(name)` (None when the file is not there)."""
+    from placard import imaging  # lazy: Pillow reads only image headers here
+
+    result = SheetEstimate()
+    for row in rows:
+        result.rows += 1
+        parsed = job_from_row(row, catalogue, defaults)
+        if not isinstance(parsed, Job):
+            result.errors.extend(parsed)
+            continue
+        size = parsed.size
+        if size is None:
+            name = row.cells.get("source_image", "").strip()
+            data = source(name)
+            if data is None:
+                result.errors.append(
+                    RowError(row.number, "source_image", name, f"{name} is not beside the sheet")
+                )
+                continue
+            try:
+                _, width, height = imaging.probe(data, "source_image")
+            except InvalidInput as exc:
+                result.errors.append(RowError(row.number, exc.field, name, exc.reason))
+                continue
+            size = imaging.edit_size(width, height)
+        result.jobs.append((parsed, size))
+    return result

@@ -1,0 +1,101 @@
+"""Budgets that hold under concurrency, `placard estimate`, and the review folder of a run."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from placard.cli import main
+from placard_emulator import EmulatorConfig, ProviderEmulator
+
+ROOT = Path(__file__).parents[2]
+KEY = "sk-budget-key"
+
+
+@pytest.fixture
+def slow_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[ProviderEmulator]:
+    """Each image takes long enough that every worker has reserved before any settles."""
+    with ProviderEmulator(EmulatorConfig(api_key=KEY, latency=0.5)) as running:
+        monkeypatch.setenv("OPENAI_BASE_URL", running.openai_base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", KEY)
+        yield running
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_sheet(path: Path, rows: int) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["template", "product", "headline", "cta", "quality", "size"])
+        for i in range(rows):
+            writer.writerow(
+                ["social-square", "Cold brew", f"Deal #{i}", "Shop", "low", "1024x1024"]
+            )
+
+
+def test_twenty_workers_racing_for_a_budget_of_seven_images_charge_exactly_seven(
+    slow_emulator: ProviderEmulator, tmp_path: Path
+) -> None:
+    # Given 20 one-image rows at 0.012 USD and a budget that fits 7 of them
+    sheet = tmp_path / "race.csv"
+    write_sheet(sheet, 20)
+    # When they run on 20 concurrent workers
+    status = main(["run", str(sheet), "--out", str(tmp_path / "out"), "--provider", "openai",
+                   "--budget", "0.084"])  # fmt: skip
+    # Then exactly 7 images were made and charged, and 13 rows were refused for budget
+    assert status == 1
+    assert slow_emulator.stats().billed_images == 7
+    results = read_csv(tmp_path / "out" / "results.csv")
+    assert [r["status"] for r in results].count("succeeded") == 7
+    over = [r for r in results if r["status"] == "over_budget"]
+    assert len(over) == 13
+    assert all("budget" in r["reason"] and r["cost_usd"] == "0" for r in over)
+    assert sum(float(r["cost_usd"]) for r in results) == pytest.approx(0.084)
+
+
+def test_estimate_prints_the_cost_by_tier_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a sheet of two good rows and a bad one
+    sheet = tmp_path / "plan.csv"
+    sheet.write_text(
+        "template,product,headline,cta,quality,size\n"
+        "social-square,Tea,Hello,Buy,low,1024x1024\n"
+        "social-square,Tea,Hello again,Buy,high,1024x1024\n"
+        "social-square,Tea,Bad size,Buy,low,1000x1000\n",
+        encoding="utf-8",
+    )
+    # When it is estimated
+    status = main(["estimate", str(sheet)])
+    # Then each tier and the total are priced for each paid provider, and the bad row is named
+    out, err = capsys.readouterr()
+    assert status == 1
+    lines = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
+    assert lines["low"] == ["1", "0.0120", "0.0072"]
+    assert lines["high"] == ["1", "0.1280", "0.0770"]
+    assert lines["total"] == ["2", "0.1400", "0.0842"]
+    assert "row 4, size:" in err
+
+
+def test_a_run_leaves_a_contact_sheet_with_thumbnails_beside_each_image(tmp_path: Path) -> None:
+    # When the sample sheet runs on the draft provider
+    status = main(["run", str(ROOT / "samples" / "summer-campaign.csv"), "--out", str(tmp_path)])
+    # Then index.html links every row's thumbnail, web copy and original, all on disk
+    assert status == 0
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    for row in read_csv(tmp_path / "results.csv"):
+        original = tmp_path / row["links"]
+        thumb = original.with_name(original.name.replace(".png", ".thumb.webp"))
+        web = original.with_name(original.name.replace(".png", ".web.webp"))
+        for path in (original, thumb, web):
+            assert path.is_file() and f'"{path.relative_to(tmp_path)}"' in page
+        longest = max(Image.open(original).size)
+        assert max(Image.open(thumb).size) == 320
+        assert max(Image.open(web).size) == min(longest, 1280)

@@ -1,0 +1,352 @@
+"""The contact sheet: every row of a campaign on one self-contained, safe HTML page."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from html.parser import HTMLParser
+
+import pytest
+
+from placard.contact_sheet import STATUSES, Entry, ImageLinks, contact_sheet, usd
+
+
+@dataclass
+class Node:
+    tag: str
+    attrs: dict[str, str]
+    text: str = ""
+    children: list[Node] = field(default_factory=list)
+
+    def find_all(self, tag: str, cls: str = "") -> list[Node]:
+        found = []
+        for child in self.children:
+            if child.tag == tag and (not cls or cls in child.attrs.get("class", "").split()):
+                found.append(child)
+            found.extend(child.find_all(tag, cls))
+        return found
+
+    def find(self, tag: str, cls: str = "") -> Node:
+        (only,) = self.find_all(tag, cls)
+        return only
+
+    @property
+    def all_text(self) -> str:
+        return self.text + "".join(child.all_text for child in self.children)
+
+
+_VOID = {"meta", "img", "input", "br", "link", "hr"}
+
+
+class Tree(HTMLParser):
+    """A strict little DOM: fails the test on a mismatched end tag."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#root", {})
+        self.stack = [self.root]
+        self.feed(html)
+        self.close()
+        assert self.stack == [self.root], [n.tag for n in self.stack]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, {k: v or "" for k, v in attrs})
+        self.stack[-1].children.append(node)
+        if tag not in _VOID:
+            self.stack.append(node)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack[-1].tag == tag, f"</{tag}> closes <{self.stack[-1].tag}>"
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.stack[-1].children:
+            self.stack[-1].children.append(Node("#text", {}, data))
+        else:
+            self.stack[-1].text += data
+
+
+def links(i: int) -> ImageLinks:
+    return ImageLinks(
+        thumbnail=f"images/job-{i}/0.thumb.webp",
+        web=f"images/job-{i}/0.web.webp",
+        original=f"images/job-{i}/0.png",
+    )
+
+
+def entry(row: int, status: str = "succeeded", **changes: object) -> Entry:
+    values: dict[str, object] = {
+        "row": row,
+        "status": status,
+        "template": "launch-poster",
+        "copy": {"product": "Lumen lamp", "headline": f"Headline {row}", "cta": "Buy now"},
+        "cost_usd": Decimal("0.028") if status == "succeeded" else Decimal(0),
+        "reason": "" if status == "succeeded" else f"why row {row} did not make it",
+        "images": [links(row)] if status == "succeeded" else [],
+    }
+    values.update(changes)
+    return Entry(**values)  # type: ignore[arg-type]
+
+
+def page(entries: list[Entry], campaign: str = "summer", upload: str = "summer.csv") -> Node:
+    data = contact_sheet(campaign, upload, entries)
+    assert isinstance(data, bytes)
+    return Tree(data.decode("utf-8")).root
+
+
+def cards(root: Node) -> list[Node]:
+    return root.find_all("article", "card")
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+HOSTILE = [
+    "<script>alert('copy')</script>",
+    '"><img src=x onerror=alert(1)>',
+    "{{ 7*7 }} {% raw %}",
+    "Tom & Jerry's </dd></dl></article> <b>bold</b>",
+]
+
+
+def test_hostile_copy_is_shown_as_text_never_markup() -> None:
+    # Given rows whose copy, reason, template, campaign and upload are hostile markup
+    entries = [
+        entry(
+            i + 2,
+            "failed",
+            copy={"headline": text, "cta": text},
+            reason=text,
+            template=text,
+        )
+        for i, text in enumerate(HOSTILE)
+    ]
+    # When the contact sheet is rendered
+    html = contact_sheet(HOSTILE[0], HOSTILE[1], entries).decode()
+    root = Tree(html).root
+    # Then no script, image or bold element was smuggled in, and no attribute handler
+    assert not root.find_all("script")
+    assert all(b.all_text.isdigit() for b in root.find_all("b"))  # only the header's counts
+    assert not root.find_all("img")
+    assert not re.search(r"<[^>]*\sonerror=", html)
+    # And every hostile string reads back exactly, as text, where it was put
+    assert len(cards(root)) == len(HOSTILE)
+    for card, text in zip(cards(root), HOSTILE, strict=True):
+        values = [dd.all_text for dd in card.find_all("dd")]
+        assert values == [text, text]
+        assert card.find("p", "reason").all_text == text
+        assert card.find("code", "template").all_text == text
+    assert root.find("h1").all_text == HOSTILE[0]
+    assert root.find("bdi").all_text == HOSTILE[1]
+
+
+def test_hrefs_are_attribute_escaped_and_cannot_run_script() -> None:
+    # Given links with quotes and ampersands (a presigned URL), and a folder named like a scheme
+    presigned = 'https://assets.example/a/0.web.webp?X-Amz-Signature=ab"cd&X-Amz-Expires=600'
+    image = ImageLinks(
+        thumbnail="javascript:alert(1)//0.thumb.webp",
+        web=presigned,
+        original="data:text/html,<script>alert(1)</script>",
+    )
+    # When the contact sheet is rendered
+    root = page([entry(2, images=[image])])
+    (shot,) = root.find_all("figure", "shot")
+    # Then each href reads back exactly as given when safe, and made relative when not
+    assert shot.find("a", "web").attrs["href"] == presigned
+    assert shot.find("img").attrs["src"] == "./javascript:alert(1)//0.thumb.webp"
+    assert shot.find("a", "original").attrs["href"].startswith("./data:")
+    # And no other attribute appeared from the quote
+    assert set(shot.find("a", "web").attrs) == {"href", "target", "rel", "class"}
+
+
+# --------------------------------------------------------------------------- content
+
+
+def test_every_entry_has_a_card_in_row_order_with_its_details() -> None:
+    # Given rows in every status, out of order, one with three images
+    three = [links(40), links(41), links(42)]
+    entries = [
+        entry(9, "rejected", reason="headline: is 52 characters; the limit is 40"),
+        entry(3),
+        entry(7, "over_budget", reason="the campaign budget of $5.00 would be exceeded"),
+        entry(4, images=three, cost_usd=Decimal("0.0216")),
+        entry(5, "failed", reason="the image service timed out"),
+    ]
+    # When the contact sheet is rendered
+    root = page(entries)
+    # Then there is one card per row, sorted by row number, each naming its row and status
+    found = cards(root)
+    assert [c.attrs["data-row"] for c in found] == ["3", "4", "5", "7", "9"]
+    for card, row in zip(found, [3, 4, 5, 7, 9], strict=True):
+        assert card.find("h2").all_text == f"Row {row}"
+        assert card.attrs["id"] == f"row-{row}"
+        assert card.find("code", "template").all_text == "launch-poster"
+        copy = dict(
+            zip(
+                [dt.all_text for dt in card.find_all("dt")],
+                [dd.all_text for dd in card.find_all("dd")],
+                strict=True,
+            )
+        )
+        assert copy == {"product": "Lumen lamp", "headline": f"Headline {row}", "cta": "Buy now"}
+    # And each image is a lazy thumbnail of fixed box size linking to its web copy, with its
+    # original beside it
+    shots = found[1].find_all("figure", "shot")
+    assert len(shots) == 3
+    for shot, image in zip(shots, three, strict=True):
+        img = shot.find("img")
+        assert img.attrs["src"] == image.thumbnail
+        assert img.attrs["loading"] == "lazy"
+        assert img.attrs["width"] == img.attrs["height"] == "320"
+        assert img.attrs["alt"]
+        assert shot.find("a", "web").attrs["href"] == image.web
+        assert shot.find("a", "original").attrs["href"] == image.original
+    # And rows without images say so instead of showing a broken picture
+    assert found[2].find("p", "empty").all_text == "No image"
+    assert len(root.find_all("img")) == 4
+
+
+def test_statuses_are_visibly_distinguished_and_reasons_shown_only_when_not_succeeded() -> None:
+    # Given one row of each status, the succeeded one with a leftover reason
+    entries = [entry(i + 2, status) for i, status in enumerate(STATUSES)]
+    entries[0] = entry(2, reason="stale note")
+    # When the contact sheet is rendered
+    root = page(entries)
+    # Then each card's class and badge name its status, each class different
+    classes = []
+    for card, status in zip(cards(root), STATUSES, strict=True):
+        assert card.attrs["data-status"] == status
+        assert f"s-{status}" in card.attrs["class"].split()
+        assert card.find("span", "status").all_text == status.replace("_", " ")
+        classes.append(card.attrs["class"])
+        reasons = card.find_all("p", "reason")
+        if status == "succeeded":
+            assert not reasons
+        else:
+            assert [r.all_text for r in reasons] == [
+                f"why row {card.attrs['data-row']} did not make it"
+            ]
+    assert len(set(classes)) == len(STATUSES)
+    # And the stylesheet gives each status its own colours
+    style = root.find("style").all_text
+    for status in STATUSES:
+        assert f".s-{status} {{" in style
+
+
+def test_header_counts_by_status_and_totals_in_decimal() -> None:
+    # Given 10 low-quality images at $0.0072, one at $0.077 over two images, and failures
+    entries = [entry(i + 2, cost_usd=Decimal("0.0072")) for i in range(10)]
+    entries.append(entry(12, images=[links(12), links(13)], cost_usd=Decimal("0.154")))
+    entries += [entry(13, "failed"), entry(14, "failed"), entry(15, "over_budget")]
+    # When the contact sheet is rendered
+    root = page(entries, campaign="summer-2026", upload="stores.xlsx")
+    # Then the header names the campaign and upload
+    assert root.find("h1").all_text == "summer-2026"
+    assert root.find("bdi").all_text == "stores.xlsx"
+    assert "summer-2026" in root.find("title").all_text
+    # And counts every status, zero ones too
+    chips = {c.attrs["data-status"]: c.find("b").all_text for c in _chips(root)}
+    assert chips == {"succeeded": "11", "failed": "2", "rejected": "0", "over_budget": "1"}
+    # And the total is exact: 10 x 0.0072 + 0.154 = 0.226, not a float's 0.22599999
+    assert root.find("dd", "total").all_text == "$0.226"
+    figures = [dd.all_text for dd in root.find("dl", "figures").find_all("dd")]
+    assert figures == ["14", "12", "$0.226"]
+    # And each card shows its own cost to four places at most
+    assert cards(root)[0].find("span", "cost").all_text == "$0.0072"
+    assert cards(root)[-1].find("span", "cost").all_text == "$0.00"
+
+
+def _chips(root: Node) -> list[Node]:
+    counts = root.find("ul", "counts")
+    return [
+        c for c in counts.find_all("label") + counts.find_all("span") if "data-status" in c.attrs
+    ]
+
+
+def test_unknown_status_is_counted_and_shown_neutrally() -> None:
+    # Given a row in a status the sheet does not know
+    root = page([entry(2), entry(3, "cancelled", reason="stopped by the user")])
+    # When rendered, Then it is counted and styled as "other", with its reason
+    chips = {c.attrs["data-status"]: c.find("b").all_text for c in _chips(root)}
+    assert chips["cancelled"] == "1"
+    card = cards(root)[1]
+    assert "s-other" in card.attrs["class"].split()
+    assert card.find("p", "reason").all_text == "stopped by the user"
+
+
+def test_empty_campaign_renders() -> None:
+    # Given no rows, When rendered, Then a valid page with zero counts and cost
+    root = page([])
+    assert not cards(root)
+    assert root.find("dd", "total").all_text == "$0.00"
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        ("0", "$0.00"),
+        ("0.0072", "$0.0072"),
+        ("0.028", "$0.028"),
+        ("0.077", "$0.077"),
+        ("0.5", "$0.50"),
+        ("12", "$12.00"),
+        ("1234.5", "$1,234.50"),
+        ("0.00005", "$0.0001"),
+        ("0.123456", "$0.1235"),
+        ("-0.028", "-$0.028"),
+    ],
+)
+def test_usd_prints_two_to_four_decimals(amount: str, text: str) -> None:
+    # Given an amount, When printed, Then two to four decimals, never float noise
+    assert usd(Decimal(amount)) == text
+
+
+# --------------------------------------------------------------------------- text and page
+
+
+def test_rtl_and_emoji_copy_is_intact_and_auto_directed() -> None:
+    # Given copy in Arabic and Hebrew, with emoji, combining marks and a ZWJ family
+    copy = {
+        "headline": "تخفيضات الصيف 🎉",
+        "cta": "קנו עכשיו!",
+        "product": "Café 👨‍👩‍👧 naïve",
+        "message": "Line one\nLine two",
+    }
+    # When the contact sheet is rendered
+    data = contact_sheet("حملة الصيف", "לקוחות.csv", [entry(2, copy=copy)])
+    root = Tree(data.decode("utf-8")).root
+    # Then it is UTF-8 and declares so, and every value reads back unchanged
+    assert root.find_all("meta")[0].attrs == {"charset": "utf-8"}
+    dds = cards(root)[0].find_all("dd")
+    assert [dd.all_text for dd in dds] == list(copy.values())
+    # And each value takes its own direction from its text
+    assert all(dd.attrs["dir"] == "auto" for dd in dds)
+    assert root.find("h1").attrs["dir"] == "auto"
+    assert root.find("h1").all_text == "حملة الصيف"
+    assert root.find("bdi").all_text == "לקוחות.csv"
+
+
+def test_page_is_self_contained() -> None:
+    # Given a campaign
+    html = contact_sheet("summer", "summer.csv", [entry(2), entry(3, "failed")]).decode()
+    root = Tree(html).root
+    # When its resources are listed, Then nothing comes from elsewhere and nothing runs
+    assert not root.find_all("script")
+    # (the only link: an empty icon, so browsers do not ask the bucket for /favicon.ico)
+    assert [n.attrs for n in root.find_all("link")] == [{"rel": "icon", "href": "data:,"}]
+    assert "@import" not in html and "url(" not in html
+    assert not re.search(r"\son[a-z]+=", html)
+    for node in root.find_all("img") + root.find_all("a"):
+        target = node.attrs.get("src") or node.attrs.get("href", "")
+        assert not target.startswith(("http:", "https:", "//")), target
+    # And it is laid out for any screen
+    viewport = [m for m in root.find_all("meta") if m.attrs.get("name") == "viewport"]
+    assert viewport and "width=device-width" in viewport[0].attrs["content"]
+    assert "auto-fill" in root.find("style").all_text
+
+
+def test_same_entries_same_bytes() -> None:
+    # Given the same rows twice, in different orders, When rendered, Then identical bytes
+    rows = [entry(3), entry(2, "failed"), entry(4)]
+    assert contact_sheet("c", "u.csv", rows) == contact_sheet("c", "u.csv", iter(rows[::-1]))
