@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from placard.errors import PlacardError
 from placard.jobs import Quality, parse_campaign
@@ -156,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
             sheet,
             out,
             campaign,
-            on_queued=lambda n: bar.reset(total=n),
+            on_queued=lambda n: _set_total(bar, n),
             on_settled=bar.update,
             budget=args.budget,
         )
@@ -171,6 +172,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"errors: {out / 'errors.csv'}")
     print(f"ledger total: ${summary.cost_usd} ({args.provider})")
     return summary.exit_status
+
+
+def _set_total(bar: Any, total: int) -> None:
+    bar.total = total
+    bar.refresh()
 
 
 def _usd(text: str) -> Decimal:

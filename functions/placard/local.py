@@ -121,8 +121,9 @@ class LocalCloud:
         extra = {"Metadata": metadata} if metadata else None
         self.client("s3").upload_file(str(path), self.uploads_bucket, key, ExtraArgs=extra)
 
-    def put_upload(self, path: Path, key: str, metadata: dict[str, str] | None = None) -> None:
-        """Upload a file and deliver the ObjectCreated event to the functions it matches."""
+    def put_upload(self, path: Path, key: str, metadata: dict[str, str] | None = None) -> list[Any]:
+        """Upload a file and deliver the ObjectCreated event to the functions it matches;
+        returns what each answered."""
         self.put_file(path, key, metadata)
         event = s3_put_event(self.uploads_bucket, key, path.stat().st_size, self.stack.region)
         triggered = [
@@ -133,8 +134,7 @@ class LocalCloud:
         ]
         if not triggered:
             raise PlacardError(f"{key}: no function of the stack is triggered by this upload")
-        for function in triggered:
-            self.invoke(function, event)
+        return [self.invoke(function, event) for function in triggered]
 
     def drain(self, on_settled: Callable[[int], None] = lambda n: None) -> None:
         """Deliver queued messages to their functions, as concurrently as the template allows,

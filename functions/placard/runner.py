@@ -54,9 +54,9 @@ def run_sheet(
         if (sheet.parent / name).is_file():  # a missing one is reported by ingest, per row
             cloud.put_file(sheet.parent / name, upload_key(campaign, name))
     metadata = {BUDGET_METADATA: str(budget)} if budget is not None else None
-    cloud.put_upload(sheet, upload.key, metadata)
-    on_queued(queued_jobs(cloud))
-    cloud.drain(on_settled)
+    with cloud.draining(on_settled):  # workers start on the first jobs while ingest goes on
+        answers = cloud.put_upload(sheet, upload.key, metadata)
+        on_queued(sum(u["jobs"] for answer in answers for u in answer["uploads"]))
     return collect(cloud, sheet, out, upload)
 
 
@@ -69,13 +69,6 @@ def referenced_files(sheet: Path) -> set[str]:
             for column in ("source_image", "mask")
             if row.cells.get(column, "").strip()
         }
-
-
-def queued_jobs(cloud: LocalCloud) -> int:
-    attributes = cloud.client("sqs").get_queue_attributes(
-        QueueUrl=wiring.settings().jobs_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"])
 
 
 @dataclass(frozen=True)
