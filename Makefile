@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SHEET  ?= samples/summer-campaign.csv
 OUT    ?= out/demo
 
-.PHONY: demo test lint typecheck cfn unit bench clean install
+.PHONY: demo test lint typecheck cfn unit bench clean install openapi serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ unit: install
 	$(BIN)/pytest -n 2
 
 test: lint typecheck cfn unit
+
+openapi: install  # after changing the API: regenerate the committed document
+	PYTHONPATH=functions $(BIN)/python -c "import sys; from handlers import api; sys.stdout.write(api.openapi_json())" > docs/openapi.json
 
 bench: install
 	$(BIN)/python bench/coldstart.py

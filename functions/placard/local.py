@@ -4,6 +4,7 @@ event loop that delivers S3 and SQS events to the same handlers Lambda runs.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib
 import json
@@ -321,6 +322,43 @@ def s3_put_event(bucket: str, key: str, size: int, region: str) -> dict[str, Any
         },
     }
     return {"Records": [record]}
+
+
+def rest_api_event(
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    stage: str = "live",
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The proxy event API Gateway's REST API sends: `path` without the stage, the request
+    context's path with it."""
+    try:
+        text, encoded = body.decode(), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/{stage}{path}" if stage else path,
+            "stage": stage,
+            "requestId": str(uuid.uuid4()),
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": text or None,
+        "isBase64Encoded": encoded,
+    }
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:

@@ -101,7 +101,11 @@ class Pipeline:
         reserved = [self._item(job, index, prepared.request.size) for index in todo]
         if not self.ledger.reserve(reserved):
             # Some were charged by another delivery: make only what is still missing.
-            charged = [i for i in self.ledger.job_items(job) if i.status is Status.CHARGED]
+            charged = [
+                i
+                for i in self.ledger.job_items(job.campaign, job.job_id)
+                if i.status is Status.CHARGED
+            ]
             return self.run(job, {i.image_index: i for i in charged})
         held = sum((i.cost_usd for i in reserved), Decimal(0))
         if not self.budgets.take(job.campaign, held):
@@ -283,7 +287,9 @@ class Pipeline:
             self.ledger.save(
                 base.but(status=Status.FAILED, cost_usd=Decimal(0), reason=reason, updated_at=now)
             )
-        return JobOutcome(job.job_id, "failed", tuple(self.ledger.job_items(job)), reason)
+        return JobOutcome(
+            job.job_id, "failed", tuple(self.ledger.job_items(job.campaign, job.job_id)), reason
+        )
 
     def _outcome(self, job: Job, done: dict[int, LedgerItem]) -> JobOutcome:
         items = tuple(done[i] for i in sorted(done))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Protocol
 
@@ -43,7 +44,7 @@ class JobQueue(Protocol):
 
 
 class Ledger(Protocol):
-    def job_items(self, job: Job) -> list[LedgerItem]: ...
+    def job_items(self, campaign: str, job_id: str) -> list[LedgerItem]: ...
 
     def reserve(self, items: Sequence[LedgerItem]) -> bool:
         """Reserve atomically; False when another delivery already charged any of them."""
@@ -74,3 +75,25 @@ class Progress(Protocol):
 class ReportRequests(Protocol):
     def send(self, run: UploadRun) -> None:
         """Ask for the run's reports to be written."""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job asked for through the API: where to find it, and how it ended."""
+
+    job_id: str
+    campaign: str
+    template: str
+    n: int
+    created_at: str
+    ended: str = ""  # succeeded, failed or over_budget once the job has ended
+    reason: str = ""
+
+
+class JobRecords(Protocol):
+    def put(self, record: JobRecord) -> None:
+        """Record a job (again: the same job asked twice is one record)."""
+
+    def get(self, job_id: str) -> JobRecord | None: ...
+
+    def end(self, job_id: str, state: str, reason: str) -> None: ...

@@ -101,7 +101,7 @@ def run_edit(
     cloud.drain()
     settings = wiring.settings()
     ledger = DynamoLedger(cloud.client("dynamodb"), settings.ledger_table)
-    items = sorted(ledger.job_items(job), key=lambda i: i.image_index)
+    items = sorted(ledger.job_items(job.campaign, job.job_id), key=lambda i: i.image_index)
     out.mkdir(parents=True, exist_ok=True)
     saved: list[Path] = []
     s3 = cloud.client("s3")

@@ -23,6 +23,8 @@ class Settings:
     prospolabs_base_url: str = ""
     secret_name: str = ""  # on Lambda: the Secrets Manager secret holding the API keys
     http_read_timeout: float = 180.0  # a high-quality image can take two minutes
+    callbacks_queue_url: str = ""
+    allow_loopback_callbacks: bool = False  # local runs and tests only: never on Lambda
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -41,4 +43,6 @@ class Settings:
             prospolabs_base_url=env.get("PROSPOLABS_BASE_URL", ""),
             secret_name=env.get("PLACARD_SECRET_NAME", ""),
             http_read_timeout=float(env.get("PLACARD_HTTP_READ_TIMEOUT") or 180),
+            callbacks_queue_url=env.get("CALLBACKS_QUEUE_URL", ""),
+            allow_loopback_callbacks=env.get("PLACARD_ALLOW_LOOPBACK_CALLBACKS") == "1",
         )

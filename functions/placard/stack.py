@@ -180,8 +180,10 @@ class Stack:
 
 
 def _logical_target(properties: dict[str, Any]) -> str:
-    """The logical id an event source points at: !Ref Bucket or !GetAtt Queue.Arn."""
-    target = properties.get("Bucket") or properties.get("Queue") or {}
+    """The logical id an event source points at: !Ref Bucket or Api, or !GetAtt Queue.Arn."""
+    target = (
+        properties.get("Bucket") or properties.get("Queue") or properties.get("RestApiId") or {}
+    )
     if "Ref" in target:
         return str(target["Ref"])
     if "Fn::GetAtt" in target:

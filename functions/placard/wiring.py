@@ -5,21 +5,27 @@ Nothing is built at import: a test or the local runner sets the environment firs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 import boto3
+import httpx
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from botocore.config import Config
 
+from placard.api_service import JobService
 from placard.aws.assets import S3Assets, S3Uploads
 from placard.aws.budgets import DynamoBudgets
+from placard.aws.job_records import DynamoJobRecords
 from placard.aws.ledger import DynamoLedger
 from placard.aws.progress import DynamoProgress
-from placard.aws.queue import SqsJobQueue, SqsReportRequests
+from placard.aws.queue import SqsCallbackRequests, SqsJobQueue, SqsReportRequests
+from placard.aws.secrets import api_key
 from placard.campaign_report import Reporter
+from placard.errors import InvalidInput
 from placard.ingest import Ingest
-from placard.pipeline import Pipeline
+from placard.pipeline import Pipeline, utc_now
 from placard.pricing import default_prices
 from placard.providers import make_provider
 from placard.settings import Settings
@@ -105,8 +111,75 @@ def report_requests() -> SqsReportRequests:
     return SqsReportRequests(client("sqs"), settings().reports_queue_url)
 
 
+@cache
+def callback_requests() -> SqsCallbackRequests:
+    return SqsCallbackRequests(client("sqs"), settings().callbacks_queue_url)
+
+
+@cache
+def job_records() -> DynamoJobRecords:
+    return DynamoJobRecords(client("dynamodb"), settings().ledger_table)
+
+
+@cache
+def callback_client() -> httpx.Client:
+    # Redirects are never followed: one to a private address would get past the URL check.
+    # No proxy from the environment either: a proxy would resolve the host on its own.
+    return httpx.Client(follow_redirects=False, trust_env=False)
+
+
+def check_callback(url: str) -> None:
+    from placard.callbacks import CallbackRefused, check_callback_url
+
+    try:
+        check_callback_url(url, allow_loopback=settings().allow_loopback_callbacks)
+    except CallbackRefused as exc:
+        raise InvalidInput("callback_url", exc.reason, url) from exc
+
+
+@cache
+def job_service() -> JobService:
+    s = settings()
+    budgets = DynamoBudgets(client("dynamodb"), s.ledger_table)
+    return JobService(
+        catalogue=default_catalogue(),
+        prices=default_prices(),
+        provider=s.provider,
+        uploads=S3Uploads(client("s3"), s.uploads_bucket),
+        assets=S3Assets(client("s3"), s.assets_bucket),
+        queue=SqsJobQueue(client("sqs"), s.jobs_queue_url),
+        ledger=DynamoLedger(client("dynamodb"), s.ledger_table),
+        records=job_records(),
+        remaining_budget=budgets.remaining,
+        check_callback=check_callback,
+        clock=utc_now,
+    )
+
+
+@cache
+def webhook_secret_reader() -> Callable[[], str]:
+    return api_key("PLACARD_WEBHOOK_SECRET", settings().secret_name)
+
+
+def webhook_secret() -> str:
+    """The shared secret API callers sign with (re-read as Parameters' cache ages)."""
+    return webhook_secret_reader()()
+
+
+def callback_secret() -> str:
+    """The Standard Webhooks secret (whsec_...) job-end callbacks are signed with."""
+    return api_key("PLACARD_CALLBACK_SECRET", settings().secret_name)()
+
+
 def reset() -> None:
     """Forget what was built, for a new environment (tests, a new local run)."""
     built_once = (client, settings, pipeline, ingest, reporter, progress, report_requests)
-    for built in (*built_once, idempotency_store, default_catalogue):
+    api_parts = (
+        job_records,
+        job_service,
+        webhook_secret_reader,
+        callback_requests,
+        callback_client,
+    )
+    for built in (*built_once, *api_parts, idempotency_store, default_catalogue):
         built.cache_clear()

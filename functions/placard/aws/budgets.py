@@ -7,7 +7,7 @@ no number of concurrent workers can reserve past it.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -105,10 +105,19 @@ class DynamoBudgets:
                 raise
 
     def limit(self, campaign: str) -> Decimal | None:
-        item = self._db.get_item(
-            TableName=self.table, Key=budget_key(campaign), ConsistentRead=True
-        ).get("Item")
+        item = self._item(campaign)
         return Decimal(item["limit_usd"]["N"]) if item else None
+
+    def remaining(self, campaign: str) -> Decimal | None:
+        """What is left to reserve; None for a campaign without a budget."""
+        item = self._item(campaign)
+        return Decimal(item["remaining_usd"]["N"]) if item else None
+
+    def _item(self, campaign: str) -> dict[str, Any] | None:
+        reply = self._db.get_item(
+            TableName=self.table, Key=budget_key(campaign), ConsistentRead=True
+        )
+        return reply.get("Item")
 
 
 def _condition_failed(exc: ClientError) -> bool:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from placard.jobs import Job
 from placard.ledger_items import LedgerItem, Status, campaign_pk, job_prefix
 
 if TYPE_CHECKING:
@@ -43,8 +42,8 @@ class DynamoLedger:
             for item in page.get("Items", []):
                 yield LedgerItem.from_item(_deserialise(item))
 
-    def job_items(self, job: Job) -> list[LedgerItem]:
-        return list(self._query(campaign_pk(job.campaign), job_prefix(job.job_id)))
+    def job_items(self, campaign: str, job_id: str) -> list[LedgerItem]:
+        return list(self._query(campaign_pk(campaign), job_prefix(job_id)))
 
     def campaign_items(self, campaign: str) -> list[LedgerItem]:
         return list(self._query(campaign_pk(campaign), "IMAGE#"))

@@ -1,4 +1,5 @@
-"""SQS: jobs go out in batches of ten, the most one call may carry; report requests one by one."""
+"""SQS: jobs go out in batches of ten, the most one call may carry; report and callback requests
+one by one."""
 
 from __future__ import annotations
 
@@ -46,3 +47,13 @@ class SqsReportRequests:
 
     def send(self, run: UploadRun) -> None:
         self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(run.to_dict()))
+
+
+class SqsCallbackRequests:
+    def __init__(self, sqs: SQSClient, queue_url: str) -> None:
+        self._sqs = sqs
+        self.queue_url = queue_url
+
+    def send(self, job_id: str, url: str) -> None:
+        body = json.dumps({"job_id": job_id, "url": url})
+        self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)

@@ -1,0 +1,58 @@
+"""A job asked for through the API has ended -> a signed POST to its callback_url.
+
+Retried with backoff inside one invocation, then by SQS, with the same webhook-id every time
+so the receiver can drop duplicates; a receiver that refuses (4xx) is not asked again."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from placard import wiring
+from placard.callbacks import Callback, CallbackRefused, deliver
+
+logger = Logger()
+tracer = Tracer()
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    request = json.loads(record.body)
+    job_id = request["job_id"]
+    status = wiring.job_service().status(job_id)
+    callback = Callback(
+        url=request["url"],
+        webhook_id=f"msg_{job_id}",
+        # No clock in the body: a redelivery sends the same event, byte for byte.
+        payload={"type": "job.ended", "data": status.model_dump(mode="json")},
+    )
+    try:
+        attempts = deliver(
+            callback,
+            wiring.callback_secret(),
+            wiring.callback_client(),
+            allow_loopback=wiring.settings().allow_loopback_callbacks,
+        )
+    except CallbackRefused as exc:
+        logger.warning("callback refused", extra={"job_id": job_id, "reason": exc.reason})
+        return
+    logger.info("callback delivered", extra={"job_id": job_id, "attempts": attempts})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

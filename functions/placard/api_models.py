@@ -1,0 +1,113 @@
+"""The HTTP API's bodies (SPEC §4). The OpenAPI document is generated from these models."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Quality = Literal["low", "medium", "high"]
+JobState = Literal["queued", "running", "succeeded", "failed", "over_budget"]
+
+
+class JobRequest(BaseModel):
+    """One job: a template filled with variables, like one row of a sheet."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    campaign: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+    template: str = Field(min_length=1, max_length=100)
+    variables: dict[str, str] = Field(default_factory=dict, max_length=50)
+    quality: Quality | None = None
+    size: str | None = Field(default=None, pattern=r"^\d{2,5}x\d{2,5}$")
+    n: int | None = Field(default=None, ge=1, le=10)
+    source_image: str | None = Field(
+        default=None, max_length=500, description="edits: a file under campaigns/<campaign>/"
+    )
+    mask: str | None = Field(default=None, max_length=500)
+    mask_box: str | None = Field(default=None, pattern=r"^\d+,\d+,\d+,\d+$")
+    callback_url: str | None = Field(
+        default=None, max_length=2000, description="https URL told when the job ends"
+    )
+
+    def cells(self) -> dict[str, str]:
+        """The request as a sheet row's cells, so both are checked by the same rules."""
+        given = {
+            "template": self.template,
+            "quality": self.quality or "",
+            "size": self.size or "",
+            "n": str(self.n) if self.n is not None else "",
+            "source_image": self.source_image or "",
+            "mask": self.mask or "",
+            "mask_box": self.mask_box or "",
+        }
+        return {**self.variables, **given}
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: JobState
+    status_url: str
+    estimated_cost_usd: Decimal
+
+
+class ImageInfo(BaseModel):
+    index: int
+    s3_uri: str
+    url: str = Field(description="presigned, valid for a limited time")
+    sha256: str
+    cost_usd: Decimal
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    campaign: str
+    template: str
+    status: JobState
+    images_requested: int
+    images: list[ImageInfo]
+    cost_usd: Decimal
+    reason: str | None = None
+
+
+class Estimate(BaseModel):
+    provider: str
+    images: int
+    size: str
+    quality: Quality
+    estimated_cost_usd: Decimal
+
+
+class CostTotals(BaseModel):
+    images_charged: int = 0
+    images_refunded: int = 0
+    cost_usd: Decimal = Decimal(0)
+
+
+class CampaignCosts(BaseModel):
+    campaign: str
+    total: CostTotals
+    by_quality: dict[str, CostTotals]
+    by_provider: dict[str, CostTotals]
+    by_day: dict[str, CostTotals]
+
+
+class TemplateInfo(BaseModel):
+    name: str
+    kind: str
+    mode: str
+    description: str
+    version: str
+    defaults: dict[str, Any]
+    variables: dict[str, dict[str, Any]]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,190 @@
+"""What the HTTP API does, free of HTTP: plan, estimate, submit a job, report its status and a
+campaign's costs. A request is checked by the same rules as a sheet's row."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any, cast
+
+from placard.api_models import (
+    CampaignCosts,
+    CostTotals,
+    Estimate,
+    ImageInfo,
+    JobAccepted,
+    JobRequest,
+    JobState,
+    JobStatus,
+)
+from placard.errors import InvalidInput, PlacardError
+from placard.jobs import Job, Size
+from placard.ledger_items import OVER_BUDGET, LedgerItem, Status
+from placard.ports import AssetStore, JobQueue, JobRecord, JobRecords, Ledger, UploadStore
+from placard.pricing import PriceTable
+from placard.sheets import Row, RowError, SheetDefaults, job_from_row
+from placard.templates import Catalogue
+
+
+class ApiError(PlacardError):
+    """An answer other than success, in the SPEC's error shape."""
+
+    def __init__(
+        self, status: int, code: str, message: str, details: Iterable[dict[str, Any]] = ()
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = list(details)
+
+
+def _invalid(errors: Iterable[RowError]) -> ApiError:
+    details = [{"field": e.column, "value": e.value, "reason": e.reason} for e in errors]
+    summary = "; ".join(f"{d['field']}: {d['reason']}" for d in details)
+    return ApiError(400, "invalid_request", summary, details)
+
+
+@dataclass
+class JobService:
+    catalogue: Catalogue
+    prices: PriceTable
+    provider: str
+    uploads: UploadStore
+    assets: AssetStore
+    queue: JobQueue
+    ledger: Ledger
+    records: JobRecords
+    remaining_budget: Callable[[str], Decimal | None]
+    check_callback: Callable[[str], None]
+    clock: Callable[[], str]
+
+    def plan(self, request: JobRequest) -> tuple[Job, Size]:
+        """The job a request makes and the size it will be made at, or a 400 naming fields."""
+        defaults = SheetDefaults(campaign=request.campaign, upload="api")
+        parsed = job_from_row(Row(0, request.cells()), self.catalogue, defaults)
+        if not isinstance(parsed, Job):
+            raise _invalid(parsed)
+        try:
+            for key, field in ((parsed.source_image, "source_image"), (parsed.mask, "mask")):
+                if key and not self.uploads.exists(key):
+                    raise InvalidInput(field, f"{key} is not in the uploads bucket", key)
+            size = parsed.size or self._source_size(parsed)
+            self.prices[self.provider].check_size(size)
+            if request.callback_url:
+                self.check_callback(request.callback_url)
+        except InvalidInput as exc:
+            raise _invalid([RowError(0, exc.field, str(exc.value or ""), exc.reason)]) from exc
+        return parsed, size
+
+    def _source_size(self, job: Job) -> Size:
+        from placard import imaging  # lazy: Pillow reads only the header here
+
+        assert job.source_image is not None  # an edit without a size names its source
+        _, width, height = imaging.probe(self.uploads.read(job.source_image), "source_image")
+        return imaging.edit_size(width, height)
+
+    def estimate(self, request: JobRequest) -> Estimate:
+        job, size = self.plan(request)
+        return Estimate(
+            provider=self.provider,
+            images=job.n,
+            size=str(size),
+            quality=job.quality.value,
+            estimated_cost_usd=self._cost(job, size),
+        )
+
+    def _cost(self, job: Job, size: Size) -> Decimal:
+        return self.prices[self.provider].unit_price(job.quality, size) * job.n
+
+    def submit(self, request: JobRequest) -> JobAccepted:
+        """Queue the job; the same request always names the same job, which runs once."""
+        job, size = self.plan(request)
+        cost = self._cost(job, size)
+        remaining = self.remaining_budget(job.campaign)
+        if remaining is not None and cost > remaining:
+            raise ApiError(
+                402,
+                "budget_exceeded",
+                f"the job would cost {cost} USD; campaign {job.campaign} has {remaining} left",
+            )
+        origin: dict[str, Any] = {"api": True}
+        if request.callback_url:
+            origin["callback_url"] = request.callback_url
+        job = replace(job, origin=origin)
+        self.records.put(JobRecord(job_id=job.job_id, campaign=job.campaign, template=job.template,
+                                   n=job.n, created_at=self.clock()))  # fmt: skip
+        self.queue.send([job])
+        return JobAccepted(
+            job_id=job.job_id,
+            status="queued",
+            status_url=f"/v1/jobs/{job.job_id}",
+            estimated_cost_usd=cost,
+        )
+
+    def status(self, job_id: str) -> JobStatus:
+        record = self.records.get(job_id)
+        if record is None:
+            raise ApiError(404, "not_found", f"no job {job_id}")
+        items = sorted(self.ledger.job_items(record.campaign, job_id), key=lambda i: i.image_index)
+        charged = [i for i in items if i.status is Status.CHARGED]
+        images = [
+            ImageInfo(
+                index=i.image_index,
+                s3_uri=self.assets.uri(i.s3_key),
+                url=self.assets.link(i.s3_key),
+                sha256=i.sha256,
+                cost_usd=i.cost_usd,
+            )
+            for i in charged
+        ]
+        return JobStatus(
+            job_id=job_id,
+            campaign=record.campaign,
+            template=record.template,
+            status=cast(JobState, record.ended or ("running" if items else "queued")),
+            images_requested=record.n,
+            images=images,
+            cost_usd=sum((i.cost_usd for i in charged), Decimal(0)),
+            reason=record.reason or None,
+        )
+
+    def costs(self, campaign: str) -> CampaignCosts:
+        items = self.ledger.campaign_items(campaign)
+        if not items:
+            raise ApiError(404, "not_found", f"no costs recorded for campaign {campaign}")
+        return campaign_costs(campaign, items)
+
+
+def campaign_costs(campaign: str, items: Iterable[LedgerItem]) -> CampaignCosts:
+    """Totals by quality, provider and day (UTC, by when the image was asked for)."""
+    total = CostTotals()
+    groups: dict[str, dict[str, CostTotals]] = {
+        "quality": defaultdict(CostTotals),
+        "provider": defaultdict(CostTotals),
+        "day": defaultdict(CostTotals),
+    }
+    for item in items:
+        keys = {"quality": item.quality, "provider": item.provider, "day": item.created_at[:10]}
+        for totals in (total, *(groups[g][keys[g]] for g in groups)):
+            if item.status is Status.CHARGED:
+                totals.images_charged += 1
+                totals.cost_usd += item.cost_usd
+            elif item.status is Status.REFUNDED:
+                totals.images_refunded += 1
+    return CampaignCosts(
+        campaign=campaign,
+        total=total,
+        by_quality=dict(groups["quality"]),
+        by_provider=dict(groups["provider"]),
+        by_day=dict(sorted(groups["day"].items())),
+    )
+
+
+def ended_state(outcome_status: str, reason: str) -> str:
+    """The API's final state for a job's outcome."""
+    if outcome_status == "succeeded":
+        return "succeeded"
+    return "over_budget" if reason == OVER_BUDGET else "failed"

@@ -1,0 +1,211 @@
+"""The API function on in-process moto, called with the events API Gateway sends; the shared
+secrets read from Secrets Manager, as on Lambda."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+
+from handlers import api, worker
+from placard import wiring
+from placard.aws.budgets import DynamoBudgets
+from placard.callbacks import new_secret
+from placard.local import LocalContext, rest_api_event, sqs_event
+from placard.signing import signed_headers
+from placard.stack import Stack
+
+SECRET = "api-test-secret"
+POSTER = {
+    "campaign": "spring",
+    "template": "social-square",
+    "variables": {"product": "Cold brew", "headline": "Summer in a Can", "cta": "Try it"},
+    "quality": "low",
+    "size": "1024x1024",
+}
+
+
+@pytest.fixture
+def cloud(stack: Stack) -> Iterator[Stack]:
+    """The stack, with the secret template.yaml names holding the API's shared secrets."""
+    boto3.client("secretsmanager").create_secret(
+        Name=stack.parameter("ProviderSecretName"),
+        SecretString=json.dumps(
+            {"PLACARD_WEBHOOK_SECRET": SECRET, "PLACARD_CALLBACK_SECRET": new_secret()}
+        ),
+    )
+    yield stack
+
+
+def call(
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    secret: str = SECRET,
+    skew: float = 0,
+) -> tuple[int, dict[str, Any]]:
+    """Sign as a caller would (the path with the stage, as called), with a clock `skew`
+    seconds off; send; read the answer."""
+    raw = json.dumps(body).encode() if body is not None else b""
+    signed = signed_headers(secret, method, f"/live{path}", raw, now=time.time() + skew)
+    event = rest_api_event(method, path, {**signed, **(headers or {})}, raw)
+    reply = api.handler(event, LocalContext("ApiFunction", 29))
+    return reply["statusCode"], json.loads(reply["body"]) if reply.get("body") else {}
+
+
+def run_queued_jobs(stack: Stack) -> None:
+    sqs = boto3.client("sqs")
+    while messages := sqs.receive_message(
+        QueueUrl=stack.physical["JobsQueue"], MessageSystemAttributeNames=["All"]
+    ).get("Messages", []):
+        event = sqs_event(messages, stack.arn("JobsQueue"), stack.region)
+        worker.handler(event, LocalContext("WorkerFunction", 600))
+
+
+def test_a_job_is_accepted_then_runs_and_its_status_shows_images_and_cost(cloud: Stack) -> None:
+    # When a signed job is posted
+    status, accepted = call("POST", "/v1/jobs", POSTER)
+    # Then it is accepted at once, queued, with its estimate
+    assert status == 202
+    assert accepted["status"] == "queued"
+    assert accepted["status_url"] == f"/v1/jobs/{accepted['job_id']}"
+    assert accepted["estimated_cost_usd"] == "0.000000"  # the stack's provider is draft
+    assert call("GET", accepted["status_url"])[1]["status"] == "queued"
+    # When the worker has run it
+    run_queued_jobs(cloud)
+    # Then its status shows the image, with a presigned link, its sha256 and its cost
+    status, job = call("GET", accepted["status_url"])
+    assert status == 200
+    assert job["status"] == "succeeded"
+    (image,) = job["images"]
+    assert image["s3_uri"].startswith("s3://") and "X-Amz-Signature=" in image["url"]
+    assert len(image["sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"secret": "another-secret"}, "does not match"),
+        ({"headers": {"X-Placard-Signature": "sha256=" + "0" * 64}}, "does not match"),
+        ({"headers": {"X-Placard-Signature": "md5=abc"}}, "not sha256="),
+        ({"skew": -301}, "300 s off"),
+        ({"skew": 301}, "300 s off"),
+    ],
+)
+def test_bad_stale_and_forged_signatures_are_refused(
+    cloud: Stack, change: dict[str, Any], reason: str
+) -> None:
+    status, body = call("POST", "/v1/jobs", POSTER, **change)
+    assert status == 401
+    assert body["error"]["code"] == "bad_signature"
+    assert reason in body["error"]["message"]
+
+
+def test_an_unsigned_call_is_refused(cloud: Stack) -> None:
+    event = rest_api_event("GET", "/v1/templates", {}, b"")
+    reply = api.handler(event, LocalContext("ApiFunction", 29))
+    assert reply["statusCode"] == 401
+
+
+def test_a_replayed_request_with_its_key_returns_the_same_job_and_another_body_is_a_409(
+    cloud: Stack,
+) -> None:
+    key = {"Idempotency-Key": "order-1234"}
+    # Given a job posted with an Idempotency-Key
+    first = call("POST", "/v1/jobs", POSTER, headers=key)
+    # When the same request is sent again, Then it names the same job
+    assert call("POST", "/v1/jobs", POSTER, headers=key) == first
+    assert first[0] == 202
+    # When the key comes with another body, Then it is a conflict and nothing is queued
+    other = {**POSTER, "quality": "high"}
+    status, body = call("POST", "/v1/jobs", other, headers=key)
+    assert status == 409
+    assert body["error"]["code"] == "idempotency_key_reused"
+
+
+def test_invalid_requests_name_each_field(cloud: Stack) -> None:
+    bad = {**POSTER, "size": "1000x1000", "variables": {"product": "x" * 500}}
+    status, body = call("POST", "/v1/jobs", bad)
+    assert status == 400
+    fields = {d["field"] for d in body["error"]["details"]}
+    assert {"size", "headline", "product"} <= fields
+    status, body = call("POST", "/v1/jobs", {**POSTER, "n": 11, "colour": "red"})
+    assert status == 400
+    assert {d["field"] for d in body["error"]["details"]} == {"n", "colour"}
+
+
+def test_a_job_past_the_budget_is_refused_with_402(
+    cloud: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a paid provider and a campaign with 0.01 USD left
+    monkeypatch.setenv("PLACARD_PROVIDER", "prospolabs")
+    wiring.reset()
+    DynamoBudgets(boto3.client("dynamodb"), cloud.physical["LedgerTable"]).set_limit(
+        "spring", limit=Decimal("0.01"), spent=Decimal(0)
+    )
+    # When a job estimated at 0.0144 is posted, Then it is refused before it is queued
+    status, body = call("POST", "/v1/jobs", {**POSTER, "n": 2})
+    assert status == 402 and body["error"]["code"] == "budget_exceeded"
+    # And one that fits is accepted
+    assert call("POST", "/v1/jobs", POSTER)[0] == 202
+
+
+def test_unknown_jobs_routes_and_campaigns_are_404(cloud: Stack) -> None:
+    assert call("GET", "/v1/jobs/" + "0" * 32)[0] == 404
+    assert call("GET", "/v1/nothing")[0] == 404
+    assert call("GET", "/v1/campaigns/nobody/costs")[0] == 404
+
+
+def test_a_body_over_the_cap_is_413(cloud: Stack) -> None:
+    huge = {**POSTER, "variables": {f"v{i}": "x" * 2000 for i in range(40)}}
+    status, body = call("POST", "/v1/jobs", huge)
+    assert status == 413 and body["error"]["code"] == "too_large"
+
+
+def test_a_callback_to_a_private_address_is_refused(cloud: Stack) -> None:
+    for url in ("https://169.254.169.254/latest", "http://example.com/hook", "https://10.0.0.1/"):
+        status, body = call("POST", "/v1/jobs", {**POSTER, "callback_url": url})
+        assert status == 400
+        assert body["error"]["details"][0]["field"] == "callback_url"
+
+
+def test_costs_come_by_quality_provider_and_day(cloud: Stack) -> None:
+    # Given two jobs of the campaign run
+    call("POST", "/v1/jobs", POSTER)
+    call("POST", "/v1/jobs", {**POSTER, "quality": "medium"})
+    run_queued_jobs(cloud)
+    # When its costs are asked for
+    status, costs = call("GET", "/v1/campaigns/spring/costs")
+    # Then the totals are split by quality, provider and day
+    assert status == 200
+    assert costs["total"]["images_charged"] == 2
+    assert set(costs["by_quality"]) == {"low", "medium"}
+    assert set(costs["by_provider"]) == {"draft"}
+    assert len(costs["by_day"]) == 1
+
+
+def test_estimate_and_templates(cloud: Stack) -> None:
+    status, estimate = call("POST", "/v1/estimate", {**POSTER, "n": 3})
+    assert status == 200 and estimate["images"] == 3 and estimate["size"] == "1024x1024"
+    status, templates = call("GET", "/v1/templates")
+    assert status == 200
+    assert {"social-square", "price-tag-edit"} <= {t["name"] for t in templates}
+
+
+def test_an_unexpected_error_is_a_500_without_a_trace(
+    cloud: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Broken(dict[str, Any]):
+        def values(self) -> Any:
+            raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(wiring.job_service(), "catalogue", Broken())
+    status, body = call("GET", "/v1/templates")
+    assert status == 500
+    assert "internals" not in json.dumps(body) and "Traceback" not in json.dumps(body)
