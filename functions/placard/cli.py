@@ -4,6 +4,7 @@ rejected, 2 nothing could run."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -57,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     edit.add_argument("--campaign", default="edits")
     _provider_option(edit)
 
+    serve = commands.add_parser("serve", help="serve the HTTP API on localhost, on the local cloud")
+    serve.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    _provider_option(serve)
+
     templates = commands.add_parser("templates", help="list templates, or show one")
     templates.add_argument("name", nargs="?")
 
@@ -97,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _edit(args)
         if args.command == "estimate":
             return _estimate(args.sheet)
+        if args.command == "serve":
+            return _serve(args)
         if args.command == "templates":
             return _templates(args.name)
         if args.command == "render":
@@ -218,6 +225,33 @@ def _estimate(sheet: Path) -> int:
     for error in result.errors:
         print(f"row {error.row}, {error.column or 'sheet'}: {error.reason}", file=sys.stderr)
     return SOME_FAILED if result.errors else OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import secrets
+    import threading
+
+    from placard.callbacks import new_secret
+    from placard.local import local_cloud
+    from placard.serve import serving
+
+    _check_provider(args.provider)
+    fresh = {
+        "PLACARD_WEBHOOK_SECRET": secrets.token_urlsafe(24),
+        "PLACARD_CALLBACK_SECRET": new_secret(),
+    }
+    for name, value in fresh.items():
+        if not os.environ.get(name):
+            os.environ[name] = value
+            print(f"{name} was not set; this session uses {value}")
+    # Locally, callbacks may go to loopback (a receiver on this machine); never on Lambda.
+    os.environ.setdefault("PLACARD_ALLOW_LOOPBACK_CALLBACKS", "1")
+    logging.basicConfig(level=logging.WARNING)
+    with local_cloud(_overrides(args.provider)) as cloud, serving(cloud, args.port) as url:
+        print(f"placard API on {url} (provider {args.provider}); Ctrl-C stops it", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return OK
 
 
 def _overrides(provider: str) -> dict[str, str]:

@@ -210,3 +210,24 @@ def test_wiring_gives_each_handler_its_own_idempotency_store(stack: Stack) -> No
     # The local cloud runs every handler in one process; a shared store keeps the first
     # handler's key path and would key the other's records on nothing.
     assert wiring.idempotency_store("ingest") is not wiring.idempotency_store("worker")
+
+
+def test_inserting_a_row_does_not_make_its_neighbours_new_jobs(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # Given a sheet whose jobs have run
+    sheet = tmp_path / "events.csv"
+    original = (DATA / "events-semicolon-bom.csv").read_text(encoding="utf-8-sig")
+    sheet.write_text(original, encoding="utf-8-sig")
+    ingest_event(put_sheet(stack, sheet))
+    work(stack, take_all(stack, "JobsQueue"))
+    before = {i["sk"] for i in charged(stack)}
+    # When a new row is inserted at the top and the sheet is uploaded again
+    header, rest = original.split("\n", 1)
+    new_row = "event-poster;Night Market;Sat 9 pm;Old Port;Free entry;low"
+    sheet.write_text(f"{header}\n{new_row}\n{rest}", encoding="utf-8-sig")
+    ingest_event(put_sheet(stack, sheet))
+    work(stack, take_all(stack, "JobsQueue"))
+    # Then only the new row is a new image; the moved rows are the jobs they were
+    after = {i["sk"] for i in charged(stack)}
+    assert before < after and len(after - before) == 1

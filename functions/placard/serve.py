@@ -1,0 +1,92 @@
+"""`placard serve`: the API function over HTTP on localhost, on the embedded cloud.
+
+Each request becomes the proxy event API Gateway's REST API would send (with no stage, so the
+path a caller signs is the path it calls), the same handler answers, and the queues are pumped
+while the server runs, so jobs really run and callbacks really go out.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from placard.errors import PlacardError
+from placard.local import LocalCloud, rest_api_event
+from placard.stack import Function
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own limit; the handler caps lower
+TOO_LARGE = b'{"error": {"code": "too_large", "message": "the body is too large", "details": []}}'
+
+
+def api_function(cloud: LocalCloud) -> Function:
+    for function in cloud.functions.values():
+        if any(source.kind == "Api" for source in function.events):
+            return function
+    raise PlacardError("no function of the stack serves the API")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    cloud: LocalCloud
+    function: Function
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._send(413, {"Content-Type": "application/json"}, TOO_LARGE)
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        url = urlsplit(self.path)
+        event = rest_api_event(
+            self.command,
+            url.path,
+            dict(self.headers.items()),
+            body,
+            stage="",
+            query=dict(parse_qsl(url.query)) or None,
+        )
+        reply: dict[str, Any] = self.cloud.invoke(self.function, event)
+        data = reply.get("body") or ""
+        raw = base64.b64decode(data) if reply.get("isBase64Encoded") else data.encode()
+        headers = dict(reply.get("headers") or {})
+        for name, values in (reply.get("multiValueHeaders") or {}).items():
+            headers[name] = ", ".join(values)
+        self._send(int(reply["statusCode"]), headers, raw)
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the handler logs each request itself
+
+
+@contextmanager
+def serving(cloud: LocalCloud, port: int = 0) -> Iterator[str]:
+    """The API on http://127.0.0.1:PORT while the block runs (PORT 0: any free one), the
+    queues pumped meanwhile; yields the base URL."""
+    handler = type("Handler", (_Handler,), {"cloud": cloud, "function": api_function(cloud)})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    with cloud.draining():
+        thread.start()
+        try:
+            host, bound = server.server_address[:2]
+            yield f"http://{host!s}:{bound}"
+        finally:
+            server.shutdown()
+            server.server_close()

@@ -1,0 +1,145 @@
+"""`placard serve`'s API over HTTP on the local cloud: jobs run, callbacks arrive signed, and a
+shop sign's price is changed through the API on the provider emulator."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from PIL import Image, ImageDraw
+from standardwebhooks import Webhook
+
+from placard.callbacks import new_secret
+from placard.local import LocalCloud, local_cloud
+from placard.serve import serving
+from placard.signing import signed_headers
+from placard_emulator import EmulatorConfig, ProviderEmulator
+
+SECRET = "serve-test-secret"
+CALLBACK_SECRET = new_secret()
+KEY = "sk-serve-key"
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """A shop's webhook endpoint: keeps what it was sent."""
+
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((dict(self.headers.items()), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    Receiver.received = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/placard", Receiver.received
+    server.shutdown()
+
+
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[ProviderEmulator]:
+    with ProviderEmulator(EmulatorConfig(api_key=KEY)) as running:
+        monkeypatch.setenv("PROSPOLABS_BASE_URL", running.url)
+        monkeypatch.setenv("PROSPOLABS_API_KEY", KEY)
+        yield running
+
+
+def start(monkeypatch: pytest.MonkeyPatch, provider: str) -> Any:
+    monkeypatch.setenv("PLACARD_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("PLACARD_CALLBACK_SECRET", CALLBACK_SECRET)
+    monkeypatch.setenv("PLACARD_ALLOW_LOOPBACK_CALLBACKS", "1")
+    return local_cloud({"Provider": provider, "LogLevel": "WARNING"})
+
+
+def send(url: str, method: str, path: str, body: Any = None) -> httpx.Response:
+    raw = json.dumps(body).encode() if body is not None else b""
+    headers = {**signed_headers(SECRET, method, path, raw), "Content-Type": "application/json"}
+    return httpx.request(method, url + path, content=raw, headers=headers, timeout=30)
+
+
+def wait_until_ended(url: str, job_id: str, seconds: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status: dict[str, Any] = send(url, "GET", f"/v1/jobs/{job_id}").json()
+        if status["status"] not in ("queued", "running"):
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not end in {seconds} s")
+
+
+def test_a_job_with_a_callback_ends_with_a_signed_post_to_the_receiver(
+    monkeypatch: pytest.MonkeyPatch, receiver: tuple[str, list[tuple[dict[str, str], bytes]]]
+) -> None:
+    hook, received = receiver
+    with start(monkeypatch, "draft") as cloud, serving(cloud) as url:
+        # When a shop posts a job with its callback URL
+        job = {
+            "campaign": "shop",
+            "template": "social-square",
+            "variables": {"product": "Tea", "headline": "New: Matcha", "cta": "Taste it"},
+            "size": "1024x1024",
+            "callback_url": hook,
+        }
+        accepted = send(url, "POST", "/v1/jobs", job)
+        assert accepted.status_code == 202
+        job_id = accepted.json()["job_id"]
+        status = wait_until_ended(url, job_id)
+        assert status["status"] == "succeeded"
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.1)
+    # Then the receiver got one POST, which an off-the-shelf Standard Webhooks library verifies
+    ((headers, body),) = received
+    event = Webhook(CALLBACK_SECRET).verify(body, {k.lower(): v for k, v in headers.items()})
+    assert headers["webhook-id"] == f"msg_{job_id}"
+    assert event["type"] == "job.ended"
+    assert event["data"]["status"] == "succeeded" and len(event["data"]["images"]) == 1
+
+
+def test_a_shelf_price_is_changed_through_the_api_on_the_emulator(
+    monkeypatch: pytest.MonkeyPatch, emulator: ProviderEmulator, tmp_path: Path
+) -> None:
+    # Given a photo of a shelf tag in the uploads bucket
+    photo = tmp_path / "shelf.png"
+    image = Image.new("RGB", (1200, 900), (150, 110, 70))
+    ImageDraw.Draw(image).rectangle((300, 250, 900, 650), fill="white")
+    image.save(photo)
+    with start(monkeypatch, "prospolabs") as cloud, serving(cloud) as url:
+        put_photo(cloud, photo, "campaigns/store-12/photos/shelf.png")
+        # When the shop asks for the price in the tag's box to change
+        job = {
+            "campaign": "store-12",
+            "template": "price-tag-edit",
+            "variables": {"price": "$1.99"},
+            "source_image": "photos/shelf.png",
+            "mask_box": "300,250,600,400",
+        }
+        estimate = send(url, "POST", "/v1/estimate", job).json()
+        accepted = send(url, "POST", "/v1/jobs", job)
+        assert accepted.status_code == 202
+        status = wait_until_ended(url, accepted.json()["job_id"])
+        # Then one edited image came back, charged at the reseller's flat price
+        assert status["status"] == "succeeded"
+        (edited,) = status["images"]
+        assert edited["cost_usd"] == estimate["estimated_cost_usd"]
+        assert httpx.get(edited["url"]).status_code == 200  # the presigned link works
+    assert emulator.stats().billed_images == 1
+
+
+def put_photo(cloud: LocalCloud, path: Path, key: str) -> None:
+    cloud.put_file(path, key)
