@@ -13,9 +13,12 @@ largest sheets into text. A reader that streams keeps its memory when the rows g
 apart from the shared-strings table every XLSX reader must hold: hence a second pair of sheets
 whose copy repeats (100 distinct headlines), where that table stays small.
 
-Sending jobs to SQS is measured by bench/throughput.py, not here. Prints markdown tables.
+Last, the whole ingest Lambda handler on the local cloud (moto in a process of its own, so the
+peak is the handler's): the S3 download, the rows, every job sent to SQS in batches of ten and
+errors.csv, for each size. Prints markdown tables.
 
     PYTHONPATH=functions:emulator:. python bench/ingest.py [--rows 1000,10000,100000] [--runs 3]
+        [--handler-rows 1000,10000,100000]
 """
 
 from __future__ import annotations
@@ -92,6 +95,8 @@ def child(mode: str, path: Path) -> dict[str, Any]:
         write = write_csv if path.suffix == ".csv" else write_xlsx
         write(path, count, unique_copy="-repeat-" not in path.name)
         return {}
+    if mode == "handler":
+        return whole_ingest(path)
     import openpyxl  # imported before the baseline, as a warm Lambda has it
 
     from placard.jobs import Job
@@ -134,8 +139,26 @@ def child(mode: str, path: Path) -> dict[str, Any]:
     return result
 
 
+def whole_ingest(path: Path) -> dict[str, Any]:
+    """The ingest Lambda handler itself on the local cloud, moto in its own process: the S3
+    download, parse and validation, every job sent to SQS in batches, errors.csv written."""
+    from placard.local import local_cloud
+
+    with local_cloud({"LogLevel": "ERROR"}) as cloud:
+        key = f"campaigns/bench/{path.name}"
+        cloud.put_file(path, "campaigns/bench/warm-up.csv")  # clients and imports warm
+        start_mb = rss_mb()
+        started = time.perf_counter()
+        (answer,) = cloud.put_upload(path, key)
+        seconds = time.perf_counter() - started
+        (upload,) = answer["uploads"]
+    return {"seconds": seconds, "start_mb": start_mb, "peak_mb": rss_mb(),
+            "jobs": upload["jobs"], "errors": upload["errors"]}  # fmt: skip
+
+
 def run_child(mode: str, path: Path) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "functions"), str(ROOT)])}
+    paths = [str(ROOT / "functions"), str(ROOT / "emulator"), str(ROOT)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     done = subprocess.run(
         [sys.executable, __file__, "--child", mode, str(path)],
         env=env,
@@ -164,6 +187,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", default="1000,10000,100000", help="sheet sizes, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="fresh interpreters per measurement")
+    parser.add_argument(
+        "--handler-rows",
+        default="1000,10000,100000",
+        help="sheet sizes for the whole ingest handler ('' to skip)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -201,6 +229,22 @@ def main() -> None:
                 f"| {r['peak_mb']:.0f} | {r['peak_mb'] - r['start_mb']:.0f} "
                 f"| {r['jobs']:,} | {r['errors']:,} |"
             )
+
+        if args.handler_rows:
+            print("\nThe whole ingest handler on the local cloud (upload to SQS), one run each\n")
+            print("| sheet | rows | seconds | rows/s | peak RSS (MB) | jobs sent | row errors |")
+            print("|---|---:|---:|---:|---:|---:|---:|")
+            for count in [int(n) for n in args.handler_rows.split(",")]:
+                for kind in ("csv", "xlsx"):
+                    path = sheets.get((kind, count)) or Path(tmp) / f"ads-{count}.{kind}"
+                    if not path.exists():
+                        run_child("generate", path)
+                    r = run_child("handler", path)
+                    print(
+                        f"| {kind.upper()} | {count:,} | {r['seconds']:.1f} "
+                        f"| {count / r['seconds']:,.0f} | {r['peak_mb']:.0f} "
+                        f"| {r['jobs']:,} | {r['errors']:,} |"
+                    )
 
         readers = ["openpyxl"] + (["calamine"] if calamine != "not installed" else [])
         print("\nXLSX readers alone: every cell of the first sheet to text\n")
