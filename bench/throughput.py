@@ -87,6 +87,7 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
     sheet(path, args.jobs)
     provider_seconds: dict[int, float] = {}
     record_seconds: list[tuple[float, int]] = []
+    charged_at: list[float] = []  # when each job's images were stored and charged
     lock = threading.Lock()
 
     def timed_provider(create: Callable[..., Any]) -> Callable[..., Any]:
@@ -109,8 +110,10 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
             provider_seconds[ident] = 0.0
         started = time.perf_counter()
         result = original(record)
+        ended = time.perf_counter()
         with lock:
-            record_seconds.append((time.perf_counter() - started - provider_seconds[ident], 1))
+            record_seconds.append((ended - started - provider_seconds[ident], 1))
+            charged_at.append(ended)
         return result
 
     with local_cloud({"Provider": "openai", "LogLevel": "ERROR"}) as cloud:
@@ -124,7 +127,7 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
         started = time.perf_counter()
         with cloud.draining():  # workers take jobs while ingest still sends, as on Lambda
             cloud.put_upload(path, upload.key)
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started  # review copies and reports made too
         worker.record_handler = original
         summary = collect(cloud, path, workdir / "out", upload)
         ledger = DynamoLedger(cloud.client("dynamodb"), wiring.settings().ledger_table)
@@ -133,7 +136,8 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
     emulated = stats(url)
     overheads = [seconds for seconds, _ in record_seconds]
     return {
-        "elapsed": elapsed,
+        "elapsed": max(charged_at) - started,
+        "all_done": elapsed,
         "succeeded": summary.succeeded,
         "charged": len(charged),
         "ledger_usd": sum((i.cost_usd for i in charged), Decimal(0)),
@@ -192,7 +196,8 @@ def main() -> None:
     )
     print("| measure | value |")
     print("|---|---:|")
-    print(f"| wall time, placard | {run['elapsed']:.1f} s |")
+    print(f"| wall time to the last image charged, placard | {run['elapsed']:.1f} s |")
+    print(f"| wall time to every review copy and report, placard | {run['all_done']:.1f} s |")
     print(f"| images charged / jobs succeeded | {run['charged']} / {run['succeeded']} |")
     print(f"| achieved images per minute | {per_minute:.0f} |")
     print(f"| efficiency (achieved / limit) | {per_minute / args.limit:.3f} |")

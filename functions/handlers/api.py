@@ -99,6 +99,11 @@ def check_request(app: APIGatewayRestResolver, next_middleware: NextMiddleware) 
         verify(wiring.webhook_secret(), event.headers, event.http_method, path, body)
     except SignatureError as exc:
         return error(401, "bad_signature", exc.reason)
+    # A request that changes something is accepted once: a captured copy sent again within
+    # the window is refused. Reads may repeat.
+    signature = {k.lower(): v for k, v in event.headers.items()}[SIGNATURE_HEADER.lower()]
+    if event.http_method != "GET" and not wiring.replay_guard().first_use(signature):
+        return error(401, "bad_signature", "this signature was used before: sign each request")
     return next_middleware(app)
 
 

@@ -21,9 +21,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from placard import wiring
-from placard.api_service import ended_state
 from placard.jobs import Job
-from placard.runs import UploadRun
 
 logger = Logger()
 tracer = Tracer()
@@ -53,22 +51,11 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     except Exception as exc:
         if int(record.attributes.approximate_receive_count) >= wiring.settings().job_max_receives:
             # Its last delivery: it goes to the dead-letter queue, and ends as failed.
-            job_ended(Job.from_dict(job), "failed", f"gave up after every retry: {exc}")
+            reason = f"gave up after every retry: {exc}"
+            wiring.job_endings().ended(Job.from_dict(job), "failed", reason)
         raise
-    job_ended(Job.from_dict(job), result["status"], result.get("reason") or "")
+    wiring.job_endings().ended(Job.from_dict(job), result["status"], result.get("reason") or "")
     return result
-
-
-def job_ended(job: Job, status: str, reason: str) -> None:
-    """Tell whoever waits: an API job's record and callback, and a sheet's upload, whose last
-    job to end asks for the reports."""
-    if job.origin.get("api"):
-        wiring.job_records().end(job.job_id, ended_state(status, reason), reason)
-        if job.origin.get("callback_url"):
-            wiring.callback_requests().send(job.job_id, str(job.origin["callback_url"]))
-    run = UploadRun.of(job)
-    if run is not None and wiring.progress().job_ended(run):
-        wiring.report_requests().send(run)
 
 
 @logger.inject_lambda_context

@@ -111,6 +111,8 @@ class JobService:
                 f"the job would cost {cost} USD; campaign {job.campaign} has {remaining} left",
             )
         origin: dict[str, Any] = {"api": True}
+        if remaining is not None:
+            origin["budget"] = True
         if request.callback_url:
             origin["callback_url"] = request.callback_url
         job = replace(job, origin=origin)

@@ -24,7 +24,9 @@ WEB_EDGE: int = 1280  # longest edge of the web-sized copy, at most
 THUMB_EDGE: int = 320  # longest edge of the thumbnail, at most
 WEB_QUALITY: int = 80
 THUMB_QUALITY: int = 75
-_METHOD = 4  # libwebp effort 0..6: 4 is its default balance of speed and size
+# libwebp effort 0..6. Every image a worker makes pays for these, so the fastest effort:
+# measured on a 1024x1024 poster, 22 ms against 83 ms at the default 4, for files 1.4x larger.
+_METHOD = 0
 _RESAMPLE = Image.Resampling.LANCZOS
 _MEDIA_TYPE = "image/webp"
 _EXTENSION = "webp"
@@ -58,7 +60,7 @@ def _shrunk(image: Image.Image, edge: int) -> Image.Image:
     """A copy whose longest edge is at most `edge`, aspect kept; never enlarged. Pillow
     resizes RGBA premultiplied, so transparent pixels do not bleed dark fringes."""
     copy = image.copy()
-    copy.thumbnail((edge, edge), _RESAMPLE)
+    copy.thumbnail((edge, edge), _RESAMPLE, reducing_gap=3.0)  # a cheap first halving
     return copy
 
 

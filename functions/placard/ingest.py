@@ -91,11 +91,12 @@ class Ingest:
         run = UploadRun(upload.campaign, upload.key, run_id)
         report = errors_report()
         defaults = SheetDefaults(campaign=upload.campaign, upload=upload.name)
-        origin = {"sheet": run.sheet, "run": run.run}
+        origin: dict[str, object] = {"sheet": run.sheet, "run": run.run}
 
         def jobs() -> Iterator[Job]:
             try:
-                self._set_budget(upload)
+                if self._set_budget(upload) or self.budgets.limit(upload.campaign) is not None:
+                    origin["budget"] = True  # its workers reserve before each call
                 with self.uploads.open(upload.key) as raw:
                     rows = read_rows(raw, upload.filename)
                     for outcome in jobs_from_rows(rows, self.catalogue, defaults):
@@ -118,10 +119,11 @@ class Ingest:
             self.reports.send(run)
         return IngestReport(upload, sent, report.count, errors_key)
 
-    def _set_budget(self, upload: Upload) -> None:
+    def _set_budget(self, upload: Upload) -> bool:
+        """Apply the budget the upload carries, if any; True when it carried one."""
         given = self.uploads.metadata(upload.key).get(BUDGET_METADATA)
         if given is None:
-            return
+            return False
         try:
             limit = Decimal(given)
         except InvalidOperation:
@@ -139,3 +141,4 @@ class Ingest:
             Decimal(0),
         )
         self.budgets.set_limit(upload.campaign, limit, spent)
+        return True

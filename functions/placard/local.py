@@ -40,7 +40,7 @@ LOCAL_ENV = {
 }
 # Lambda waits out the visibility timeout before a retry; a laptop waits a second or a few.
 MAX_RETRY_PAUSE_SECONDS = 5
-POLL_SECONDS = 0.1
+IDLE_WAIT_SECONDS = 1  # an idle queue is long-polled, as Lambda's pollers do
 log = logging.getLogger(__name__)
 
 
@@ -144,9 +144,12 @@ class LocalCloud:
             pass
 
     @contextmanager
-    def draining(self, on_settled: Callable[[int], None] = lambda n: None) -> Iterator[None]:
+    def draining(
+        self, on_settled: Callable[[int], None] = lambda n: None, counted: str = "JobsQueue"
+    ) -> Iterator[None]:
         """Deliver queued messages while the body runs, as Lambda's pollers take jobs while
-        ingest is still sending them; on leaving, go on until every queue is empty."""
+        ingest is still sending them; on leaving, go on until every queue is empty and no
+        function runs. `on_settled` hears how many messages left the `counted` queue."""
         producing = threading.Event()
         producing.set()
         pumps = [
@@ -156,7 +159,15 @@ class LocalCloud:
             if source.kind == "SQS"
         ]
         with ThreadPoolExecutor(max_workers=max(1, len(pumps))) as pool:
-            running = [pool.submit(pump.run, on_settled, producing) for pump in pumps]
+            running = [
+                pool.submit(
+                    pump.run,
+                    on_settled if pump.queue_id == counted else lambda n: None,
+                    producing,
+                    pumps,
+                )
+                for pump in pumps
+            ]
             try:
                 yield
             finally:
@@ -237,33 +248,43 @@ class _QueuePump:
         self.cloud = cloud
         self.function = function
         self.sqs = cloud.client("sqs")
+        self.queue_id = queue_id
         self.url = cloud.stack.physical[queue_id]
+        self.running: set[Future[int]] = set()
         self.arn = cloud.stack.arn(queue_id)
         self.batch = int(props.get("BatchSize", 10))
         scaling = props.get("ScalingConfig", {}).get("MaximumConcurrency")
         self.concurrency = int(cloud.stack.resolve(scaling)) if scaling else 10
 
-    def run(self, on_settled: Callable[[int], None], producing: threading.Event) -> None:
-        """Until nothing is producing and the queue is empty."""
+    def run(
+        self,
+        on_settled: Callable[[int], None],
+        producing: threading.Event,
+        pumps: list[_QueuePump],
+    ) -> None:
+        """Until nothing produces, no pump has work in hand and every queue is empty: a job
+        that ends may still ask another function for something."""
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            running: set[Future[int]] = set()
             while True:
-                while len(running) < self.concurrency and (messages := self._receive()):
-                    running.add(pool.submit(self._deliver, messages))
-                if running:
-                    done, running = wait(running, timeout=1, return_when=FIRST_COMPLETED)
+                while len(self.running) < self.concurrency and (messages := self._receive(0)):
+                    self.running.add(pool.submit(self._deliver, messages))
+                if self.running:
+                    done, self.running = wait(self.running, timeout=1, return_when=FIRST_COMPLETED)
                     for future in done:
                         on_settled(future.result())
-                elif not producing.is_set() and self._queue_empty():
+                elif not producing.is_set() and all(pump.idle() for pump in pumps):
                     return
-                else:
-                    time.sleep(POLL_SECONDS)
+                elif messages := self._receive(IDLE_WAIT_SECONDS):  # a long poll costs nothing
+                    self.running.add(pool.submit(self._deliver, messages))
 
-    def _receive(self) -> list[dict[str, Any]]:
+    def idle(self) -> bool:
+        return not self.running and self._queue_empty()
+
+    def _receive(self, wait_seconds: int) -> list[dict[str, Any]]:
         reply = self.sqs.receive_message(
             QueueUrl=self.url,
             MaxNumberOfMessages=self.batch,
-            WaitTimeSeconds=0,
+            WaitTimeSeconds=wait_seconds,
             MessageSystemAttributeNames=["All"],
         )
         messages: list[dict[str, Any]] = reply.get("Messages", [])

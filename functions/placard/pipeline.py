@@ -107,8 +107,10 @@ class Pipeline:
                 if i.status is Status.CHARGED
             ]
             return self.run(job, {i.image_index: i for i in charged})
-        held = sum((i.cost_usd for i in reserved), Decimal(0))
-        if not self.budgets.take(job.campaign, held):
+        held: Decimal | None = Decimal(0)
+        if job.origin.get("budget"):  # the campaign had a budget when the job was queued
+            held = self.budgets.take(job.campaign, sum((i.cost_usd for i in reserved), Decimal(0)))
+        if held is None:
             return self._fail(job, todo, OVER_BUDGET, reserved)
         try:
             result = self.provider.create(prepared.request)
@@ -117,7 +119,8 @@ class Pipeline:
                 # It may have been billed: the budget keeps holding its cost.
                 self._unknown(reserved, str(exc), exc.unknown_outcomes)
                 raise
-            self.budgets.give_back(job.campaign, held)
+            if held:
+                self.budgets.give_back(job.campaign, held)
             outcome = self._fail(job, todo, str(exc), reserved)
             if not exc.permanent:
                 raise
@@ -126,7 +129,8 @@ class Pipeline:
         for data, item in zip(result.images, reserved, strict=False):
             done[item.image_index] = self._store(job, data, result, item, prepared.edit)
             spent += done[item.image_index].cost_usd
-        self.budgets.give_back(job.campaign, held - spent)
+        if held:
+            self.budgets.give_back(job.campaign, held - spent)
         return self._outcome(job, done)
 
     def _prepare(self, job: Job, n: int) -> Prepared:
@@ -242,12 +246,12 @@ class Pipeline:
         from placard.derivatives import derivatives  # lazy: Pillow only where images are made
 
         try:
-            made = derivatives(data)
+            copies = derivatives(data)
         except InvalidInput:
             return
-        for derivative in made:
-            key = image_key(job, index, derivative.extension, derivative.variant)
-            self._put(job, key, derivative.data, derivative.media_type)
+        for copy in copies:
+            key = image_key(job, index, copy.extension, copy.variant)
+            self._put(job, key, copy.data, copy.media_type)
 
     def _put(self, job: Job, key: str, data: bytes, media_type: str) -> str:
         """Store once; returns the sha256 of what the key holds."""

@@ -58,10 +58,14 @@ class Budgets(Protocol):
     def set_limit(self, campaign: str, limit: Decimal, spent: Decimal) -> None:
         """Give the campaign a budget, of which `spent` is already gone."""
 
-    def take(self, campaign: str, amount: Decimal) -> bool:
-        """Reserve atomically; False when the campaign's budget would be exceeded."""
+    def take(self, campaign: str, amount: Decimal) -> Decimal | None:
+        """Reserve atomically; what is now held (nothing for a campaign without a budget),
+        or None when the campaign's budget would be exceeded."""
 
     def give_back(self, campaign: str, amount: Decimal) -> None: ...
+
+    def limit(self, campaign: str) -> Decimal | None:
+        """The campaign's budget; None when it has none."""
 
 
 class Progress(Protocol):
@@ -97,3 +101,8 @@ class JobRecords(Protocol):
     def get(self, job_id: str) -> JobRecord | None: ...
 
     def end(self, job_id: str, state: str, reason: str) -> None: ...
+
+
+class CallbackRequests(Protocol):
+    def send(self, job_id: str, url: str) -> None:
+        """Ask for the job's callback to be delivered."""

@@ -20,15 +20,22 @@ from placard.aws.budgets import DynamoBudgets
 from placard.aws.job_records import DynamoJobRecords
 from placard.aws.ledger import DynamoLedger
 from placard.aws.progress import DynamoProgress
-from placard.aws.queue import SqsCallbackRequests, SqsJobQueue, SqsReportRequests
+from placard.aws.queue import (
+    SqsCallbackRequests,
+    SqsJobQueue,
+    SqsReportRequests,
+)
+from placard.aws.replays import DynamoReplayGuard
 from placard.aws.secrets import api_key
 from placard.campaign_report import Reporter
+from placard.endings import JobEndings
 from placard.errors import InvalidInput
 from placard.ingest import Ingest
 from placard.pipeline import Pipeline, utc_now
 from placard.pricing import default_prices
 from placard.providers import make_provider
 from placard.settings import Settings
+from placard.signing import WINDOW_SECONDS
 from placard.templates import default_catalogue
 
 # Workers share clients across threads (the local runner) and invocations (Lambda): a pool as
@@ -112,6 +119,16 @@ def report_requests() -> SqsReportRequests:
 
 
 @cache
+def job_endings() -> JobEndings:
+    return JobEndings(
+        records=job_records(),
+        callbacks=callback_requests(),
+        progress=progress(),
+        reports=report_requests(),
+    )
+
+
+@cache
 def callback_requests() -> SqsCallbackRequests:
     return SqsCallbackRequests(client("sqs"), settings().callbacks_queue_url)
 
@@ -157,6 +174,12 @@ def job_service() -> JobService:
 
 
 @cache
+def replay_guard() -> DynamoReplayGuard:
+    # Twice the window: a signature stays refused for as long as it could be accepted.
+    return DynamoReplayGuard(client("dynamodb"), settings().idempotency_table, 2 * WINDOW_SECONDS)
+
+
+@cache
 def webhook_secret_reader() -> Callable[[], str]:
     return api_key("PLACARD_WEBHOOK_SECRET", settings().secret_name)
 
@@ -173,13 +196,8 @@ def callback_secret() -> str:
 
 def reset() -> None:
     """Forget what was built, for a new environment (tests, a new local run)."""
-    built_once = (client, settings, pipeline, ingest, reporter, progress, report_requests)
-    api_parts = (
-        job_records,
-        job_service,
-        webhook_secret_reader,
-        callback_requests,
-        callback_client,
-    )
-    for built in (*built_once, *api_parts, idempotency_store, default_catalogue):
+    sheets = (pipeline, ingest, reporter, progress, report_requests)
+    api = (job_records, job_service, replay_guard, webhook_secret_reader, callback_requests)
+    for built in (client, settings, *sheets, *api, job_endings, callback_client, idempotency_store):
         built.cache_clear()
+    default_catalogue.cache_clear()

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 from standardwebhooks import Webhook
 
 from placard.callbacks import new_secret
-from placard.local import LocalCloud, local_cloud
+from placard.local import local_cloud
 from placard.serve import serving
 from placard.signing import signed_headers
 from placard_emulator import EmulatorConfig, ProviderEmulator
@@ -111,23 +111,39 @@ def test_a_job_with_a_callback_ends_with_a_signed_post_to_the_receiver(
     assert event["data"]["status"] == "succeeded" and len(event["data"]["images"]) == 1
 
 
-def test_a_shelf_price_is_changed_through_the_api_on_the_emulator(
-    monkeypatch: pytest.MonkeyPatch, emulator: ProviderEmulator, tmp_path: Path
+@pytest.mark.parametrize(
+    ("template", "variables", "where"),
+    [
+        ("price-tag-edit", {"price": "$1.99"}, {"mask_box": "300,250,600,400"}),
+        ("sign-text-swap", {"new_text": "Now open Sundays"}, {"mask": "photos/mask.png"}),
+    ],
+)
+def test_a_sign_is_updated_through_the_api_on_the_emulator(
+    monkeypatch: pytest.MonkeyPatch,
+    emulator: ProviderEmulator,
+    tmp_path: Path,
+    template: str,
+    variables: dict[str, str],
+    where: dict[str, str],
 ) -> None:
-    # Given a photo of a shelf tag in the uploads bucket
-    photo = tmp_path / "shelf.png"
+    # Given a photo of a shelf tag, and a mask of its card, in the uploads bucket
+    photo, mask = tmp_path / "shelf.png", tmp_path / "mask.png"
     image = Image.new("RGB", (1200, 900), (150, 110, 70))
     ImageDraw.Draw(image).rectangle((300, 250, 900, 650), fill="white")
     image.save(photo)
+    hole = Image.new("RGBA", (1200, 900), (0, 0, 0, 255))
+    hole.paste((0, 0, 0, 0), (300, 250, 900, 650))
+    hole.save(mask)
     with start(monkeypatch, "prospolabs") as cloud, serving(cloud) as url:
-        put_photo(cloud, photo, "campaigns/store-12/photos/shelf.png")
-        # When the shop asks for the price in the tag's box to change
+        cloud.put_file(photo, "campaigns/store-12/photos/shelf.png")
+        cloud.put_file(mask, "campaigns/store-12/photos/mask.png")
+        # When the shop asks for the sign's words to change
         job = {
             "campaign": "store-12",
-            "template": "price-tag-edit",
-            "variables": {"price": "$1.99"},
+            "template": template,
+            "variables": variables,
             "source_image": "photos/shelf.png",
-            "mask_box": "300,250,600,400",
+            **where,
         }
         estimate = send(url, "POST", "/v1/estimate", job).json()
         accepted = send(url, "POST", "/v1/jobs", job)
@@ -137,9 +153,6 @@ def test_a_shelf_price_is_changed_through_the_api_on_the_emulator(
         assert status["status"] == "succeeded"
         (edited,) = status["images"]
         assert edited["cost_usd"] == estimate["estimated_cost_usd"]
-        assert httpx.get(edited["url"]).status_code == 200  # the presigned link works
+        reply = httpx.get(edited["url"])  # the presigned link works
+        assert reply.status_code == 200 and reply.content.startswith(b"\x89PNG")
     assert emulator.stats().billed_images == 1
-
-
-def put_photo(cloud: LocalCloud, path: Path, key: str) -> None:
-    cloud.put_file(path, key)

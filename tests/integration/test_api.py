@@ -107,6 +107,19 @@ def test_bad_stale_and_forged_signatures_are_refused(
     assert reason in body["error"]["message"]
 
 
+def test_a_captured_request_sent_again_is_refused(cloud: Stack) -> None:
+    # Given a signed POST that was accepted
+    raw = json.dumps(POSTER).encode()
+    event = rest_api_event(
+        "POST", "/v1/jobs", signed_headers(SECRET, "POST", "/live/v1/jobs", raw), raw
+    )
+    assert api.handler(event, LocalContext("ApiFunction", 29))["statusCode"] == 202
+    # When the very same bytes arrive again within the window, Then they are refused
+    replay = api.handler(event, LocalContext("ApiFunction", 29))
+    assert replay["statusCode"] == 401
+    assert "used before" in json.loads(replay["body"])["error"]["message"]
+
+
 def test_an_unsigned_call_is_refused(cloud: Stack) -> None:
     event = rest_api_event("GET", "/v1/templates", {}, b"")
     reply = api.handler(event, LocalContext("ApiFunction", 29))
@@ -119,12 +132,12 @@ def test_a_replayed_request_with_its_key_returns_the_same_job_and_another_body_i
     key = {"Idempotency-Key": "order-1234"}
     # Given a job posted with an Idempotency-Key
     first = call("POST", "/v1/jobs", POSTER, headers=key)
-    # When the same request is sent again, Then it names the same job
-    assert call("POST", "/v1/jobs", POSTER, headers=key) == first
+    # When the caller sends the same request again (signed anew), Then it names the same job
+    assert call("POST", "/v1/jobs", POSTER, headers=key, skew=-5) == first
     assert first[0] == 202
     # When the key comes with another body, Then it is a conflict and nothing is queued
     other = {**POSTER, "quality": "high"}
-    status, body = call("POST", "/v1/jobs", other, headers=key)
+    status, body = call("POST", "/v1/jobs", other, headers=key, skew=-10)
     assert status == 409
     assert body["error"]["code"] == "idempotency_key_reused"
 

@@ -151,12 +151,23 @@ def test_a_sheet_with_no_good_rows_gets_its_reports_at_once(stack: Stack, tmp_pa
     assert json.loads(request["Body"])["sheet"] == "campaigns/summer/bad.csv"
 
 
-def test_a_budget_comes_from_the_upload_metadata(stack: Stack) -> None:
+def test_a_budget_comes_from_the_upload_metadata_and_binds_later_uploads_too(
+    stack: Stack,
+) -> None:
+    # Given a sheet with no budget: its jobs reserve nothing before their calls
+    ingest_event(put_sheet(stack, DATA / "events-semicolon-bom.csv"))
+    assert not any(
+        json.loads(m["Body"])["origin"].get("budget") for m in take_all(stack, "JobsQueue")
+    )
     # When a sheet is uploaded with a budget
     ingest_event(put_sheet(stack, DATA / "mixed.csv", {"budget-usd": "0.50"}))
-    # Then the campaign's budget holds it
+    # Then the campaign's budget holds it, and its jobs reserve from it
     budgets = DynamoBudgets(boto3.client("dynamodb"), stack.physical["LedgerTable"])
     assert budgets.limit("summer") == Decimal("0.50")
+    assert all(json.loads(m["Body"])["origin"]["budget"] for m in take_all(stack, "JobsQueue"))
+    # And so do the jobs of a later upload that names no budget
+    ingest_event(put_sheet(stack, DATA / "events-semicolon-bom.csv"))
+    assert all(json.loads(m["Body"])["origin"]["budget"] for m in take_all(stack, "JobsQueue"))
 
 
 def test_a_bad_budget_stops_the_sheet_and_says_why(stack: Stack) -> None:
@@ -185,25 +196,32 @@ def test_a_budget_grants_what_fits_and_takes_back_what_is_given(
     if limit is not None:
         budgets.set_limit("summer", limit, spent=Decimal(0))
     # When reservations are asked for, Then as many as fit are granted
-    assert sum(budgets.take("summer", amount) for amount in takes) == granted
+    held = [budgets.take("summer", amount) for amount in takes]
+    assert sum(h is not None for h in held) == granted
+    # And a campaign without a budget holds nothing
+    assert all(
+        h == (0 if limit is None else amount)
+        for h, amount in zip(held, takes, strict=True)
+        if h is not None
+    )
     # When one is given back, Then it can be taken again
-    if granted:
+    if granted and limit is not None:
         budgets.give_back("summer", takes[0])
-        assert budgets.take("summer", takes[0])
+        assert budgets.take("summer", takes[0]) == takes[0]
 
 
 def test_a_new_limit_moves_what_remains_by_the_difference(stack: Stack) -> None:
     budgets = DynamoBudgets(boto3.client("dynamodb"), stack.physical["LedgerTable"])
     # Given a budget of 0.024 of which 0.012 was spent before it was set, and 0.012 taken
     budgets.set_limit("summer", Decimal("0.036"), spent=Decimal("0.012"))
-    assert budgets.take("summer", Decimal("0.012"))
+    assert budgets.take("summer", Decimal("0.012")) == Decimal("0.012")
     # When the limit is lowered to 0.024, Then nothing is left
     budgets.set_limit("summer", Decimal("0.024"), spent=Decimal("0.024"))
-    assert not budgets.take("summer", Decimal("0.001"))
+    assert budgets.take("summer", Decimal("0.001")) is None
     # When it is raised to 0.030, Then 0.006 is left
     budgets.set_limit("summer", Decimal("0.030"), spent=Decimal("0.024"))
-    assert budgets.take("summer", Decimal("0.006"))
-    assert not budgets.take("summer", Decimal("0.000001"))
+    assert budgets.take("summer", Decimal("0.006")) == Decimal("0.006")
+    assert budgets.take("summer", Decimal("0.000001")) is None
 
 
 def test_wiring_gives_each_handler_its_own_idempotency_store(stack: Stack) -> None:

@@ -67,9 +67,9 @@ class DynamoBudgets:
                 if not _condition_failed(exc):
                     raise  # else another writer got there first: read again
 
-    def take(self, campaign: str, amount: Decimal) -> bool:
-        """Reserve `amount`; False when the campaign's budget would be exceeded. A campaign
-        without a budget always has room."""
+    def take(self, campaign: str, amount: Decimal) -> Decimal | None:
+        """Reserve `amount`: what is now held, or None when the campaign's budget would be
+        exceeded. A campaign without a budget always has room, and nothing is held."""
         try:
             self._db.update_item(
                 TableName=self.table,
@@ -85,8 +85,8 @@ class DynamoBudgets:
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
-            return "Item" not in exc.response  # no item: no budget
-        return True
+            return None if "Item" in exc.response else Decimal(0)  # no item: no budget
+        return amount
 
     def give_back(self, campaign: str, amount: Decimal) -> None:
         """Return what a reservation did not spend (a failure, or a cheaper image)."""

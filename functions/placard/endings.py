@@ -1,0 +1,30 @@
+"""What happens when a job has ended: whoever waits for it is told.
+
+An API job's record takes its final state and its callback is queued; a sheet's upload counts
+the job, and the last of its jobs to end asks for the reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from placard.api_service import ended_state
+from placard.jobs import Job
+from placard.ports import CallbackRequests, JobRecords, Progress, ReportRequests
+from placard.runs import UploadRun
+
+
+@dataclass
+class JobEndings:
+    records: JobRecords
+    callbacks: CallbackRequests
+    progress: Progress
+    reports: ReportRequests
+
+    def ended(self, job: Job, status: str, reason: str) -> None:
+        if job.origin.get("api"):
+            self.records.end(job.job_id, ended_state(status, reason), reason)
+            if job.origin.get("callback_url"):
+                self.callbacks.send(job.job_id, str(job.origin["callback_url"]))
+        run = UploadRun.of(job)
+        if run is not None and self.progress.job_ended(run):
+            self.reports.send(run)
