@@ -37,10 +37,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from placard.errors import InvalidInput, PlacardError
 from placard.jobs import Job, Mode, Quality, Size, parse_background, parse_box, parse_n
+from placard.number_formats import shown
 from placard.templates import Catalogue, Template
 
 if TYPE_CHECKING:
@@ -231,8 +232,11 @@ def _xlsx_records(
         # openpyxl reads every row and every cell there is.
         ws.reset_dimensions()
         # Rows missing from the XML come back empty, so counting gives Excel's row numbers.
-        for number, values in enumerate(ws.values, start=1):
-            yield number, [_cell_text(v) for v in values]
+        # Cells, not values: a number is shown in its cell's format. (openpyxl's stubs type
+        # iter_rows for the writable sheet only.)
+        rows: Iterator[tuple[Any, ...]] = cast(Any, ws).iter_rows()
+        for number, cells in enumerate(rows, start=1):
+            yield number, [_xlsx_cell_text(cell) for cell in cells]
     except (zipfile.BadZipFile, KeyError, ValueError, SyntaxError) as exc:  # XML ParseError
         raise SheetError(f"{filename}: sheet unreadable after row {number} ({exc})") from exc
     finally:
@@ -253,6 +257,16 @@ def _worksheet(book: Workbook, filename: str, sheet: str | None) -> ReadOnlyWork
         if ws.title == sheet or ws.title.strip().casefold() == wanted:
             return ws
     raise SheetError(f"{filename}: no sheet named {sheet!r}; the workbook has {book.sheetnames}")
+
+
+def _xlsx_cell_text(cell: Any) -> str:
+    """As the sheet shows it: a number in its cell's format ($4.50, 15%), else as stored."""
+    value = cell.value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = shown(value, getattr(cell, "number_format", "General"))
+        if text is not None:
+            return text
+    return _cell_text(value)
 
 
 def _cell_text(value: object) -> str:

@@ -339,7 +339,7 @@ def test_xlsx_formulas_read_as_the_values_excel_cached() -> None:
         "promo_ends": "2025-07-01",
     }  # fmt: skip
     assert rows[1].cells == {
-        "template": "shelf-price-sign", "product": "Äpfel", "base_price": "4.5",
+        "template": "shelf-price-sign", "product": "Äpfel", "base_price": "4.50",  # 0.00
         "price": "4.5", "unit": "per kg", "n": "2", "saving": "0.3", "in_stock": "FALSE",
         "promo_ends": "2025-07-01 18:30",
     }  # fmt: skip
@@ -403,7 +403,7 @@ def test_a_sheet_read_by_name_past_its_stale_dimension(name: str) -> None:
     # Then every row and column is read
     assert rows == [
         Row(3, {"template": "shelf-price-sign", "product": "Oat milk", "price": "$2.49"}),
-        Row(5, {"template": "shelf-price-sign", "product": "Rye bread", "price": "3.2"}),
+        Row(5, {"template": "shelf-price-sign", "product": "Rye bread", "price": "3.20"}),
     ]
 
 
@@ -495,3 +495,33 @@ def test_a_duplicate_header_names_the_file_and_its_row() -> None:
 )
 def test_cell_values_become_the_text_a_person_typed(value: object, text: str) -> None:
     assert _cell_text(value) == text
+
+
+def test_numbers_read_as_their_cells_show_them(tmp_path: Path) -> None:
+    # Given prices and shares typed into cells formatted as Excel offers them
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["template", "product", "price", "offer"])
+    formats = [
+        (4.5, "$#,##0.00", "$4.50"),
+        (1234.5, '#,##0.00 "€"', "1,234.50 €"),
+        (4.5, "[$€-407] #,##0.00", "€ 4.50"),
+        (0.15, "0%", "15%"),
+        (-4.5, "$#,##0.00;($#,##0.00)", "($4.50)"),
+        (2.0, "General", "2"),
+        (12.25, "# ?/?", "12.25"),  # a fraction format: shown as stored
+    ]
+    for value, number_format, _ in formats:
+        sheet.append(["shelf-price-sign", "Oat milk", value, 0.25])
+        sheet.cell(sheet.max_row, 3).number_format = number_format
+        sheet.cell(sheet.max_row, 4).number_format = "0.0%"
+    path = tmp_path / "prices.xlsx"
+    book.save(path)
+    # When it is read
+    rows = read(path)
+    # Then each number reads as the sheet shows it, so a sign says what the marketer typed
+    assert [row.cells["price"] for row in rows] == [shown for *_, shown in formats]
+    assert {row.cells["offer"] for row in rows} == {"25.0%"}
