@@ -25,7 +25,7 @@ from placard.templates import Catalogue
 
 # Columns that steer a row rather than carry its copy.
 CONTROL_COLUMNS = frozenset(
-    {"template", "quality", "size", "n", "id", "source_image", "mask", "mask_box"}
+    {"template", "quality", "size", "n", "id", "background", "source_image", "mask", "mask_box"}
 )
 Parsed = Job | Sequence[RowError]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,6 +22,10 @@ from placard.stack import Function
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own limit; the handler caps lower
 TOO_LARGE = b'{"error": {"code": "too_large", "message": "the body is too large", "details": []}}'
+THROTTLED = (
+    b'{"error": {"code": "throttled", "message": "too many requests; retry after a second", '
+    b'"details": []}}'
+)
 
 
 def api_function(cloud: LocalCloud) -> Function:
@@ -30,12 +35,44 @@ def api_function(cloud: LocalCloud) -> Function:
     raise PlacardError("no function of the stack serves the API")
 
 
+class TokenBucket:
+    """API Gateway's throttle: `rate` requests a second on average, `burst` at once."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._tokens, self._last = float(burst), clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
+
+
+def api_throttle(cloud: LocalCloud) -> TokenBucket:
+    """The rate and burst template.yaml gives the API's stage."""
+    for api in cloud.stack.of_type("AWS::Serverless::Api").values():
+        for setting in api["Properties"].get("MethodSettings", []):
+            rate = float(cloud.stack.resolve(setting["ThrottlingRateLimit"]))
+            return TokenBucket(rate, int(cloud.stack.resolve(setting["ThrottlingBurstLimit"])))
+    raise PlacardError("the stack's API sets no throttle")
+
+
 class _Handler(BaseHTTPRequestHandler):
     cloud: LocalCloud
     function: Function
+    throttle: TokenBucket
     protocol_version = "HTTP/1.1"
 
     def _answer(self) -> None:
+        if not self.throttle.take():
+            self._send(429, {"Content-Type": "application/json", "Retry-After": "1"}, THROTTLED)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
             self._send(413, {"Content-Type": "application/json"}, TOO_LARGE)
@@ -78,7 +115,11 @@ class _Handler(BaseHTTPRequestHandler):
 def serving(cloud: LocalCloud, port: int = 0) -> Iterator[str]:
     """The API on http://127.0.0.1:PORT while the block runs (PORT 0: any free one), the
     queues pumped meanwhile; yields the base URL."""
-    handler = type("Handler", (_Handler,), {"cloud": cloud, "function": api_function(cloud)})
+    handler = type(
+        "Handler",
+        (_Handler,),
+        {"cloud": cloud, "function": api_function(cloud), "throttle": api_throttle(cloud)},
+    )
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -156,3 +156,21 @@ def test_a_sign_is_updated_through_the_api_on_the_emulator(
         reply = httpx.get(edited["url"])  # the presigned link works
         assert reply.status_code == 200 and reply.content.startswith(b"\x89PNG")
     assert emulator.stats().billed_images == 1
+
+
+def test_a_burst_past_the_stage_throttle_gets_429s_in_the_error_shape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PLACARD_WEBHOOK_SECRET", SECRET)
+    # Given the stage's throttle at 1 request a second after its burst of 100
+    overrides = {"Provider": "draft", "LogLevel": "WARNING", "ApiRateLimit": "1"}
+    with local_cloud(overrides) as cloud, serving(cloud) as url, httpx.Client() as client:
+        # When 130 requests arrive in a rush
+        headers = signed_headers(SECRET, "GET", "/v1/templates", b"")
+        answers = [client.get(url + "/v1/templates", headers=headers) for _ in range(130)]
+    # Then the burst is served and the rest are throttled, as API Gateway would
+    statuses = [a.status_code for a in answers]
+    assert 100 <= statuses.count(200) < 130 and 429 in statuses
+    throttled = next(a for a in answers if a.status_code == 429)
+    assert throttled.json()["error"]["code"] == "throttled"
+    assert throttled.headers["Retry-After"] == "1"
