@@ -3,6 +3,10 @@
 Ingest sets `jobs_total` once every job is queued; each job adds one to `jobs_ended` as it
 ends. Both are single atomic updates that answer with the item as they left it, so exactly one
 of them sees the count reach the total: that one asks for the reports.
+
+A job is counted once it has ended; a worker that stops after counting and before SQS forgets
+the message counts it again on the redelivery, and the reports come one job early (they are
+safe to write again). A transaction with a per-job marker would close that window.
 """
 
 from __future__ import annotations
