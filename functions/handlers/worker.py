@@ -50,7 +50,12 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
             reason = f"gave up after every retry: {exc}"
             wiring.job_endings().ended(Job.from_dict(job), "failed", reason)
         raise
-    wiring.job_endings().ended(Job.from_dict(job), result["status"], result.get("reason") or "")
+    parsed, status, reason = Job.from_dict(job), result["status"], result.get("reason") or ""
+    if result["images"]:  # the review copies are made off this path; then the job ends
+        originals = [(image["index"], image["s3_key"]) for image in result["images"]]
+        wiring.derivative_requests().send(parsed, originals, status, reason)
+    else:
+        wiring.job_endings().ended(parsed, status, reason)
     return result
 
 

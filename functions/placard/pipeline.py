@@ -222,7 +222,6 @@ class Pipeline:
             extension = "png"
         key = image_key(job, index, extension)
         sha256 = self._put(job, key, data, "image/png" if edit else result.media_type)
-        self._store_derivatives(job, index, data)
         charged = reserved.but(
             status=Status.CHARGED,
             cost_usd=self._cost(result, reserved),
@@ -240,18 +239,23 @@ class Pipeline:
         self.ledger.save(charged)
         return charged
 
-    def _store_derivatives(self, job: Job, index: int, data: bytes) -> None:
-        """A web size and a thumbnail for review pages. Bytes Pillow cannot read are still
-        the provider's billed answer: kept and charged, with no derivatives."""
+    def make_derivatives(self, job: Job, originals: list[tuple[int, str]]) -> int:
+        """A web size and a thumbnail beside each (index, key) original, for review pages;
+        returns how many got them. Bytes Pillow cannot read are still the provider's billed
+        answer: kept and charged, with no derivatives."""
         from placard.derivatives import derivatives  # lazy: Pillow only where images are made
 
-        try:
-            copies = derivatives(data)
-        except InvalidInput:
-            return
-        for copy in copies:
-            key = image_key(job, index, copy.extension, copy.variant)
-            self._put(job, key, copy.data, copy.media_type)
+        made = 0
+        for index, key in originals:
+            try:
+                copies = derivatives(self.assets.read(key))
+            except InvalidInput:
+                continue
+            for copy in copies:
+                variant = image_key(job, index, copy.extension, copy.variant)
+                self._put(job, variant, copy.data, copy.media_type)
+            made += 1
+        return made
 
     def _put(self, job: Job, key: str, data: bytes, media_type: str) -> str:
         """Store once; returns the sha256 of what the key holds."""

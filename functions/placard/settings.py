@@ -15,6 +15,7 @@ class Settings:
     ledger_table: str = ""
     jobs_queue_url: str = ""
     reports_queue_url: str = ""
+    derivatives_queue_url: str = ""
     job_max_receives: int = 5  # the jobs queue's maxReceiveCount
     idempotency_table: str = ""
     provider: str = "draft"
@@ -35,6 +36,7 @@ class Settings:
             ledger_table=env.get("LEDGER_TABLE", ""),
             jobs_queue_url=env.get("JOBS_QUEUE_URL", ""),
             reports_queue_url=env.get("REPORTS_QUEUE_URL", ""),
+            derivatives_queue_url=env.get("DERIVATIVES_QUEUE_URL", ""),
             job_max_receives=int(env.get("JOBS_MAX_RECEIVES") or 5),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             provider=env.get("PLACARD_PROVIDER", "draft"),

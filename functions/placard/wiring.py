@@ -22,6 +22,7 @@ from placard.aws.ledger import DynamoLedger
 from placard.aws.progress import DynamoProgress
 from placard.aws.queue import (
     SqsCallbackRequests,
+    SqsDerivativeRequests,
     SqsJobQueue,
     SqsReportRequests,
 )
@@ -119,6 +120,11 @@ def report_requests() -> SqsReportRequests:
 
 
 @cache
+def derivative_requests() -> SqsDerivativeRequests:
+    return SqsDerivativeRequests(client("sqs"), settings().derivatives_queue_url)
+
+
+@cache
 def job_endings() -> JobEndings:
     return JobEndings(
         records=job_records(),
@@ -196,7 +202,7 @@ def callback_secret() -> str:
 
 def reset() -> None:
     """Forget what was built, for a new environment (tests, a new local run)."""
-    sheets = (pipeline, ingest, reporter, progress, report_requests)
+    sheets = (pipeline, ingest, reporter, progress, report_requests, derivative_requests)
     api = (job_records, job_service, replay_guard, webhook_secret_reader, callback_requests)
     for built in (client, settings, *sheets, *api, job_endings, callback_client, idempotency_store):
         built.cache_clear()

@@ -19,6 +19,7 @@ from placard.callbacks import new_secret
 from placard.local import LocalContext, rest_api_event, sqs_event
 from placard.signing import signed_headers
 from placard.stack import Stack
+from tests.integration.review_copies import make_review_copies
 
 SECRET = "api-test-secret"
 POSTER = {
@@ -66,6 +67,7 @@ def run_queued_jobs(stack: Stack) -> None:
     ).get("Messages", []):
         event = sqs_event(messages, stack.arn("JobsQueue"), stack.region)
         worker.handler(event, LocalContext("WorkerFunction", 600))
+    make_review_copies(stack)
 
 
 def test_a_job_is_accepted_then_runs_and_its_status_shows_images_and_cost(cloud: Stack) -> None:

@@ -18,6 +18,7 @@ from placard import wiring
 from placard.aws.budgets import DynamoBudgets
 from placard.local import LocalContext, s3_put_event, sqs_event
 from placard.stack import Stack
+from tests.integration.review_copies import make_review_copies
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -49,11 +50,13 @@ def take_all(stack: Stack, queue: str) -> list[dict[str, Any]]:
 
 
 def work(stack: Stack, messages: list[dict[str, Any]]) -> None:
+    """The worker on each message, then the review copies: the jobs have ended."""
     for message in messages:
         event = sqs_event([message], stack.arn("JobsQueue"), stack.region)
         assert worker.handler(event, LocalContext("WorkerFunction", 600)) == {
             "batchItemFailures": []
         }
+    make_review_copies(stack)
 
 
 def charged(stack: Stack) -> list[dict[str, Any]]:

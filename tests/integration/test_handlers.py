@@ -19,6 +19,7 @@ from placard.ledger_items import Status
 from placard.local import LocalContext, s3_put_event, sqs_event
 from placard.providers.base import ImageRequest, ImageResult, ProviderRefused, ProviderUnavailable
 from placard.stack import Stack
+from tests.integration.review_copies import make_review_copies
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -109,7 +110,9 @@ def test_worker_stores_images_and_charges_the_ledger(stack: Stack) -> None:
             "Body"
         ].read()
         assert data.startswith(b"\x89PNG")
-    # And each has a web-sized WebP and a thumbnail beside it
+    # When the derivatives function takes the jobs' requests (one a job)
+    assert make_review_copies(stack) == 2
+    # Then each image has a web-sized WebP and a thumbnail beside it
     derived = sorted(v["Key"] for v in image_versions(stack, derivatives=True) if v not in versions)
     assert derived == sorted(
         v["Key"].replace(".png", f".{variant}.webp")

@@ -45,8 +45,4 @@ def test_the_sample_sqs_event_makes_its_image(stack: Stack) -> None:
     reply = worker.handler(sample("sqs-job.json"), LocalContext("WorkerFunction", 600))
     assert reply == {"batchItemFailures": []}
     listing = boto3.client("s3").list_objects_v2(Bucket=stack.physical["AssetsBucket"])
-    assert [o["Key"].rsplit("/", 1)[-1] for o in listing["Contents"]] == [
-        "0.png",
-        "0.thumb.webp",
-        "0.web.webp",
-    ]
+    assert [o["Key"].rsplit("/", 1)[-1] for o in listing["Contents"]] == ["0.png"]

@@ -57,3 +57,13 @@ class SqsCallbackRequests:
     def send(self, job_id: str, url: str) -> None:
         body = json.dumps({"job_id": job_id, "url": url})
         self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)
+
+
+class SqsDerivativeRequests:
+    def __init__(self, sqs: SQSClient, queue_url: str) -> None:
+        self._sqs = sqs
+        self.queue_url = queue_url
+
+    def send(self, job: Job, originals: list[tuple[int, str]], status: str, reason: str) -> None:
+        body = {"job": job.to_dict(), "originals": originals, "status": status, "reason": reason}
+        self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))

@@ -1,0 +1,37 @@
+"""A job's images are made and charged -> their web-sized and thumbnail WebP copies, then the
+job ends (its record, callback and upload count), so what waits for it finds the copies.
+
+Off the worker's path: a worker's slot is the provider's, and Pillow's time is not."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers.sqs_batch import each_record
+from placard import wiring
+from placard.jobs import Job
+
+logger = Logger()
+tracer = Tracer()
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    request = json.loads(record.body)
+    job = Job.from_dict(request["job"])
+    originals = [(int(index), str(key)) for index, key in request["originals"]]
+    made = wiring.pipeline().make_derivatives(job, originals)  # stored once: safe to repeat
+    wiring.job_endings().ended(job, request["status"], request["reason"])
+    logger.debug("review copies made", extra={"job_id": job.job_id, "images": made})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return each_record(event, context, record_handler)

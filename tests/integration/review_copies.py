@@ -1,0 +1,24 @@
+"""The derivatives function's part, for tests that drive the handlers one by one."""
+
+from __future__ import annotations
+
+import boto3
+
+from handlers import derivatives
+from placard.local import LocalContext, sqs_event
+from placard.stack import Stack
+
+
+def make_review_copies(stack: Stack) -> int:
+    """Deliver every queued review-copy request, as Lambda's poller would; how many."""
+    sqs, done = boto3.client("sqs"), 0
+    while messages := sqs.receive_message(
+        QueueUrl=stack.physical["DerivativesQueue"],
+        MaxNumberOfMessages=10,
+        MessageSystemAttributeNames=["All"],
+    ).get("Messages", []):
+        event = sqs_event(messages, stack.arn("DerivativesQueue"), stack.region)
+        reply = derivatives.handler(event, LocalContext("DerivativesFunction", 120))
+        assert reply == {"batchItemFailures": []}
+        done += len(messages)
+    return done
