@@ -21,7 +21,7 @@ from placard.api_models import (
 )
 from placard.errors import InvalidInput, PlacardError
 from placard.jobs import Job, Size
-from placard.ledger_items import OVER_BUDGET, LedgerItem, Status
+from placard.ledger_items import LedgerItem, Status
 from placard.ports import AssetStore, JobQueue, JobRecord, JobRecords, Ledger, UploadStore
 from placard.pricing import PriceTable
 from placard.sheets import Row, RowError, SheetDefaults, job_from_row
@@ -183,10 +183,3 @@ def campaign_costs(campaign: str, items: Iterable[LedgerItem]) -> CampaignCosts:
         by_provider=dict(groups["provider"]),
         by_day=dict(sorted(groups["day"].items())),
     )
-
-
-def ended_state(outcome_status: str, reason: str) -> str:
-    """The API's final state for a job's outcome."""
-    if outcome_status == "succeeded":
-        return "succeeded"
-    return "over_budget" if reason == OVER_BUDGET else "failed"

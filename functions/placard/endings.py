@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from placard.api_service import ended_state
 from placard.jobs import Job
+from placard.ledger_items import OVER_BUDGET
 from placard.ports import CallbackRequests, JobRecords, Progress, ReportRequests
 from placard.runs import UploadRun
 
@@ -28,3 +28,10 @@ class JobEndings:
         run = UploadRun.of(job)
         if run is not None and self.progress.job_ended(run):
             self.reports.send(run)
+
+
+def ended_state(outcome_status: str, reason: str) -> str:
+    """The API's final state for a job's outcome."""
+    if outcome_status == "succeeded":
+        return "succeeded"
+    return "over_budget" if reason == OVER_BUDGET else "failed"

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
-import httpx
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from botocore.config import Config
 
-from placard.api_service import JobService
 from placard.aws.assets import S3Assets, S3Uploads
 from placard.aws.budgets import DynamoBudgets
 from placard.aws.job_records import DynamoJobRecords
@@ -28,7 +26,6 @@ from placard.aws.queue import (
 )
 from placard.aws.replays import DynamoReplayGuard
 from placard.aws.secrets import api_key
-from placard.campaign_report import Reporter
 from placard.endings import JobEndings
 from placard.errors import InvalidInput
 from placard.ingest import Ingest
@@ -38,6 +35,12 @@ from placard.providers import make_provider
 from placard.settings import Settings
 from placard.signing import WINDOW_SECONDS
 from placard.templates import default_catalogue
+
+if TYPE_CHECKING:  # built only by the handlers that use them, so others do not import them
+    import httpx
+
+    from placard.api_service import JobService
+    from placard.campaign_report import Reporter
 
 # Workers share clients across threads (the local runner) and invocations (Lambda): a pool as
 # large as the concurrency keeps connections open instead of opening one per call.
@@ -100,6 +103,8 @@ def ingest() -> Ingest:
 
 @cache
 def reporter() -> Reporter:
+    from placard.campaign_report import Reporter
+
     s = settings()
     return Reporter(
         catalogue=default_catalogue(),
@@ -146,6 +151,8 @@ def job_records() -> DynamoJobRecords:
 
 @cache
 def callback_client() -> httpx.Client:
+    import httpx
+
     # Redirects are never followed: one to a private address would get past the URL check.
     # No proxy from the environment either: a proxy would resolve the host on its own.
     return httpx.Client(follow_redirects=False, trust_env=False)
@@ -162,6 +169,8 @@ def check_callback(url: str) -> None:
 
 @cache
 def job_service() -> JobService:
+    from placard.api_service import JobService
+
     s = settings()
     budgets = DynamoBudgets(client("dynamodb"), s.ledger_table)
     return JobService(
