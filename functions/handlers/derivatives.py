@@ -26,7 +26,13 @@ def record_handler(record: SQSRecord) -> None:
     request = json.loads(record.body)
     job = Job.from_dict(request["job"])
     originals = [(int(index), str(key)) for index, key in request["originals"]]
-    made = wiring.pipeline().make_derivatives(job, originals)  # stored once: safe to repeat
+    try:
+        made = wiring.pipeline().make_derivatives(job, originals)  # stored once: safe to repeat
+    except Exception:
+        if int(record.attributes.approximate_receive_count) >= wiring.settings().job_max_receives:
+            # The copies cannot be made: the images stand, and the job still ends.
+            wiring.job_endings().ended(job, request["status"], request["reason"])
+        raise
     wiring.job_endings().ended(job, request["status"], request["reason"])
     logger.debug("review copies made", extra={"job_id": job.job_id, "images": made})
 

@@ -252,3 +252,39 @@ def test_inserting_a_row_does_not_make_its_neighbours_new_jobs(
     # Then only the new row is a new image; the moved rows are the jobs they were
     after = {i["sk"] for i in charged(stack)}
     assert before < after and len(after - before) == 1
+
+
+def test_review_copies_that_cannot_be_made_still_end_the_job_on_the_last_try(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a sheet whose two jobs' images are made, and review copies that always fail
+    sheet = DATA / "mixed.csv"
+    ingest_event(put_sheet(stack, sheet))
+    for message in take_all(stack, "JobsQueue"):
+        worker.handler(sqs_event([message], stack.arn("JobsQueue"), stack.region),
+                       LocalContext("WorkerFunction", 600))  # fmt: skip
+
+    def broken(job: Any, originals: Any) -> int:
+        raise OSError("S3 is having a day")
+
+    monkeypatch.setattr(wiring.pipeline(), "make_derivatives", broken)
+    requests = take_all(stack, "DerivativesQueue")
+    assert len(requests) == 2
+    # When they fail before the last delivery, Then the jobs have not ended
+    deliver_copies(stack, requests, receive_count=1)
+    assert take_all(stack, "ReportsQueue") == []
+    # When they fail on the last delivery, Then the jobs end and the reports are asked for
+    deliver_copies(stack, requests, receive_count=5)
+    assert len(take_all(stack, "ReportsQueue")) == 1
+
+
+def deliver_copies(stack: Stack, requests: list[dict[str, Any]], receive_count: int) -> None:
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    from handlers import derivatives
+
+    for message in requests:
+        message["Attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    event = sqs_event(requests, stack.arn("DerivativesQueue"), stack.region)
+    with pytest.raises(BatchProcessingError):  # every record failed: all go back to the queue
+        derivatives.handler(event, LocalContext("DerivativesFunction", 120))
