@@ -129,7 +129,7 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
             cloud.put_upload(path, upload.key)
         elapsed = time.perf_counter() - started  # review copies and reports made too
         worker.record_handler = original
-        summary = collect(cloud, path, workdir / "out", upload)
+        summary = collect(cloud, workdir / "out", upload)
         ledger = DynamoLedger(cloud.client("dynamodb"), wiring.settings().ledger_table)
         items = ledger.campaign_items("bench")
     charged = [i for i in items if i.status is Status.CHARGED]

@@ -100,6 +100,13 @@ def _entry(
     return Entry(row.number, status, template, copy, Decimal(cost), reason, images)
 
 
+@dataclass(frozen=True)
+class Gathered:
+    rows: list[tuple[Row, Parsed]]
+    items: dict[str, list[LedgerItem]]
+    errors_csv: bytes
+
+
 @dataclass
 class Reporter:
     """Writes a run's reports under reports/<campaign>/<upload>/ in the assets bucket."""
@@ -109,14 +116,17 @@ class Reporter:
     assets: AssetStore
     ledger: Ledger
 
-    def write(self, run: UploadRun) -> Reports:
+    def gather(self, run: UploadRun) -> Gathered:
+        """The sheet's rows as ingest judged them, and the campaign's ledger by job."""
         errors_csv = self.assets.read(run.reports_prefix + "errors.csv")
         with self.uploads.open(run.sheet) as sheet:
-            rows = parsed_rows(
-                sheet, PurePosixPath(run.sheet).name, run, errors_csv, self.catalogue
-            )
-        items = by_job(self.ledger.campaign_items(run.campaign))
-        reports = build(run, rows, items, uri=self.assets.uri, link=self.assets.link)
+            name = PurePosixPath(run.sheet).name
+            rows = parsed_rows(sheet, name, run, errors_csv, self.catalogue)
+        return Gathered(rows, by_job(self.ledger.campaign_items(run.campaign)), errors_csv)
+
+    def write(self, run: UploadRun) -> Reports:
+        found = self.gather(run)
+        reports = build(run, found.rows, found.items, uri=self.assets.uri, link=self.assets.link)
         prefix = run.reports_prefix
         self.assets.put_report(
             prefix + "results.csv", reports.results_csv, "text/csv; charset=utf-8"

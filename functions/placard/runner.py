@@ -11,7 +11,7 @@ from pathlib import Path
 from placard import wiring
 from placard.aws.ledger import DynamoLedger
 from placard.aws.queue import SqsJobQueue
-from placard.campaign_report import build, by_job, parsed_rows
+from placard.campaign_report import build
 from placard.errors import InvalidInput
 from placard.ingest import BUDGET_METADATA, Upload
 from placard.jobs import Job
@@ -57,7 +57,7 @@ def run_sheet(
     with cloud.draining(on_settled):  # workers start on the first jobs while ingest goes on
         answers = cloud.put_upload(sheet, upload.key, metadata)
         on_queued(sum(u["jobs"] for answer in answers for u in answer["uploads"]))
-    return collect(cloud, sheet, out, upload)
+    return collect(cloud, out, upload)
 
 
 def referenced_files(sheet: Path) -> set[str]:
@@ -122,22 +122,14 @@ def run_edit(
     )
 
 
-def collect(cloud: LocalCloud, sheet: Path, out: Path, upload: Upload) -> RunSummary:
+def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
     """Images and their derivatives, results.csv, index.html and errors.csv into `out`, from
     what the cloud now holds; the pages link to the local copies."""
     settings = wiring.settings()
     s3 = cloud.client("s3")
     run = UploadRun(upload.campaign, upload.key, "local")
-    items = by_job(
-        DynamoLedger(cloud.client("dynamodb"), settings.ledger_table).campaign_items(
-            upload.campaign
-        )
-    )
-    errors_body = s3.get_object(
-        Bucket=settings.assets_bucket, Key=upload.reports_prefix + "errors.csv"
-    )["Body"].read()
-    with sheet.open("rb") as raw:
-        rows = parsed_rows(raw, sheet.name, run, errors_body, default_catalogue())
+    found = wiring.reporter().gather(run)  # as the report function reads the upload
+    rows, items, errors_body = found.rows, found.items, found.errors_csv
 
     out.mkdir(parents=True, exist_ok=True)
     images_dir = out / "images"

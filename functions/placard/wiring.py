@@ -62,17 +62,44 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+# One of each adapter; the services below share them.
+
+
+@cache
+def assets() -> S3Assets:
+    return S3Assets(client("s3"), settings().assets_bucket)
+
+
+@cache
+def uploads() -> S3Uploads:
+    return S3Uploads(client("s3"), settings().uploads_bucket)
+
+
+@cache
+def ledger() -> DynamoLedger:
+    return DynamoLedger(client("dynamodb"), settings().ledger_table)
+
+
+@cache
+def budgets() -> DynamoBudgets:
+    return DynamoBudgets(client("dynamodb"), settings().ledger_table)
+
+
+@cache
+def jobs_queue() -> SqsJobQueue:
+    return SqsJobQueue(client("sqs"), settings().jobs_queue_url)
+
+
 @cache
 def pipeline() -> Pipeline:
-    s = settings()
     return Pipeline(
         catalogue=default_catalogue(),
         prices=default_prices(),
-        provider=make_provider(s),
-        assets=S3Assets(client("s3"), s.assets_bucket),
-        ledger=DynamoLedger(client("dynamodb"), s.ledger_table),
-        uploads=S3Uploads(client("s3"), s.uploads_bucket),
-        budgets=DynamoBudgets(client("dynamodb"), s.ledger_table),
+        provider=make_provider(settings()),
+        assets=assets(),
+        ledger=ledger(),
+        uploads=uploads(),
+        budgets=budgets(),
     )
 
 
@@ -87,15 +114,13 @@ def idempotency_store(handler: str) -> DynamoDBPersistenceLayer:
 
 @cache
 def ingest() -> Ingest:
-    s = settings()
-    s3 = client("s3")
     return Ingest(
         catalogue=default_catalogue(),
-        uploads=S3Uploads(s3, s.uploads_bucket),
-        assets=S3Assets(s3, s.assets_bucket),
-        queue=SqsJobQueue(client("sqs"), s.jobs_queue_url),
-        ledger=DynamoLedger(client("dynamodb"), s.ledger_table),
-        budgets=DynamoBudgets(client("dynamodb"), s.ledger_table),
+        uploads=uploads(),
+        assets=assets(),
+        queue=jobs_queue(),
+        ledger=ledger(),
+        budgets=budgets(),
         progress=progress(),
         reports=report_requests(),
     )
@@ -105,12 +130,8 @@ def ingest() -> Ingest:
 def reporter() -> Reporter:
     from placard.campaign_report import Reporter
 
-    s = settings()
     return Reporter(
-        catalogue=default_catalogue(),
-        uploads=S3Uploads(client("s3"), s.uploads_bucket),
-        assets=S3Assets(client("s3"), s.assets_bucket),
-        ledger=DynamoLedger(client("dynamodb"), s.ledger_table),
+        catalogue=default_catalogue(), uploads=uploads(), assets=assets(), ledger=ledger()
     )
 
 
@@ -171,18 +192,16 @@ def check_callback(url: str) -> None:
 def job_service() -> JobService:
     from placard.api_service import JobService
 
-    s = settings()
-    budgets = DynamoBudgets(client("dynamodb"), s.ledger_table)
     return JobService(
         catalogue=default_catalogue(),
         prices=default_prices(),
-        provider=s.provider,
-        uploads=S3Uploads(client("s3"), s.uploads_bucket),
-        assets=S3Assets(client("s3"), s.assets_bucket),
-        queue=SqsJobQueue(client("sqs"), s.jobs_queue_url),
-        ledger=DynamoLedger(client("dynamodb"), s.ledger_table),
+        provider=settings().provider,
+        uploads=uploads(),
+        assets=assets(),
+        queue=jobs_queue(),
+        ledger=ledger(),
         records=job_records(),
-        remaining_budget=budgets.remaining,
+        remaining_budget=budgets().remaining,
         check_callback=check_callback,
         clock=utc_now,
     )
@@ -195,24 +214,25 @@ def replay_guard() -> DynamoReplayGuard:
 
 
 @cache
-def webhook_secret_reader() -> Callable[[], str]:
-    return api_key("PLACARD_WEBHOOK_SECRET", settings().secret_name)
+def secret_reader(name: str) -> Callable[[], str]:
+    return api_key(name, settings().secret_name)
 
 
 def webhook_secret() -> str:
     """The shared secret API callers sign with (re-read as Parameters' cache ages)."""
-    return webhook_secret_reader()()
+    return secret_reader("PLACARD_WEBHOOK_SECRET")()
 
 
 def callback_secret() -> str:
     """The Standard Webhooks secret (whsec_...) job-end callbacks are signed with."""
-    return api_key("PLACARD_CALLBACK_SECRET", settings().secret_name)()
+    return secret_reader("PLACARD_CALLBACK_SECRET")()
 
 
 def reset() -> None:
     """Forget what was built, for a new environment (tests, a new local run)."""
-    sheets = (pipeline, ingest, reporter, progress, report_requests, derivative_requests)
-    api = (job_records, job_service, replay_guard, webhook_secret_reader, callback_requests)
-    for built in (client, settings, *sheets, *api, job_endings, callback_client, idempotency_store):
+    adapters = (client, settings, assets, uploads, ledger, budgets, jobs_queue, progress)
+    sheets = (pipeline, ingest, reporter, report_requests, derivative_requests, job_endings)
+    api = (job_records, job_service, replay_guard, secret_reader, callback_requests)
+    for built in (*adapters, *sheets, *api, callback_client, idempotency_store):
         built.cache_clear()
     default_catalogue.cache_clear()

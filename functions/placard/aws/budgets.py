@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from placard.aws.ledger import condition_failed
 from placard.ledger_items import campaign_pk
 
 if TYPE_CHECKING:
@@ -36,8 +37,7 @@ class DynamoBudgets:
         limit for a campaign that has one moves what remains by the difference."""
         key = budget_key(campaign)
         while True:
-            current = self._db.get_item(TableName=self.table, Key=key, ConsistentRead=True)
-            item = current.get("Item")
+            item = self._item(campaign)
             try:
                 if item is None:
                     self._db.put_item(
@@ -64,7 +64,7 @@ class DynamoBudgets:
                     )
                 return
             except ClientError as exc:
-                if not _condition_failed(exc):
+                if not condition_failed(exc):
                     raise  # else another writer got there first: read again
 
     def take(self, campaign: str, amount: Decimal) -> Decimal | None:
@@ -83,7 +83,7 @@ class DynamoBudgets:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
             return None if "Item" in exc.response else Decimal(0)  # no item: no budget
         return amount
@@ -101,7 +101,7 @@ class DynamoBudgets:
                 ExpressionAttributeValues={":amount": _number(amount)},
             )
         except ClientError as exc:
-            if not _condition_failed(exc):  # else the campaign has no budget
+            if not condition_failed(exc):  # else the campaign has no budget
                 raise
 
     def limit(self, campaign: str) -> Decimal | None:
@@ -118,7 +118,3 @@ class DynamoBudgets:
             TableName=self.table, Key=budget_key(campaign), ConsistentRead=True
         )
         return reply.get("Item")
-
-
-def _condition_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

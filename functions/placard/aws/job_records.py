@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from placard.aws.ledger import condition_failed
 from placard.ports import JobRecord
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class DynamoJobRecords:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise  # else the same job was asked for before: keep its record
 
     def get(self, job_id: str) -> JobRecord | None:

@@ -21,6 +21,11 @@ def _serialise(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _to_dynamo(v) for k, v in item.items()}
 
 
+def condition_failed(exc: ClientError) -> bool:
+    """A conditional write refused: the item was not as the condition asked."""
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
 def _deserialise(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _from_dynamo(v) for k, v in item.items()}
 
@@ -70,7 +75,7 @@ class DynamoLedger:
                 ExpressionAttributeValues={":charged": {"S": Status.CHARGED.value}},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from placard.errors import PlacardError
 from placard.jobs import Job
@@ -40,30 +40,29 @@ class SqsJobQueue:
         return sent
 
 
-class SqsReportRequests:
+class _SqsRequests:
+    """A queue of requests to another function, one JSON message each."""
+
     def __init__(self, sqs: SQSClient, queue_url: str) -> None:
         self._sqs = sqs
         self.queue_url = queue_url
 
-    def send(self, run: UploadRun) -> None:
-        self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(run.to_dict()))
-
-
-class SqsCallbackRequests:
-    def __init__(self, sqs: SQSClient, queue_url: str) -> None:
-        self._sqs = sqs
-        self.queue_url = queue_url
-
-    def send(self, job_id: str, url: str) -> None:
-        body = json.dumps({"job_id": job_id, "url": url})
-        self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)
-
-
-class SqsDerivativeRequests:
-    def __init__(self, sqs: SQSClient, queue_url: str) -> None:
-        self._sqs = sqs
-        self.queue_url = queue_url
-
-    def send(self, job: Job, originals: list[tuple[int, str]], status: str, reason: str) -> None:
-        body = {"job": job.to_dict(), "originals": originals, "status": status, "reason": reason}
+    def _send(self, body: dict[str, Any]) -> None:
         self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))
+
+
+class SqsReportRequests(_SqsRequests):
+    def send(self, run: UploadRun) -> None:
+        self._send(run.to_dict())
+
+
+class SqsCallbackRequests(_SqsRequests):
+    def send(self, job_id: str, url: str) -> None:
+        self._send({"job_id": job_id, "url": url})
+
+
+class SqsDerivativeRequests(_SqsRequests):
+    def send(self, job: Job, originals: list[tuple[int, str]], status: str, reason: str) -> None:
+        self._send(
+            {"job": job.to_dict(), "originals": originals, "status": status, "reason": reason}
+        )

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from placard.aws.ledger import condition_failed
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -33,7 +35,7 @@ class DynamoReplayGuard:
                 ConditionExpression="attribute_not_exists(id)",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True
