@@ -10,11 +10,13 @@ import importlib
 import json
 import logging
 import os
+import queue
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -41,6 +43,7 @@ LOCAL_ENV = {
 # Lambda waits out the visibility timeout before a retry; a laptop waits a second or a few.
 MAX_RETRY_PAUSE_SECONDS = 5
 IDLE_WAIT_SECONDS = 1  # an idle queue is long-polled, as Lambda's pollers do
+SQS_MAX_BATCH = 10  # the most one receive or one batch delete takes
 log = logging.getLogger(__name__)
 
 
@@ -75,6 +78,8 @@ class LocalCloud:
         self._server: subprocess.Popen[str] | None = None
         self.endpoint = ""
         self.functions: dict[str, Function] = {}
+        self._processes: dict[str, FunctionProcesses] = {}
+        self._processes_lock = threading.Lock()
 
     def start(self) -> None:
         self._server = subprocess.Popen(
@@ -93,6 +98,8 @@ class LocalCloud:
         wiring.reset()
 
     def stop(self) -> None:
+        for processes in self._processes.values():
+            processes.close()
         if self._server is not None:
             assert self._server.stdin is not None
             self._server.stdin.close()
@@ -104,6 +111,12 @@ class LocalCloud:
     # Functions and their event sources.
 
     def invoke(self, function: Function, event: dict[str, Any]) -> Any:
+        if function.background:
+            with self._processes_lock:
+                processes = self._processes.setdefault(
+                    function.logical_id, FunctionProcesses(function)
+                )
+            return processes.invoke(event)
         module, attribute = function.handler.rsplit(".", 1)
         handler = getattr(importlib.import_module(module), attribute)
         return handler(event, LocalContext(function.logical_id, function.timeout))
@@ -241,7 +254,56 @@ def provision(stack: Stack, root: Path) -> dict[str, str]:
     return environment
 
 
+class FunctionProcesses:
+    """A background function's processes (placard.function_process), started as invocations
+    need them, each answering one invocation at a time."""
+
+    def __init__(self, function: Function) -> None:
+        self.function = function
+        self._idle: queue.SimpleQueue[subprocess.Popen[str]] = queue.SimpleQueue()
+        self._started: list[subprocess.Popen[str]] = []
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        try:
+            process = self._idle.get_nowait()
+        except queue.Empty:
+            process = self._start()
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(json.dumps(event) + "\n")
+        process.stdin.flush()
+        line = process.stdout.readline()
+        name = self.function.logical_id
+        if not line:
+            raise PlacardError(f"{name}'s process ended, exit code {process.wait()}")
+        self._idle.put(process)
+        answer = json.loads(line)
+        if "error" in answer:
+            raise PlacardError(f"{name}: {answer['error']}")
+        return answer["reply"]
+
+    def _start(self) -> subprocess.Popen[str]:
+        function = self.function
+        command = [sys.executable, "-m", "placard.function_process", function.handler,
+                   function.logical_id, str(function.timeout)]  # fmt: skip
+        process = subprocess.Popen(  # noqa: S603 (placard's own module, the template's handler)
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8"
+        )
+        self._started.append(process)  # list.append is atomic: no lock
+        return process
+
+    def close(self) -> None:
+        for process in self._started:
+            assert process.stdin is not None
+            process.stdin.close()
+        for process in self._started:
+            process.wait(timeout=10)
+
+
 class _QueuePump:
+    """One event source mapping: long-polls its queue ten messages at a time, as Lambda's
+    pollers do, invokes the function with batches of its BatchSize, and deletes what succeeded
+    ten at a time."""
+
     def __init__(
         self, cloud: LocalCloud, function: Function, queue_id: str, props: dict[str, Any]
     ) -> None:
@@ -251,10 +313,13 @@ class _QueuePump:
         self.queue_id = queue_id
         self.url = cloud.stack.physical[queue_id]
         self.running: set[Future[int]] = set()
+        self.held: deque[dict[str, Any]] = deque()  # received, not yet handed to an invocation
         self.arn = cloud.stack.arn(queue_id)
         self.batch = int(props.get("BatchSize", 10))
         scaling = props.get("ScalingConfig", {}).get("MaximumConcurrency")
         self.concurrency = int(cloud.stack.resolve(scaling)) if scaling else 10
+        self._deletes: list[str] = []  # receipt handles of messages whose invocation succeeded
+        self._deletes_lock = threading.Lock()
 
     def run(
         self,
@@ -266,24 +331,31 @@ class _QueuePump:
         that ends may still ask another function for something."""
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             while True:
-                while len(self.running) < self.concurrency and (messages := self._receive(0)):
+                while len(self.running) < self.concurrency and (messages := self._take(0)):
                     self.running.add(pool.submit(self._deliver, messages))
                 if self.running:
                     done, self.running = wait(self.running, timeout=1, return_when=FIRST_COMPLETED)
+                    self._delete(everything=not self.running)
                     for future in done:
                         on_settled(future.result())
                 elif not producing.is_set() and all(pump.idle() for pump in pumps):
                     return
-                elif messages := self._receive(IDLE_WAIT_SECONDS):  # a long poll costs nothing
+                elif messages := self._take(IDLE_WAIT_SECONDS):  # a long poll costs nothing
                     self.running.add(pool.submit(self._deliver, messages))
 
     def idle(self) -> bool:
-        return not self.running and self._queue_empty()
+        return not self.running and not self.held and self._queue_empty()
+
+    def _take(self, wait_seconds: int) -> list[dict[str, Any]]:
+        """The next batch: from the messages held, else from one receive of up to ten."""
+        if not self.held:
+            self.held.extend(self._receive(wait_seconds))
+        return [self.held.popleft() for _ in range(min(self.batch, len(self.held)))]
 
     def _receive(self, wait_seconds: int) -> list[dict[str, Any]]:
         reply = self.sqs.receive_message(
             QueueUrl=self.url,
-            MaxNumberOfMessages=self.batch,
+            MaxNumberOfMessages=SQS_MAX_BATCH,
             WaitTimeSeconds=wait_seconds,
             MessageSystemAttributeNames=["All"],
         )
@@ -298,8 +370,8 @@ class _QueuePump:
         return all(int(v) == 0 for v in attributes.values())
 
     def _deliver(self, messages: list[dict[str, Any]]) -> int:
-        """Invoke once with a batch; delete what succeeded, let the rest come back. Returns how
-        many messages left the queue."""
+        """Invoke once with a batch; what succeeded is deleted, the rest comes back after a
+        pause. Returns how many messages left the queue."""
         event = sqs_event(messages, self.arn, self.cloud.stack.region)
         try:
             reply = self.cloud.invoke(self.function, event) or {}
@@ -307,15 +379,10 @@ class _QueuePump:
         except Exception:  # a whole-batch failure, as Lambda treats an unhandled error
             log.exception("%s failed a batch of %d", self.function.logical_id, len(messages))
             failed = {m["MessageId"] for m in messages}
-        succeeded = [m for m in messages if m["MessageId"] not in failed]
-        if succeeded:
-            self.sqs.delete_message_batch(
-                QueueUrl=self.url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(succeeded)
-                ],
-            )
+        succeeded = [m["ReceiptHandle"] for m in messages if m["MessageId"] not in failed]
+        with self._deletes_lock:
+            self._deletes.extend(succeeded)
+        self._delete(everything=False)
         for message in messages:
             if message["MessageId"] in failed:
                 received = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
@@ -325,6 +392,19 @@ class _QueuePump:
                     VisibilityTimeout=min(received, MAX_RETRY_PAUSE_SECONDS),
                 )
         return len(succeeded)
+
+    def _delete(self, *, everything: bool) -> None:
+        """Delete succeeded messages in batches of ten; `everything` sends a last short one."""
+        with self._deletes_lock:
+            pending = len(self._deletes)
+            cut = pending if everything else pending - pending % SQS_MAX_BATCH
+            handles, self._deletes = self._deletes[:cut], self._deletes[cut:]
+        for start in range(0, len(handles), SQS_MAX_BATCH):
+            chunk = handles[start : start + SQS_MAX_BATCH]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)],
+            )
 
 
 def s3_put_event(bucket: str, key: str, size: int, region: str) -> dict[str, Any]:

@@ -52,6 +52,7 @@ class Function:
     environment: dict[str, str]
     events: tuple[EventSource, ...]
     timeout: int
+    background: bool = False  # run locally in low-priority processes of its own
 
 
 @dataclass
@@ -175,6 +176,7 @@ class Stack:
                 environment={k: self.resolve(v) for k, v in env.items()},
                 events=events,
                 timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
+                background=resource.get("Metadata", {}).get("LocalProcess") == "background",
             )
         return functions
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import urllib.request
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from placard.local import local_cloud
+import boto3
+import pytest
+
+from placard.local import LocalCloud, local_cloud
+from placard.stack import Stack, repo_root
+from tests.integration import function_probe
 
 
 def test_concurrent_deletes_leave_no_message_behind() -> None:
@@ -33,3 +41,77 @@ def test_concurrent_deletes_leave_no_message_behind() -> None:
             "ApproximateNumberOfMessages": "0",
             "ApproximateNumberOfMessagesNotVisible": "0",
         }
+
+
+def test_a_batch_size_of_one_is_fed_by_receives_of_ten_and_deleted_ten_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a queue of 40 messages whose function takes them one at a time, as the worker does
+    events = {"In": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["Inbox", "Arn"]},
+                                                   "BatchSize": 1}}}  # fmt: skip
+    stack = Stack({"Resources": {
+        "Inbox": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        "Probe": {"Type": "AWS::Serverless::Function", "Properties": {
+            "Handler": "tests.integration.function_probe.remember", "Events": events}},
+    }})  # fmt: skip
+    cloud = LocalCloud(stack, repo_root())
+    cloud.start()
+    try:
+        sqs, url = cloud.client("sqs"), stack.physical["Inbox"]
+        for start in range(0, 40, 10):
+            entries = [{"Id": str(i), "MessageBody": str(start + i)} for i in range(10)]
+            sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        calls: Counter[str] = Counter()
+        deleted: list[int] = []
+
+        def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+            calls.update([model.name])
+            if model.name == "DeleteMessageBatch":
+                deleted.append(len(params["Entries"]))
+
+        def counted(service: str) -> Any:
+            client = boto3.client(service, endpoint_url=cloud.endpoint)  # type: ignore[call-overload]
+            client.meta.events.register("provide-client-params.sqs", count)
+            return client
+
+        monkeypatch.setattr(cloud, "client", counted)
+        function_probe.seen.clear()
+        # When the local runner drains it
+        cloud.drain()
+        # Then each message was one invocation of its own, and none is left in flight
+        assert sorted(int(b) for batch in function_probe.seen for b in batch) == list(range(40))
+        assert all(len(batch) == 1 for batch in function_probe.seen)
+        assert queue_counts(sqs, url) == {
+            "ApproximateNumberOfMessages": "0",
+            "ApproximateNumberOfMessagesNotVisible": "0",
+        }
+        # And they came ten a receive (the rest are polls of an empty queue at the end), and
+        # went in deletes of ten: 40 calls each way would be one a message
+        assert calls["ReceiveMessage"] <= 4 + 12
+        assert deleted == [10, 10, 10, 10]
+    finally:
+        cloud.stop()
+
+
+def test_a_reset_of_the_emulator_empties_it_and_it_works_on() -> None:
+    # Given the embedded cloud with a queue of ours
+    with local_cloud() as cloud:
+        sqs = cloud.client("sqs")
+        sqs.create_queue(QueueName="before-reset")
+        # When moto is reset, twice, with a queue made in between
+        for name in ("after-first-reset", None):
+            with urllib.request.urlopen(f"{cloud.endpoint}/moto-api/reset", data=b"") as reply:
+                assert reply.status == 200
+            urls = sqs.list_queues().get("QueueUrls", [])
+            # Then each reset left no queue behind, and the emulator still takes requests
+            assert urls == []
+            if name:
+                sqs.create_queue(QueueName=name)
+
+
+def queue_counts(sqs: Any, url: str) -> dict[str, str]:
+    attributes: dict[str, str] = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return attributes
