@@ -93,7 +93,7 @@ class EmulatorConfig:
     :meth:`ProviderEmulator.configure`."""
 
     latency: float = 0.0
-    """Seconds each generation takes (a sleep before answering)."""
+    """Seconds from a generation's admission to its answer (making the image included)."""
     images_per_minute: int | None = None
     """Rate limit on images (a request for n images takes n tokens); None = unlimited."""
     burst: int | None = None
@@ -1109,11 +1109,20 @@ class ProviderEmulator:
             if REFUSE_MARKER in job.prompt:
                 raise _refused()
             fault = self._admit(job.n)
+            admitted = time.monotonic()
             self._note(entry, fault=fault)
             if fault == "hang":
                 self._stopping.wait(config.hang_seconds)
                 raise _Dropped
-            if config.latency and self._stopping.wait(config.latency):
+            payload = None
+            if fault is None:
+                payload = (
+                    self._openai_success(job) if api == "openai" else self._prospo_success(job)
+                )
+            # The latency is the answer's, making the image included: under load the first
+            # answers must not come late because this process drew their PNGs.
+            remaining = config.latency - (time.monotonic() - admitted)
+            if remaining > 0 and self._stopping.wait(remaining):
                 raise _Dropped  # stopping
             if fault == "disconnect":
                 raise _Dropped
@@ -1127,7 +1136,7 @@ class ProviderEmulator:
                 self._note(entry, status=200)
                 handler.send(200, self._malformed(api))
                 return
-            payload = self._openai_success(job) if api == "openai" else self._prospo_success(job)
+            assert payload is not None
         except _ApiError as error:
             answer_error(error)
             return

@@ -749,6 +749,20 @@ def test_concurrent_requests_are_served_in_parallel(emu: ProviderEmulator) -> No
     assert emu.stats().billed_images == 20
 
 
+def test_the_latency_includes_drawing_the_image(emu: ProviderEmulator, http: httpx.Client) -> None:
+    # Given a second of latency, and a large size no request has asked for yet
+    emu.configure(latency=1.0)
+    timings = []
+    for _ in range(2):
+        # When the same image is asked for twice: drawn the first time, remembered the second
+        started = time.monotonic()
+        response = generate(http, size="2160x3840", prompt="A tall poster, drawn once")
+        timings.append(time.monotonic() - started)
+        assert response.status_code == 200
+    # Then both answers take the latency: drawing a 8-megapixel PNG is not added to it
+    assert all(1.0 <= t < 1.25 for t in timings), timings
+
+
 def test_command_line_runs_the_server_in_the_foreground() -> None:
     # Given the emulator started from the command line
     process = subprocess.Popen(
