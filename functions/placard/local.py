@@ -78,8 +78,7 @@ class LocalCloud:
         self._server: subprocess.Popen[str] | None = None
         self.endpoint = ""
         self.functions: dict[str, Function] = {}
-        self._processes: dict[str, FunctionProcesses] = {}
-        self._processes_lock = threading.Lock()
+        self._processes: dict[str, FunctionProcesses] = {}  # background functions'
 
     def start(self) -> None:
         self._server = subprocess.Popen(
@@ -95,6 +94,11 @@ class LocalCloud:
         os.environ.update({**LOCAL_ENV, "AWS_ENDPOINT_URL": self.endpoint})
         os.environ.update(provision(self.stack, self.root))
         self.functions = self.stack.functions()
+        self._processes = {
+            name: FunctionProcesses(function)
+            for name, function in self.functions.items()
+            if function.background
+        }
         wiring.reset()
 
     def stop(self) -> None:
@@ -112,11 +116,7 @@ class LocalCloud:
 
     def invoke(self, function: Function, event: dict[str, Any]) -> Any:
         if function.background:
-            with self._processes_lock:
-                processes = self._processes.setdefault(
-                    function.logical_id, FunctionProcesses(function)
-                )
-            return processes.invoke(event)
+            return self._processes[function.logical_id].invoke(event)
         module, attribute = function.handler.rsplit(".", 1)
         handler = getattr(importlib.import_module(module), attribute)
         return handler(event, LocalContext(function.logical_id, function.timeout))

@@ -132,18 +132,6 @@ def _known_accounts() -> tuple[Callable[..., Any], Any]:
     return getitem, classmethod(forget)
 
 
-def _memoised(function: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    """A method of one argument whose answer depends on nothing else, worked out once per value."""
-    answers: dict[Any, Any] = {}
-
-    def method(self: Any, value: Any) -> Any:
-        if value not in answers:
-            answers[value] = function(self, value)
-        return answers[value]
-
-    return method
-
-
 def _random_string(
     self: MotoRandom, length: int = 20, include_digits: bool = True, lower_case: bool = False
 ) -> str:
@@ -185,7 +173,7 @@ def _speed_up_moto() -> None:
     sqs_models.unix_time_millis = _unix_time_millis  # type: ignore[attr-defined]
     # Per request, moto also matches the host against every service's URL patterns (under
     # one lock), lists each response class's methods, and draws ids a character at a time.
-    DomainDispatcherApplication.get_backend_for_host = _memoised(  # type: ignore[method-assign,assignment]
+    DomainDispatcherApplication.get_backend_for_host = functools.cache(  # type: ignore[method-assign]
         DomainDispatcherApplication.get_backend_for_host
     )
     method_names = functools.cache(moto_utils.method_names_from_class)
