@@ -642,14 +642,20 @@ class _TokenBucket:
 
     Not thread-safe by itself: the emulator calls it under its lock."""
 
-    def __init__(self, per_minute: int | None, burst: int | None) -> None:
+    def __init__(
+        self,
+        per_minute: int | None,
+        burst: int | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clock = clock
         self.per_minute = per_minute
         self.rate = per_minute / 60.0 if per_minute else 0.0
         self.capacity = (
             (burst if burst is not None else max(1, per_minute // 60)) if per_minute else 0
         )
         self.tokens = float(self.capacity)
-        self.stamp = time.monotonic()
+        self.stamp = clock()
 
     def take(self, n: int) -> float:
         """Take n tokens and return 0.0, or take nothing and return the seconds to wait.
@@ -658,7 +664,7 @@ class _TokenBucket:
         leaves it in debt, so the long-run rate still holds."""
         if not self.per_minute:
             return 0.0
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(float(self.capacity), self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         need = min(n, self.capacity)

@@ -11,7 +11,6 @@ standard error.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -21,13 +20,11 @@ NICENESS = 10  # the OS gives this process what CPU the others leave
 
 
 def serve(handler_path: str, name: str, timeout: int, requests: TextIO, replies: TextIO) -> None:
-    from placard.local import LocalContext
+    from placard.local import call_handler
 
-    module, attribute = handler_path.rsplit(".", 1)
-    handler = getattr(importlib.import_module(module), attribute)
     for line in requests:
         try:
-            reply = handler(json.loads(line), LocalContext(name, timeout))
+            reply = call_handler(handler_path, json.loads(line), name, timeout)
             answer: dict[str, Any] = {"reply": reply}
         except Exception as exc:  # a whole-batch failure, as Lambda reports an unhandled error
             answer = {"error": f"{type(exc).__name__}: {exc}"}

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import boto3
+from aws_lambda_powertools import Metrics
 
 from placard import wiring
 from placard.errors import PlacardError
@@ -67,6 +68,19 @@ class LocalContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def call_handler(path: str, event: dict[str, Any], name: str, timeout: int) -> Any:
+    """Invoke the handler at `module.attribute` as Lambda would, in this process."""
+    module, attribute = path.rsplit(".", 1)
+    handler = getattr(importlib.import_module(module), attribute)
+    try:
+        return handler(event, LocalContext(name, timeout))
+    finally:
+        # Metrics are off here, so nothing flushes them; yet Powertools prints a metric's
+        # 100th value on standard output all the same (add_metric does not look at
+        # POWERTOOLS_METRICS_DISABLED). Drop them as Lambda's flush would.
+        Metrics().clear_metrics()
 
 
 class LocalCloud:
@@ -117,9 +131,7 @@ class LocalCloud:
     def invoke(self, function: Function, event: dict[str, Any]) -> Any:
         if function.background:
             return self._processes[function.logical_id].invoke(event)
-        module, attribute = function.handler.rsplit(".", 1)
-        handler = getattr(importlib.import_module(module), attribute)
-        return handler(event, LocalContext(function.logical_id, function.timeout))
+        return call_handler(function.handler, event, function.logical_id, function.timeout)
 
     @property
     def uploads_bucket(self) -> str:

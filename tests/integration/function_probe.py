@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
 
 def where(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {
@@ -30,3 +33,12 @@ seen: list[list[str]] = []  # in-process invocations: the bodies of each one's b
 def remember(event: dict[str, Any], context: Any) -> dict[str, Any]:
     seen.append([record["body"] for record in event["Records"]])
     return {"batchItemFailures": []}
+
+
+probe_metrics = Metrics(namespace="Probe", service="probe")
+
+
+@probe_metrics.log_metrics
+def counts(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    probe_metrics.add_metric("Calls", MetricUnit.Count, 1)  # as the worker's ImagesCharged
+    return {"n": event["n"]}

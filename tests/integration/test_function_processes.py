@@ -70,3 +70,20 @@ def test_a_process_that_dies_fails_its_invocation_and_the_next_gets_a_new_one() 
                 processes.invoke({"n": 1})
     finally:
         processes.close()
+
+
+def test_metrics_stay_off_the_terminal_in_a_background_function_too(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a background function that adds a metric on each invocation, metrics off as the
+    # local cloud turns them off
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    processes = probe("counts")
+    try:
+        # When it is invoked past the 100 values Powertools prints a metric at
+        replies = [processes.invoke({"n": n}) for n in range(150)]
+    finally:
+        processes.close()
+    # Then every invocation answered and nothing of the metrics reached the terminal
+    assert [reply["n"] for reply in replies] == list(range(150))
+    assert "CloudWatchMetrics" not in capfd.readouterr().err

@@ -115,3 +115,21 @@ def queue_counts(sqs: Any, url: str) -> dict[str, str]:
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return attributes
+
+
+def test_metrics_stay_off_the_terminal_however_many_invocations_add_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a function that adds a metric on each invocation, as the worker does per image
+    stack = Stack({"Resources": {"Probe": {"Type": "AWS::Serverless::Function", "Properties": {
+        "Handler": "tests.integration.function_probe.counts"}}}})  # fmt: skip
+    cloud = LocalCloud(stack, repo_root())
+    cloud.start()
+    try:
+        # When the local runner invokes it past the 100 values Powertools prints a metric at
+        replies = [cloud.invoke(stack.functions()["Probe"], {"n": n}) for n in range(150)]
+    finally:
+        cloud.stop()
+    # Then every invocation answered and nothing of the metrics reached standard output
+    assert [reply["n"] for reply in replies] == list(range(150))
+    assert "CloudWatchMetrics" not in capsys.readouterr().out

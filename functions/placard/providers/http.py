@@ -36,6 +36,15 @@ class RetryPolicy:
     max_delay: float = 20.0
     budget_seconds: float = 180.0  # all waiting within one call, throttling included
 
+    def delay(self, failures: int, asked: float | None, rng: random.Random) -> float:
+        """Seconds to wait before the next attempt, after `failures` failures so far."""
+        if asked is not None:
+            # The server knows when capacity frees up; a little jitter spreads the herd.
+            return asked + rng.uniform(0, min(0.25, 0.1 + asked * 0.2))
+        # Grows with failures only: a fault after a run of 429s is still a first fault.
+        ceiling = min(self.max_delay, self.base_delay * 2 ** max(0, failures - 1))
+        return rng.uniform(0, ceiling)  # full jitter
+
 
 @dataclass(frozen=True)
 class Timeouts:
@@ -176,13 +185,7 @@ class HttpCaller:
 
     def _pause(self, stats: CallStats, asked: float | None) -> None:
         policy = self.policy
-        if asked is not None:
-            # The server knows when capacity frees up; a little jitter spreads the herd.
-            delay = asked + self._rng.uniform(0, min(0.25, 0.1 + asked * 0.2))
-        else:
-            # Grows with failures only: a fault after a run of 429s is still a first fault.
-            ceiling = min(policy.max_delay, policy.base_delay * 2 ** max(0, stats.failures - 1))
-            delay = self._rng.uniform(0, ceiling)  # full jitter
+        delay = policy.delay(stats.failures, asked, self._rng)
         if stats.waited + delay > policy.budget_seconds:
             last = stats.errors[-1] if stats.errors else ""
             raise ProviderUnavailable(
