@@ -268,7 +268,8 @@ def provision(stack: Stack, root: Path) -> dict[str, str]:
 
 class FunctionProcesses:
     """A background function's processes (placard.function_process), started as invocations
-    need them, each answering one invocation at a time."""
+    need them, each answering one invocation at a time, and stopped at the function's
+    Timeout."""
 
     def __init__(self, function: Function) -> None:
         self.function = function
@@ -281,12 +282,26 @@ class FunctionProcesses:
         except queue.Empty:
             process = self._start()
         assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(json.dumps(event) + "\n")
-        process.stdin.flush()
-        line = process.stdout.readline()
-        name = self.function.logical_id
-        if not line:
-            raise PlacardError(f"{name}'s process ended, exit code {process.wait()}")
+        name, timeout = self.function.logical_id, self.function.timeout
+        expired = threading.Event()
+
+        def expire() -> None:  # as Lambda does at the function's Timeout
+            expired.set()
+            process.kill()
+
+        timer = threading.Timer(timeout, expire)
+        timer.start()
+        try:
+            process.stdin.write(json.dumps(event) + "\n")
+            process.stdin.flush()
+            line = process.stdout.readline()
+        finally:
+            timer.cancel()
+        if expired.is_set() or not line:
+            code = process.wait()
+            if expired.is_set():
+                raise PlacardError(f"{name} timed out after {timeout} seconds")
+            raise PlacardError(f"{name}'s process ended, exit code {code}")
         self._idle.put(process)
         answer = json.loads(line)
         if "error" in answer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -21,6 +22,11 @@ def where(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def fails(event: dict[str, Any], context: Any) -> None:
     print("a handler's own output goes to standard error")  # not into the replies
     raise ValueError(f"cannot handle {event['n']}")
+
+
+def sleeps(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    time.sleep(event["seconds"])  # as a handler stuck on a call with no timeout would
+    return {"slept": event["seconds"]}
 
 
 def exits(event: dict[str, Any], context: Any) -> None:

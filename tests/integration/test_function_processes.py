@@ -13,8 +13,9 @@ from placard.local import FunctionProcesses
 from placard.stack import Function
 
 
-def probe(handler: str) -> FunctionProcesses:
-    function = Function("Probe", f"tests.integration.function_probe.{handler}", {}, (), 30, True)
+def probe(handler: str, timeout: int = 30) -> FunctionProcesses:
+    path = f"tests.integration.function_probe.{handler}"
+    function = Function("Probe", path, {}, (), timeout, True)
     return FunctionProcesses(function)
 
 
@@ -87,3 +88,16 @@ def test_metrics_stay_off_the_terminal_in_a_background_function_too(
     # Then every invocation answered and nothing of the metrics reached the terminal
     assert [reply["n"] for reply in replies] == list(range(150))
     assert "CloudWatchMetrics" not in capfd.readouterr().err
+
+
+def test_an_invocation_past_the_timeout_is_stopped_and_the_next_gets_a_new_process() -> None:
+    # Given a background function with a timeout of 1 s
+    processes = probe("sleeps", timeout=1)
+    try:
+        # When an invocation runs past it
+        with pytest.raises(PlacardError, match="Probe timed out after 1 seconds"):
+            processes.invoke({"seconds": 60})
+        # Then it failed as Lambda fails it, and the next invocation is answered
+        assert processes.invoke({"seconds": 0}) == {"slept": 0}
+    finally:
+        processes.close()
