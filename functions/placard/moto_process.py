@@ -23,6 +23,7 @@ from moto import backends
 from moto.core import responses as moto_responses
 from moto.core import utils as moto_utils
 from moto.core.base_backend import BackendDict
+from moto.core.serialize import BaseJSONSerializer
 from moto.core.utils import camelcase_to_underscores, unix_time
 from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_api._internal import mock_random
@@ -132,6 +133,31 @@ def _known_accounts() -> tuple[Callable[..., Any], Any]:
     return getitem, classmethod(forget)
 
 
+_AS_STORED = frozenset({"S", "N", "BOOL", "NULL", "SS", "NS"})  # binary ones need base64
+
+
+def _attribute_values_as_stored(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The JSON serialiser's method for structures, passing DynamoDB's plain attribute values
+    through as they are.
+
+    moto keeps items as the wire's JSON ({"S": ...}, {"N": ...}) and would rebuild each value
+    member by member, trying six aliases for each of its ten members: half of a query's
+    time, about 3 ms an item. Maps, lists and binary values still go member by member."""
+
+    def serialize(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if (
+            key
+            and shape.name == "AttributeValue"
+            and type(value) is dict
+            and value.keys() <= _AS_STORED
+        ):
+            self._default_serialize(serialized, value, shape, key)
+        else:
+            method(self, serialized, value, shape, key)
+
+    return serialize
+
+
 def _random_string(
     self: MotoRandom, length: int = 20, include_digits: bool = True, lower_case: bool = False
 ) -> str:
@@ -180,6 +206,9 @@ def _speed_up_moto() -> None:
     moto_responses.method_names_from_class = method_names  # type: ignore[attr-defined]
     MotoRandom.get_random_string = _random_string  # type: ignore[method-assign]
     sqs_models.generate_receipt_handle = _receipt_handle  # type: ignore[attr-defined]
+    BaseJSONSerializer._serialize_type_structure = _attribute_values_as_stored(  # type: ignore[method-assign]
+        BaseJSONSerializer._serialize_type_structure
+    )
     BackendDict.__getitem__, BackendDict.reset = _known_accounts()  # type: ignore[method-assign]
 
 

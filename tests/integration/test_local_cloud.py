@@ -133,3 +133,56 @@ def test_metrics_stay_off_the_terminal_however_many_invocations_add_them(
     # Then every invocation answered and nothing of the metrics reached standard output
     assert [reply["n"] for reply in replies] == list(range(150))
     assert "CloudWatchMetrics" not in capsys.readouterr().out
+
+
+def test_every_kind_of_attribute_value_comes_back_as_it_was_written() -> None:
+    # Given an item with every kind of DynamoDB attribute value, nested ones too
+    item = {
+        "pk": {"S": "campaign#summer"},
+        "sk": {"S": "IMAGE#1"},
+        "cost": {"N": "0.012"},
+        "png": {"B": b"\x89PNG\r\n"},
+        "final": {"BOOL": True},
+        "nothing": {"NULL": True},
+        "tags": {"SS": ["a", "b"]},
+        "sizes": {"NS": ["1024", "1536"]},
+        "blobs": {"BS": [b"\x00", b"\xff"]},
+        "usage": {"M": {"tokens": {"N": "272"}, "kind": {"S": "image"}}},
+        "texts": {"L": [{"S": "SALE"}, {"N": "3"}, {"M": {"x": {"BOOL": False}}}, {"L": []}]},
+    }
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    with local_cloud() as cloud:
+        db = cloud.client("dynamodb")
+        db.create_table(
+            TableName="kinds",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )  # fmt: skip
+        db.put_item(TableName="kinds", Item=item)
+        # When it is read back by key, by query, by scan and by an update's answer
+        reads = [
+            db.get_item(TableName="kinds", Key=key)["Item"],
+            db.query(
+                TableName="kinds",
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": item["pk"]},
+            )["Items"][0],
+            db.scan(TableName="kinds")["Items"][0],
+            db.update_item(
+                TableName="kinds", Key=key, UpdateExpression="SET #f = :t",
+                ExpressionAttributeNames={"#f": "final"},
+                ExpressionAttributeValues={":t": {"BOOL": True}}, ReturnValues="ALL_NEW",
+            )["Attributes"],
+        ]  # fmt: skip
+    # Then each read is the item as written (sets in any order, as DynamoDB's are)
+    sets = ("tags", "sizes", "blobs")
+    for read in reads:
+        assert {k: v for k, v in read.items() if k not in sets} == {
+            k: v for k, v in item.items() if k not in sets
+        }
+        for name in sets:
+            [(kind, values)] = read[name].items()
+            assert (kind, sorted(values)) == (next(iter(item[name])), sorted(*item[name].values()))
