@@ -1,0 +1,130 @@
+"""The report function at scale: a sheet's results.csv and index.html, time and memory.
+
+For each size, a fresh interpreter starts the local cloud (moto in a process of its own),
+puts a sheet of N social-square rows in the uploads bucket and ingest's (empty) errors.csv in
+the assets bucket, and writes one charged image per row into the ledger, as the workers would
+have. Then the report function's work, `Reporter.write`, runs twice: once timed, once under
+tracemalloc for the peak of Python memory it allocates (the function's own objects: rows,
+jobs, ledger items, the two files). Prints a markdown table.
+
+    python bench/report.py [--rows 1000,10000,100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+CAMPAIGN = "bench"
+BATCH = 25  # the most one BatchWriteItem takes
+
+
+def sheet(path: Path, rows: int) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["template", "product", "headline", "cta", "quality", "size"])
+        for i in range(rows):
+            writer.writerow(
+                ["social-square", "Cold brew", f"Summer #{i}", "Try it", "low", "1024x1024"]
+            )
+
+
+def measure(rows: int) -> dict[str, Any]:
+    from placard import wiring
+    from placard.aws.ledger import _serialise
+    from placard.campaign_report import parsed_rows
+    from placard.jobs import Job
+    from placard.ledger_items import LedgerItem, Status
+    from placard.local import local_cloud
+    from placard.pipeline import image_key
+    from placard.reports import errors_report
+    from placard.runs import UploadRun
+    from placard.templates import default_catalogue
+
+    with tempfile.TemporaryDirectory() as tmp, local_cloud() as cloud:
+        path = Path(tmp) / "sheet.csv"
+        sheet(path, rows)
+        run = UploadRun(CAMPAIGN, f"campaigns/{CAMPAIGN}/sheet.csv", "run-1")
+        cloud.put_file(path, run.sheet)
+        errors = errors_report().to_bytes()
+        wiring.assets().put_report(run.reports_prefix + "errors.csv", errors, "text/csv")
+        with path.open("rb") as handle:
+            parsed = parsed_rows(handle, path.name, run, errors, default_catalogue())
+        jobs = [job for _, job in parsed if isinstance(job, Job)]
+        items = [charged(job, LedgerItem, Status, image_key(job, 0, "png")) for job in jobs]
+        db, table = cloud.client("dynamodb"), wiring.settings().ledger_table
+        for start in range(0, len(items), BATCH):
+            requests = [
+                {"PutRequest": {"Item": _serialise(item.to_item())}}
+                for item in items[start : start + BATCH]
+            ]
+            db.batch_write_item(RequestItems={table: requests})
+        del parsed, jobs, items
+
+        reporter = wiring.reporter()
+        started = time.perf_counter()
+        reports = reporter.write(run)
+        seconds = time.perf_counter() - started
+        tracemalloc.start()
+        reporter.write(run)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "peak_mib": peak / 2**20,
+        "csv_kib": len(reports.results_csv) / 1024,
+        "html_kib": len(reports.index_html) / 1024,
+    }
+
+
+def charged(job: Any, item_type: Any, status: Any, key: str) -> Any:
+    price = Decimal("0.011")
+    return item_type(
+        campaign=job.campaign, job_id=job.job_id, image_index=0, template=job.template,
+        template_version=job.template_version, provider="openai", model="gpt-image-2",
+        quality=job.quality.value, size=str(job.size), unit_price=price, cost_usd=price,
+        status=status.CHARGED, created_at="2026-11-26T00:00:00.000+00:00",
+        updated_at="2026-11-26T00:00:01.000+00:00", upload="sheet",
+        row=int(job.origin.get("row", 0)), row_id=job.row_id, s3_key=key, sha256="0" * 64,
+        attempts=1,
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", default="1000,10000")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child)))
+        return
+
+    print("| rows | report written | per 1k rows | peak Python memory | results.csv | index.html |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for rows in (int(n) for n in args.rows.split(",")):
+        # A fresh interpreter a size: nothing of the last one's memory is counted
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(rows)],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        result = json.loads(out.strip().splitlines()[-1])
+        print(
+            f"| {rows:,} | {result['seconds']:.1f} s | {result['seconds'] / rows * 1000:.2f} s "
+            f"| {result['peak_mib']:.0f} MiB | {result['csv_kib']:,.0f} KiB "
+            f"| {result['html_kib']:,.0f} KiB |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
