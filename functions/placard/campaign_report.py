@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from pathlib import PurePosixPath
 from typing import IO
 
@@ -63,6 +64,7 @@ def build(
     link: Callable[[str], str],
 ) -> Reports:
     """`uri` and `link` turn an asset key into its S3 URI and into an href."""
+    link = cache(link)  # both reports link each original: presign it once (about 1 ms)
     results = results_report(
         rows, items_by_job, uri=lambda i: uri(i.s3_key), link=lambda i: link(i.s3_key)
     )
