@@ -113,11 +113,14 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|")
     for rows in (int(n) for n in args.rows.split(",")):
         # A fresh interpreter a size: nothing of the last one's memory is counted
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", str(rows)],
-            check=True, capture_output=True, text=True,
-        ).stdout  # fmt: skip
-        result = json.loads(out.strip().splitlines()[-1])
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", str(rows)], capture_output=True, text=True
+        )
+        if child.returncode:  # say why in the table, and go on with the next size
+            reason = (child.stderr.strip().splitlines() or ["no error output"])[-1]
+            print(f"| {rows:,} | failed (exit {child.returncode}): {reason} | | | | |", flush=True)
+            continue
+        result = json.loads(child.stdout.strip().splitlines()[-1])
         print(
             f"| {rows:,} | {result['seconds']:.1f} s | {result['seconds'] / rows * 1000:.2f} s "
             f"| {result['peak_mib']:.0f} MiB | {result['csv_kib']:,.0f} KiB "
