@@ -13,7 +13,6 @@ jobs, ledger items, the two files). Prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
@@ -24,32 +23,24 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from throughput import sheet  # the same rows as the throughput bench; bench/ is on sys.path
+
+from placard import wiring
+from placard.aws.ledger import _serialise
+from placard.campaign_report import parsed_rows
+from placard.jobs import Job
+from placard.ledger_items import LedgerItem, Status
+from placard.local import local_cloud
+from placard.pipeline import image_key
+from placard.reports import errors_report
+from placard.runs import UploadRun
+from placard.templates import default_catalogue
+
 CAMPAIGN = "bench"
 BATCH = 25  # the most one BatchWriteItem takes
 
 
-def sheet(path: Path, rows: int) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["template", "product", "headline", "cta", "quality", "size"])
-        for i in range(rows):
-            writer.writerow(
-                ["social-square", "Cold brew", f"Summer #{i}", "Try it", "low", "1024x1024"]
-            )
-
-
 def measure(rows: int) -> dict[str, Any]:
-    from placard import wiring
-    from placard.aws.ledger import _serialise
-    from placard.campaign_report import parsed_rows
-    from placard.jobs import Job
-    from placard.ledger_items import LedgerItem, Status
-    from placard.local import local_cloud
-    from placard.pipeline import image_key
-    from placard.reports import errors_report
-    from placard.runs import UploadRun
-    from placard.templates import default_catalogue
-
     with tempfile.TemporaryDirectory() as tmp, local_cloud() as cloud:
         path = Path(tmp) / "sheet.csv"
         sheet(path, rows)
@@ -60,7 +51,7 @@ def measure(rows: int) -> dict[str, Any]:
         with path.open("rb") as handle:
             parsed = parsed_rows(handle, path.name, run, errors, default_catalogue())
         jobs = [job for _, job in parsed if isinstance(job, Job)]
-        items = [charged(job, LedgerItem, Status, image_key(job, 0, "png")) for job in jobs]
+        items = [charged(job) for job in jobs]
         db, table = cloud.client("dynamodb"), wiring.settings().ledger_table
         for start in range(0, len(items), BATCH):
             requests = [
@@ -87,16 +78,17 @@ def measure(rows: int) -> dict[str, Any]:
     }
 
 
-def charged(job: Any, item_type: Any, status: Any, key: str) -> Any:
+def charged(job: Job) -> LedgerItem:
+    """The ledger item of the job's one image, as a worker leaves it."""
     price = Decimal("0.011")
-    return item_type(
+    return LedgerItem(
         campaign=job.campaign, job_id=job.job_id, image_index=0, template=job.template,
         template_version=job.template_version, provider="openai", model="gpt-image-2",
         quality=job.quality.value, size=str(job.size), unit_price=price, cost_usd=price,
-        status=status.CHARGED, created_at="2026-11-26T00:00:00.000+00:00",
+        status=Status.CHARGED, created_at="2026-11-26T00:00:00.000+00:00",
         updated_at="2026-11-26T00:00:01.000+00:00", upload="sheet",
-        row=int(job.origin.get("row", 0)), row_id=job.row_id, s3_key=key, sha256="0" * 64,
-        attempts=1,
+        row=int(job.origin.get("row", 0)), row_id=job.row_id, s3_key=image_key(job, 0, "png"),
+        sha256="0" * 64, attempts=1,
     )  # fmt: skip
 
 
