@@ -67,6 +67,10 @@ class _Handler(BaseHTTPRequestHandler):
     cloud: LocalCloud
     function: Function
     throttle: TokenBucket
+    # Lambda hands a container one request at a time, and the handler relies on it: its
+    # Powertools resolver holds the current event, its idempotency config the current context.
+    # One lock per server gives the same contract; reading and answering stay concurrent.
+    invoking: threading.Lock
     protocol_version = "HTTP/1.1"
 
     def _answer(self) -> None:
@@ -88,7 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
             stage="",
             query=dict(parse_qsl(url.query)) or None,
         )
-        reply: dict[str, Any] = self.cloud.invoke(self.function, event)
+        with self.invoking:
+            reply: dict[str, Any] = self.cloud.invoke(self.function, event)
         data = reply.get("body") or ""
         raw = base64.b64decode(data) if reply.get("isBase64Encoded") else data.encode()
         headers = dict(reply.get("headers") or {})
@@ -111,6 +116,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # the handler logs each request itself
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 resets a burst of callers before they are heard
+
+
 @contextmanager
 def serving(cloud: LocalCloud, port: int = 0) -> Iterator[str]:
     """The API on http://127.0.0.1:PORT while the block runs (PORT 0: any free one), the
@@ -118,10 +128,14 @@ def serving(cloud: LocalCloud, port: int = 0) -> Iterator[str]:
     handler = type(
         "Handler",
         (_Handler,),
-        {"cloud": cloud, "function": api_function(cloud), "throttle": api_throttle(cloud)},
+        {
+            "cloud": cloud,
+            "function": api_function(cloud),
+            "throttle": api_throttle(cloud),
+            "invoking": threading.Lock(),
+        },
     )
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     with cloud.draining():
         thread.start()

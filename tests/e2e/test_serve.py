@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -174,3 +175,48 @@ def test_a_burst_past_the_stage_throttle_gets_429s_in_the_error_shape(
     throttled = next(a for a in answers if a.status_code == 429)
     assert throttled.json()["error"]["code"] == "throttled"
     assert throttled.headers["Retry-After"] == "1"
+
+
+def poster(i: int) -> dict[str, Any]:
+    """Caller i's own job: its own campaign, so its status shows whose body made it."""
+    return {
+        "campaign": f"caller-{i}",
+        "template": "social-square",
+        "variables": {"product": "Tea", "headline": f"Offer {i}", "cta": "Taste it"},
+        "size": "1024x1024",
+    }
+
+
+def post_job(url: str, body: dict[str, Any], key: str | None) -> httpx.Response:
+    raw = json.dumps(body).encode()
+    headers = signed_headers(SECRET, "POST", "/v1/jobs", raw)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return httpx.post(url + "/v1/jobs", content=raw, headers=headers, timeout=60)
+
+
+@pytest.mark.parametrize("keyed", [True, False], ids=["with-keys", "without-keys"])
+def test_fifty_concurrent_callers_each_get_their_own_job(
+    monkeypatch: pytest.MonkeyPatch, keyed: bool
+) -> None:
+    callers = range(50)
+    with start(monkeypatch, "draft") as cloud, serving(cloud) as url:
+        # Given 50 callers, each with its own body (and its own Idempotency-Key)
+        def call(i: int) -> httpx.Response:
+            return post_job(url, poster(i), f"key-{i}" if keyed else None)
+
+        # When they all post at once
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            first = list(pool.map(call, callers))
+            # Then every one is accepted with a job of its own
+            assert [r.status_code for r in first] == [202] * 50, [r.text for r in first]
+            ids = [r.json()["job_id"] for r in first]
+            assert len(set(ids)) == 50
+            # And the job each was given is the one its own body describes
+            owners = [send(url, "GET", f"/v1/jobs/{job_id}").json()["campaign"] for job_id in ids]
+            assert owners == [f"caller-{i}" for i in callers]
+            # When each sends its request again (signed anew), all at once
+            again = list(pool.map(call, callers))
+        # Then each gets its own job back
+        assert [r.status_code for r in again] == [202] * 50, [r.text for r in again]
+        assert [r.json()["job_id"] for r in again] == ids
