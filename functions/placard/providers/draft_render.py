@@ -3,9 +3,16 @@
 Nothing here talks to a network. `layout` decides where every line of every text field
 goes; `render_generate` paints that onto a calm background with a frame and a
 "DRAFT · <template>" caption; `render_edit` paints new copy into a box of an existing
-image. Same inputs give byte-identical PNGs: the bundled DejaVu fonts are used with
-Pillow's BASIC layout engine (no dependence on libraqm), and PNGs are written without
-metadata.
+image. Same inputs on the same machine give byte-identical PNGs (PNGs are written without
+metadata).
+
+Type: the bundled DejaVu fonts, with Pillow's RAQM layout where it is available (Arabic
+joined, right-to-left copy ordered right to left) and BASIC where it is not. Characters
+DejaVu lacks are set in a fallback font found on the machine (CJK), emoji in colour with
+NotoColorEmoji when installed. Whatever cannot be drawn as it should (no font has the
+character, or right-to-left copy without RAQM) is drawn as a box or unshaped, said in a
+second caption line on the draft and logged: never dropped. Lines are measured with the
+very fonts and engine they are drawn with.
 
 Guarantees of the layout (as long as the copy fits at all at the 4 px minimum size, which
 is true for any realistic copy on a canvas of 1024 px or more): every line box lies inside
@@ -19,14 +26,18 @@ import colorsys
 import functools
 import hashlib
 import io
+import logging
+import math
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont, ImageStat, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, ImageStat, UnidentifiedImageError, features
 
 from placard.errors import InvalidInput
+
+log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]
 RGB = tuple[int, int, int]
@@ -81,19 +92,296 @@ class _SetField:
 
 
 # ---------------------------------------------------------------------------------------
-# fonts and measuring
+# fonts: the bundled DejaVu, then what this machine has for other scripts and for emoji
+
+# Colour emoji (CBDT bitmaps, only at 109 px: drawn at that size and scaled) and fonts for
+# scripts DejaVu lacks (CJK above all). None is bundled (NotoColorEmoji alone is 10 MB):
+# Debian's fonts-noto-color-emoji / fonts-noto-cjk put them here, Fedora and Amazon Linux there.
+EMOJI_FONT_PATHS = (
+    Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"),
+    Path("/usr/share/fonts/google-noto-emoji/NotoColorEmoji.ttf"),
+)
+FALLBACK_FONT_PATHS = (
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+    Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),
+)
+_EMOJI_SIZE = 109
+_MISSING = "\U0010ffff"  # a noncharacter: every font draws its missing-glyph box for it
+_ZWJ = "\u200d"
+
+
+@dataclass(frozen=True)
+class _Face:
+    path: str
+    emoji: bool = False
+
+
+@dataclass(frozen=True)
+class Typesetting:
+    """What this machine can set type with: the layout engine and the fonts found."""
+
+    engine: ImageFont.Layout
+    emoji: _Face | None
+    fallbacks: tuple[_Face, ...]
+
+    @property
+    def shapes(self) -> bool:
+        return self.engine == ImageFont.Layout.RAQM
+
+
+@functools.cache
+def typesetting() -> Typesetting:
+    """RAQM (HarfBuzz shaping, FriBiDi ordering) when Pillow has it, else BASIC: Lambda's
+    python image may lack libfribidi, and a draft must render anyway."""
+    engine = ImageFont.Layout.RAQM if features.check("raqm") else ImageFont.Layout.BASIC
+    emoji = next((_Face(str(p), emoji=True) for p in EMOJI_FONT_PATHS if p.is_file()), None)
+    fallbacks = tuple(_Face(str(p)) for p in FALLBACK_FONT_PATHS if p.is_file())
+    return Typesetting(engine, emoji, fallbacks)
+
+
+def _main_face(bold: bool) -> _Face:
+    return _Face(str(_BOLD_FONT if bold else _REGULAR_FONT))
 
 
 @functools.lru_cache(maxsize=256)
-def _font(bold: bool, size: int) -> ImageFont.FreeTypeFont:
-    path = _BOLD_FONT if bold else _REGULAR_FONT
-    return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.BASIC)
+def _load(face: _Face, size: int, engine: ImageFont.Layout) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(face.path, _EMOJI_SIZE if face.emoji else size, layout_engine=engine)
+
+
+def _glyph_print(face: _Face, char: str) -> tuple[Box, bytes]:
+    font = _load(face, 16, ImageFont.Layout.BASIC)
+    box = font.getbbox(char, anchor="ls")
+    left, top, right, bottom = (int(v) for v in box)
+    canvas = Image.new("RGBA", (max(1, right - left), max(1, bottom - top)))
+    ImageDraw.Draw(canvas).text((-left, -top), char, font=font, anchor="ls", embedded_color=True)
+    return (left, top, right, bottom), canvas.tobytes()
 
 
 @functools.lru_cache(maxsize=8192)
+def _covers(face: _Face, char: str) -> bool:
+    """Whether the font has a glyph for char: it draws it unlike its missing-glyph box."""
+    return _glyph_print(face, char) != _glyph_print(face, _MISSING)
+
+
+# ---------------------------------------------------------------------------------------
+# clusters, fonts per cluster, right-to-left order
+
+
+def _extends(char: str) -> bool:
+    """Joins the cluster before it: marks, ZWJ, variation selectors, skin tones, tags."""
+    code = ord(char)
+    return (
+        unicodedata.category(char) in ("Mn", "Me", "Mc")
+        or char == _ZWJ
+        or 0xFE00 <= code <= 0xFE0F
+        or 0x1F3FB <= code <= 0x1F3FF
+        or 0xE0020 <= code <= 0xE007F
+        or 0xE0100 <= code <= 0xE01EF
+    )
+
+
+def _regional(char: str) -> bool:
+    return 0x1F1E6 <= ord(char) <= 0x1F1FF
+
+
+def _clusters(text: str) -> list[str]:
+    """What a reader sees as one character (near enough to Unicode's grapheme clusters for
+    drawing): never split between fonts, lines or directions."""
+    out: list[str] = []
+    for char in text:
+        if out and (
+            _extends(char)
+            or out[-1].endswith(_ZWJ)
+            or (len(out[-1]) == 1 and _regional(out[-1]) and _regional(char))
+        ):
+            out[-1] += char
+        else:
+            out.append(char)
+    return out
+
+
+def _wants_emoji(cluster: str) -> bool:
+    """Emoji presentation: VS16, keycaps, ZWJ sequences, skin tones, flags, pictographs."""
+    if "\ufe0e" in cluster:  # text presentation asked for
+        return False
+    first = cluster[0]
+    return (
+        any(c in cluster for c in ("\ufe0f", "\u20e3", _ZWJ))
+        or any(0x1F3FB <= ord(c) <= 0x1F3FF for c in cluster)
+        or _regional(first)
+        or (unicodedata.category(first) == "So" and ord(first) >= 0x1F000)
+    )
+
+
+def _face_for(cluster: str, main: _Face, setting: Typesetting) -> _Face | None:
+    """The first font that has the cluster's base character; None when no font has it."""
+    base = cluster[0]
+    if unicodedata.category(base)[0] in "ZC":  # spaces, joiners, controls: nothing to draw
+        return main
+    emoji = (setting.emoji,) if setting.emoji else ()
+    texts = (main, *setting.fallbacks)
+    order = (*emoji, *texts) if _wants_emoji(cluster) else (*texts, *emoji)
+    return next((face for face in order if _covers(face, base)), None)
+
+
+def _strength(cluster: str) -> str:
+    """The bidi class that matters here: L, R, N (a digit), S (a separator inside numbers),
+    T (a currency or percent sign) or O (neutral)."""
+    kind = unicodedata.bidirectional(cluster[0])
+    if kind in ("R", "AL"):
+        return "R"
+    return {"L": "L", "EN": "N", "AN": "N", "CS": "S", "ES": "S", "ET": "T"}.get(kind, "O")
+
+
+def _levels(clusters: Sequence[str]) -> list[int]:
+    """Embedding levels of the Unicode bidi algorithm, simplified to one line without
+    explicit marks: the base from the first strong letter (P2), numbers after L read as L
+    (W7), neutrals between two of a kind take it, else the base (N1, N2; numbers count as
+    R), then I1/I2. Needed because each font's run is drawn by its own call, so FriBiDi
+    (which does the full algorithm inside a run) cannot order runs of different fonts."""
+    kinds = [_strength(c) for c in clusters]
+    for index in range(1, len(kinds) - 1):  # W4: 1,000.5 is one number
+        if kinds[index] == "S" and kinds[index - 1] == kinds[index + 1] == "N":
+            kinds[index] = "N"
+    for indices in (range(len(kinds)), range(len(kinds) - 1, -1, -1)):  # W5: 50% and $5 too
+        previous = "O"
+        for index in indices:
+            if kinds[index] == "T" and previous == "N":
+                kinds[index] = "N"
+            previous = kinds[index]
+    kinds = [k if k in ("L", "R", "N") else "O" for k in kinds]
+    base = next((k for k in kinds if k in ("L", "R")), "L")
+    resolved: list[str] = []
+    last = base
+    for kind in kinds:
+        if kind == "N":
+            kind = "L" if last == "L" else "N"
+        elif kind in ("L", "R"):
+            last = kind
+        resolved.append(kind)
+    for start, kind in enumerate(resolved):
+        if kind != "O":
+            continue
+        end = start
+        while end < len(resolved) and resolved[end] == "O":
+            end += 1
+        before = resolved[start - 1] if start else base
+        after = resolved[end] if end < len(resolved) else base
+        side = {"N": "R"}
+        before, after = side.get(before, before), side.get(after, after)
+        for index in range(start, end):
+            resolved[index] = before if before == after else base
+    if base == "L":
+        return [{"L": 0, "R": 1, "N": 2}[k] for k in resolved]
+    return [{"L": 2, "R": 1, "N": 2}[k] for k in resolved]
+
+
+def _visual_order(levels: Sequence[int]) -> list[int]:
+    """Rule L2: from the highest level down to 1, reverse every run at that level or higher."""
+    order = list(range(len(levels)))
+    for level in range(max(levels, default=0), 0, -1):
+        index = 0
+        while index < len(order):
+            if levels[order[index]] < level:
+                index += 1
+                continue
+            end = index
+            while end < len(order) and levels[order[end]] >= level:
+                end += 1
+            order[index:end] = order[index:end][::-1]
+            index = end
+    return order
+
+
+# ---------------------------------------------------------------------------------------
+# measuring and drawing a line of mixed fonts and directions
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Clusters of one font and one direction, in visual order along the line."""
+
+    text: str
+    face: _Face
+    rtl: bool
+    x: float  # pen position from the line's origin
+
+
+@dataclass(frozen=True)
+class _Shaped:
+    runs: tuple[_Run, ...]
+    bbox: Box  # ink box relative to the origin (the main font's ascender line, "la")
+    advance: float
+    ascent: int  # origin to baseline
+
+
+def _run_metrics(
+    run_text: str, face: _Face, rtl: bool, size: int, setting: Typesetting
+) -> tuple[tuple[float, float, float, float], float]:
+    """(ink box relative to the pen on the baseline, advance) at the given size."""
+    font = _load(face, size, setting.engine)
+    direction = ("rtl" if rtl else "ltr") if setting.shapes else None
+    box = font.getbbox(run_text, anchor="ls", direction=direction)
+    advance = font.getlength(run_text, direction=direction)
+    scale = size / _EMOJI_SIZE if face.emoji else 1.0
+    left, top, right, bottom = (v * scale for v in box)
+    return (left, top, right, bottom), advance * scale
+
+
+def _runs(text: str, bold: bool, setting: Typesetting) -> list[tuple[str, _Face, bool]]:
+    """(text, font, right to left) runs in visual order."""
+    main = _main_face(bold)
+    clusters = _clusters(text)
+    faces = [_face_for(c, main, setting) or main for c in clusters]
+    levels = _levels(clusters)
+    logical: list[tuple[list[str], _Face, int]] = []
+    for cluster, face, level in zip(clusters, faces, levels, strict=True):
+        if logical and logical[-1][1] == face and logical[-1][2] == level:
+            logical[-1][0].append(cluster)
+        else:
+            logical.append(([cluster], face, level))
+    runs = []
+    for index in _visual_order([level for _, _, level in logical]):
+        parts, face, level = logical[index]
+        rtl = level % 2 == 1
+        if rtl and not setting.shapes:  # BASIC draws left to right: give it visual order
+            parts = parts[::-1]
+        runs.append(("".join(parts), face, rtl))
+    return runs
+
+
+@functools.lru_cache(maxsize=8192)
+def _shape_in(setting: Typesetting, bold: bool, size: int, text: str) -> _Shaped:
+    ascent = _load(_main_face(bold), size, setting.engine).getmetrics()[0]
+    runs: list[_Run] = []
+    pen = 0.0
+    lefts, tops, rights, bottoms = [0.0], [0.0], [0.0], [0.0]
+    for run_text, face, rtl in _runs(text, bold, setting):
+        (left, top, right, bottom), advance = _run_metrics(run_text, face, rtl, size, setting)
+        if right > left:
+            lefts.append(pen + left)
+            rights.append(pen + right)
+            tops.append(ascent + top)
+            bottoms.append(ascent + bottom)
+        runs.append(_Run(run_text, face, rtl, pen))
+        pen += advance
+    box = (
+        math.floor(min(lefts)),
+        math.floor(min(tops)),
+        math.ceil(max(rights)),
+        math.ceil(max(bottoms)),
+    )
+    return _Shaped(tuple(runs), box, pen, ascent)
+
+
+def _shape(bold: bool, size: int, text: str) -> _Shaped:
+    return _shape_in(typesetting(), bold, size, text)
+
+
 def _bbox(bold: bool, size: int, text: str) -> Box:
-    left, top, right, bottom = _font(bold, size).getbbox(text, anchor="la")
-    return int(left), int(top), int(right), int(bottom)
+    return _shape(bold, size, text).bbox
 
 
 def _ink_width(bold: bool, size: int, text: str) -> int:
@@ -101,9 +389,85 @@ def _ink_width(bold: bool, size: int, text: str) -> int:
     return right - left
 
 
-@functools.lru_cache(maxsize=8192)
 def _advance(bold: bool, size: int, text: str) -> float:
-    return float(_font(bold, size).getlength(text))
+    return _shape(bold, size, text).advance
+
+
+def _draw_shaped(
+    image: Image.Image,
+    origin: tuple[int, int],
+    shaped: _Shaped,
+    size: int,
+    fill: tuple[int, ...],
+) -> None:
+    """Each run with its own font on the common baseline; emoji in colour, scaled."""
+    setting = typesetting()
+    draw = ImageDraw.Draw(image)
+    baseline = origin[1] + shaped.ascent
+    for run in shaped.runs:
+        font = _load(run.face, size, setting.engine)
+        direction = ("rtl" if run.rtl else "ltr") if setting.shapes else None
+        x = origin[0] + run.x
+        if not run.face.emoji:
+            draw.text(
+                (x, baseline), run.text, font=font, fill=fill, anchor="ls", direction=direction
+            )
+            continue
+        left, top, right, bottom = (
+            int(v) for v in font.getbbox(run.text, anchor="ls", direction=direction)
+        )
+        if right <= left or bottom <= top:
+            continue
+        bitmap = Image.new("RGBA", (right - left, bottom - top))
+        ImageDraw.Draw(bitmap).text(
+            (-left, -top),
+            run.text,
+            font=font,
+            anchor="ls",
+            direction=direction,
+            embedded_color=True,
+        )
+        scale = size / _EMOJI_SIZE
+        scaled = bitmap.resize(
+            (max(1, round(bitmap.width * scale)), max(1, round(bitmap.height * scale))),
+            Image.Resampling.LANCZOS,
+        )
+        image.paste(scaled, (round(x + left * scale), round(baseline + top * scale)), scaled)
+
+
+def _unset(texts: Iterable[str], bold: bool = False) -> str | None:
+    """What the draft cannot show as it should, said on the draft and in the log: clusters no
+    font here has (drawn as the missing-glyph box) and, without RAQM, right-to-left copy."""
+    setting = typesetting()
+    main = _main_face(bold)
+    missing: dict[str, None] = {}
+    right_to_left = False
+    for text in texts:
+        for cluster in _clusters(text):
+            right_to_left = right_to_left or _strength(cluster) == "R"
+            if _face_for(cluster, main, setting) is None:
+                missing[cluster] = None
+    notes = []
+    if missing:
+        names = " ".join(f"U+{ord(c[0]):04X}" for c in list(missing)[:4])
+        more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        wanted = sorted(
+            {
+                "fonts-noto-color-emoji"
+                if _wants_emoji(c)
+                else "fonts-noto-cjk"
+                if "CJK" in unicodedata.name(c[0], "")
+                or unicodedata.name(c[0], "").startswith(("HIRAGANA", "KATAKANA", "HANGUL"))
+                else "a font for them"
+                for c in missing
+            }
+        )
+        notes.append(
+            f"no font here for {names}{more}, drawn as boxes (install {' or '.join(wanted)})"
+        )
+    if right_to_left and not setting.shapes:
+        notes.append("right-to-left copy unshaped (Pillow lacks libraqm/fribidi)")
+    return "; ".join(notes) or None
 
 
 # ---------------------------------------------------------------------------------------
@@ -117,26 +481,24 @@ def _normalise(value: str) -> str:
 
 
 def _break_word(word: str, bold: bool, size: int, max_width: int) -> list[str]:
-    """Split a word that is wider than a line into pieces that each fit (at least 1 char)."""
+    """Split a word that is wider than a line into pieces that each fit (at least one
+    cluster: a letter keeps its marks, an emoji sequence stays whole)."""
     pieces: list[str] = []
-    rest = word
-    while rest:
+    clusters = _clusters(word)
+    while clusters:
+        rest = "".join(clusters)
         if _ink_width(bold, size, rest) <= max_width:
             pieces.append(rest)
             break
-        lo, hi = 1, len(rest) - 1  # the longest prefix that fits is in [1, hi]
+        lo, hi = 1, len(clusters) - 1  # the longest prefix that fits is in [1, hi]
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if _ink_width(bold, size, rest[:mid]) <= max_width:
+            if _ink_width(bold, size, "".join(clusters[:mid])) <= max_width:
                 lo = mid
             else:
                 hi = mid - 1
-        cut = lo
-        # keep combining marks with their base character
-        while cut > 1 and unicodedata.combining(rest[cut]):
-            cut -= 1
-        pieces.append(rest[:cut])
-        rest = rest[cut:]
+        pieces.append("".join(clusters[:lo]))
+        clusters = clusters[lo:]
     return pieces
 
 
@@ -347,54 +709,67 @@ def _margin(width: int, height: int) -> int:
     return max(1, round(min(width, height) * _MARGIN_RATIO))
 
 
-def _caption_text(template_name: str, size: int, max_width: int) -> str | None:
-    """ "DRAFT · <name>" on one line, the name shortened with "…" if it is too wide."""
-    name = _normalise(template_name)
-    text = f"{_DRAFT}{_SEPARATOR}{name}" if name else _DRAFT
-    if _ink_width(False, size, text) <= max_width:
-        return text
-    if _ink_width(False, size, _DRAFT) > max_width:
+def _one_line(head: str, tail: str, size: int, max_width: int) -> str | None:
+    """head and as much of tail as fits on one line, cut with "…" (None: head is too wide)."""
+    if _ink_width(False, size, head + tail) <= max_width:
+        return head + tail
+    if _ink_width(False, size, head) > max_width:
         return None
-    lo, hi = 0, len(name)  # the longest prefix of the name that fits with an ellipsis
+    clusters = _clusters(tail)
+    lo, hi = 0, len(clusters)  # the longest prefix of tail that fits with an ellipsis
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _ink_width(False, size, f"{_DRAFT}{_SEPARATOR}{name[:mid]}…") <= max_width:
+        if _ink_width(False, size, head + "".join(clusters[:mid]) + "…") <= max_width:
             lo = mid
         else:
             hi = mid - 1
-    return f"{_DRAFT}{_SEPARATOR}{name[:lo]}…" if lo else _DRAFT
+    return head + "".join(clusters[:lo]) + "…" if lo else head.rstrip(_SEPARATOR) or None
 
 
-def _caption(width: int, height: int, template_name: str) -> tuple[list[_Line], int]:
-    """The one-line caption at the top of the usable area, and the y where copy may start.
+def _caption(
+    width: int, height: int, template_name: str, note: str | None
+) -> tuple[list[_Line], int]:
+    """The caption lines at the top of the usable area ("DRAFT · <name>", then the note of
+    what could not be drawn as it should), and the y where copy may start.
 
-    The caption is left out on canvases too small to hold it.
+    Captions are left out on canvases too small to hold them.
     """
     margin = _margin(width, height)
     usable_w, usable_h = width - 2 * margin, height - 2 * margin
     size = max(MIN_FONT_SIZE, round(min(width, height) * _CAPTION_RATIO))
-    text = _caption_text(template_name, size, usable_w)
-    if text is None:
+    name = _normalise(template_name)
+    texts = [_one_line(f"{_DRAFT}{_SEPARATOR}" if name else _DRAFT, name, size, usable_w)]
+    if note:
+        texts.append(_one_line("", note, size, usable_w))
+    placed: list[_Line] = []
+    y = margin
+    for text in texts:
+        if text is None:
+            continue
+        line = _SetLine(text, _bbox(False, size, text))
+        if y + line.bbox[3] - line.bbox[1] > margin + usable_h // 5:
+            break
+        set_field = _SetField("", size, False, (line,))
+        placed.append(_centre(set_field, line, y - line.bbox[1], margin, usable_w))
+        y = placed[-1].placed.box[3] + round(size * 0.5)
+    if not placed:
         return [], margin
-    line = _SetLine(text, _bbox(False, size, text))
-    if line.bbox[3] - line.bbox[1] > usable_h // 5:
-        return [], margin
-    set_field = _SetField("", size, False, (line,))
-    placed = _centre(set_field, line, margin - line.bbox[1], margin, usable_w)
-    return [placed], placed.placed.box[3] + round(size * 1.5)
+    return placed, placed[-1].placed.box[3] + round(size * 1.5)
 
 
 def _layout_lines(
     width: int, height: int, template_name: str, texts: Sequence[tuple[str, str]]
-) -> tuple[list[_Line], list[_Line]]:
-    """(caption lines, copy lines)."""
+) -> tuple[list[_Line], list[_Line], str | None]:
+    """(caption lines, copy lines, the note of what cannot be drawn as it should)."""
     _check_size(width, height)
+    fields = _clean_fields(texts)
+    note = _unset([template_name, *(value for _, value in fields)])
     margin = _margin(width, height)
-    caption, copy_top = _caption(width, height, template_name)
+    caption, copy_top = _caption(width, height, template_name, note)
     breathing = round((height - margin - copy_top) * 0.04)  # keep copy off caption and frame
     area = (margin, copy_top + breathing, width - margin, height - margin - breathing)
     max_size = round(min(width, height) * _HEADLINE_RATIO)
-    return caption, _place_block(_clean_fields(texts), area, max_size)
+    return caption, _place_block(fields, area, max_size), note
 
 
 def layout(
@@ -402,10 +777,11 @@ def layout(
 ) -> list[PlacedLine]:
     """Pure layout: where every line of every text field goes (no pixels drawn).
 
-    The first line is the "DRAFT · <template_name>" caption (field ""; a very long name
-    is shortened with "…"), then the lines of each non-empty field in order.
+    First the caption lines (field ""): "DRAFT · <template_name>" (a very long name is
+    shortened with "…"), and a note when some copy cannot be drawn as it should here; then
+    the lines of each non-empty field in order.
     """
-    caption, copy = _layout_lines(width, height, template_name, texts)
+    caption, copy, _ = _layout_lines(width, height, template_name, texts)
     return [line.placed for line in caption + copy]
 
 
@@ -474,15 +850,10 @@ def _encode_png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _draw_lines(draw: ImageDraw.ImageDraw, lines: Sequence[_Line], fill: tuple[int, ...]) -> None:
+def _draw_lines(image: Image.Image, lines: Sequence[_Line], fill: tuple[int, ...]) -> None:
     for line in lines:
-        draw.text(
-            line.origin,
-            line.placed.text,
-            font=_font(line.bold, line.placed.font_size),
-            fill=fill,
-            anchor="la",
-        )
+        size = line.placed.font_size
+        _draw_shaped(image, line.origin, _shape(line.bold, size, line.placed.text), size, fill)
 
 
 def _background(width: int, height: int, palette: _Palette) -> Image.Image:
@@ -504,7 +875,9 @@ def render_generate(
 ) -> bytes:
     """PNG bytes of a layout proof: background, every text field set in real type, the
     template name."""
-    caption, copy = _layout_lines(width, height, template_name, texts)
+    caption, copy, note = _layout_lines(width, height, template_name, texts)
+    if note:
+        log.warning("draft of %s: %s", template_name, note)
     palette = _palette(seed)
     image = _background(width, height, palette)
     draw = ImageDraw.Draw(image)
@@ -513,8 +886,8 @@ def render_generate(
     if width > 2 * (inset + stroke) and height > 2 * (inset + stroke):
         frame = (inset, inset, width - 1 - inset, height - 1 - inset)
         draw.rectangle(frame, outline=palette.muted, width=stroke)
-    _draw_lines(draw, caption, palette.muted)
-    _draw_lines(draw, copy, palette.ink)
+    _draw_lines(image, caption, palette.muted)
+    _draw_lines(image, copy, palette.ink)
     return _encode_png(image)
 
 
@@ -573,7 +946,11 @@ def render_edit(
     patch = Image.new(image.mode, (box_w, box_h), fill)
     pad = round(min(box_w, box_h) * _MARGIN_RATIO)
     area = (pad, pad, box_w - pad, box_h - pad)
-    lines = _place_block(_clean_fields(texts), area, box_h - 2 * pad)
-    _draw_lines(ImageDraw.Draw(patch), lines, (*ink, 255) if image.mode == "RGBA" else ink)
+    fields = _clean_fields(texts)
+    note = _unset(value for _, value in fields)
+    if note:  # said in the log only: the pixels outside the box stay the source's
+        log.warning("draft edit: %s", note)
+    lines = _place_block(fields, area, box_h - 2 * pad)
+    _draw_lines(patch, lines, (*ink, 255) if image.mode == "RGBA" else ink)
     image.paste(patch, (box[0], box[1]))
     return _encode_png(image)
