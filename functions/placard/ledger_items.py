@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -57,19 +57,24 @@ class LedgerItem:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> LedgerItem:
-        fields = {k: v for k, v in item.items() if k in cls.__dataclass_fields__}
-        fields["status"] = Status(fields["status"])
-        fields["image_index"] = int(fields["image_index"])
+        # to_item drops empty strings (DynamoDB keeps no empty key attributes and items stay
+        # small), so any text field may be missing: it was "" (a failed edit has no size).
+        values = dict.fromkeys(_TEXT, "")
+        values.update((k, v) for k, v in item.items() if k in cls.__dataclass_fields__)
+        values["status"] = Status(values["status"])
+        values["image_index"] = int(values["image_index"])
         for name in ("row", "attempts", "unknown_outcomes"):
-            fields[name] = int(fields.get(name, 0))
-        fields["usage"] = {k: int(v) for k, v in (fields.get("usage") or {}).items()}
-        return cls(**fields)
+            values[name] = int(values.get(name, 0))
+        values["usage"] = {k: int(v) for k, v in (values.get("usage") or {}).items()}
+        return cls(**values)
 
     def but(self, **changes: Any) -> LedgerItem:
         return replace(self, **changes)
 
 
 _KEEP = frozenset({"unit_price", "cost_usd", "image_index"})
+# Every text field, required ones included: old stored items may lack any of them.
+_TEXT = tuple(f.name for f in fields(LedgerItem) if f.type == "str")
 
 
 def campaign_pk(campaign: str) -> str:

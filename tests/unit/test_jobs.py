@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 
 import pytest
 
 from placard.errors import InvalidInput
 from placard.jobs import Job, Mode, Quality, Size, parse_campaign, parse_n
+from placard.ledger_items import LedgerItem, Status
 
 
 def job(**changes: object) -> Job:
@@ -91,3 +93,46 @@ def test_campaign_names_are_key_safe() -> None:
     for bad in ("", "../etc", "a/b", "x" * 64):
         with pytest.raises(InvalidInput):
             parse_campaign(bad)
+
+
+# --------------------------------------------------------------------------- ledger items
+
+
+def failed_edit_item() -> LedgerItem:
+    """What Pipeline._fail saves for an edit refused before its size was known."""
+    return LedgerItem(
+        campaign="summer",
+        job_id="abc",
+        image_index=0,
+        template="price-tag-edit",
+        template_version="v1",
+        provider="draft",
+        model="draft-proof",
+        quality="medium",
+        size="",
+        unit_price=Decimal(0),
+        cost_usd=Decimal(0),
+        status=Status.FAILED,
+        created_at="2026-12-01T00:00:00.000+00:00",
+        updated_at="2026-12-01T00:00:00.000+00:00",
+        reason="source_image: is a GIF; give a PNG, JPEG or WebP image",
+    )
+
+
+def test_a_failed_edit_item_without_a_size_reads_back_as_it_was_saved() -> None:
+    # Given a failed edit's item, whose empty size is dropped when stored
+    item = failed_edit_item()
+    stored = item.to_item()
+    assert "size" not in stored
+    # When it is read back, Then it is the same item
+    assert LedgerItem.from_item(stored) == item
+
+
+def test_an_old_item_missing_any_text_field_still_reads_back() -> None:
+    # Given a stored item from which every text field but the keys and status was dropped
+    stored = {k: v for k, v in failed_edit_item().to_item().items() if not isinstance(v, str)}
+    stored |= {"pk": "CAMPAIGN#summer", "sk": "IMAGE#abc#00", "status": "failed"}
+    # When it is read back, Then it rebuilds with those fields empty
+    item = LedgerItem.from_item(stored)
+    assert (item.size, item.model, item.campaign, item.reason) == ("", "", "", "")
+    assert item.status is Status.FAILED and item.cost_usd == 0
