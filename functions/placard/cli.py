@@ -9,15 +9,17 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from placard.contact_sheet import usd
 from placard.errors import PlacardError
-from placard.jobs import Quality, parse_campaign
+from placard.jobs import Quality
 from placard.providers import NAMES
-from placard.templates import default_catalogue
+from placard.templates import Template, default_catalogue
 
 OK, SOME_FAILED, NOTHING_RAN = 0, 1, 2
 
@@ -41,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         "estimate", help="validate a sheet and print its cost by quality tier, before it runs"
     )
     estimate.add_argument("sheet", type=Path)
+    estimate.add_argument("--campaign", help="campaign name (default: the sheet's file name)")
 
     edit = commands.add_parser("edit", help="one masked edit of an image, through the local cloud")
     edit.add_argument("image", type=Path)
@@ -82,6 +85,10 @@ def _provider_option(parser: argparse.ArgumentParser) -> None:
 
 def _check_provider(provider: str) -> None:
     """Fail before anything runs when a paid provider has no key or no address."""
+    if provider not in NAMES:  # argparse checks a given --provider, not its default
+        raise PlacardError(
+            f"PLACARD_PROVIDER {provider!r} is not a provider; use one of {', '.join(NAMES)}"
+        )
     needs = {
         "openai": ("OPENAI_API_KEY",),
         "prospolabs": ("PROSPOLABS_API_KEY", "PROSPOLABS_BASE_URL"),
@@ -94,14 +101,17 @@ def _check_provider(provider: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its usage line and the reason
+        return NOTHING_RAN if exc.code else OK
     try:
         if args.command == "run":
             return _run(args)
         if args.command == "edit":
             return _edit(args)
         if args.command == "estimate":
-            return _estimate(args.sheet)
+            return _estimate(args.sheet, args.campaign)
         if args.command == "serve":
             return _serve(args)
         if args.command == "templates":
@@ -111,21 +121,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PlacardError, OSError) as exc:
         print(f"placard: {exc}", file=sys.stderr)
         return NOTHING_RAN
+    except Exception as exc:  # a bug of ours: one line, not a traceback
+        if os.environ.get("PLACARD_DEBUG"):
+            raise
+        print(
+            f"placard: unexpected {type(exc).__name__}: {exc} (a bug in placard; "
+            "PLACARD_DEBUG=1 shows where)",
+            file=sys.stderr,
+        )
+        return NOTHING_RAN
     return NOTHING_RAN
 
 
-def _vars(pairs: Sequence[str]) -> dict[str, str]:
+def _vars(template: Template, pairs: Sequence[str]) -> dict[str, str]:
+    """--var KEY=VALUE pairs; a KEY the template does not declare is refused (a typo would
+    otherwise drop the copy in silence)."""
     values = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep:
+        key = key.strip()
+        if not sep or not key:
             raise PlacardError(f"--var {pair!r}: expected KEY=VALUE")
-        values[key.strip()] = value
+        if key not in template.variables:
+            raise PlacardError(
+                f"--var {key}: {template.name} has no variable {key!r}; "
+                f"its variables are {', '.join(template.variables)}"
+            )
+        values[key] = value
     return values
 
 
-def _render(template: str, pairs: Sequence[str]) -> int:
-    print(default_catalogue()[template].render(_vars(pairs)))
+def _render(name: str, pairs: Sequence[str]) -> int:
+    template = default_catalogue()[name]
+    print(template.render(_vars(template, pairs)))
     return OK
 
 
@@ -146,24 +174,23 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # lazy: only the local runner draws progress
 
     from placard.local import local_cloud
-    from placard.runner import run_sheet
+    from placard.runner import claim_out, plan_sheet, run_sheet
 
-    sheet: Path = args.sheet
-    if not sheet.is_file():
-        raise PlacardError(f"{sheet}: no such file")
-    campaign = parse_campaign(args.campaign or sheet.stem)
-    out: Path = args.out or Path("out") / campaign
+    # Everything checkable is checked before the cloud starts: nothing is spent on a run
+    # that could not deliver its results.
     _check_provider(args.provider)
+    plan = plan_sheet(args.sheet, args.campaign)
+    out: Path = args.out or Path("out") / plan.campaign
+    claim_out(out, plan)
     logging.basicConfig(level=logging.WARNING)
     with (
         local_cloud(_overrides(args.provider)) as cloud,
-        tqdm(unit="job", desc=campaign, file=sys.stderr) as bar,
+        tqdm(unit="job", desc=plan.campaign, file=sys.stderr) as bar,
     ):
         summary = run_sheet(
             cloud,
-            sheet,
+            plan,
             out,
-            campaign,
             on_queued=lambda n: _set_total(bar, n),
             on_settled=bar.update,
             budget=args.budget,
@@ -177,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"results: {out / 'results.csv'}; review: {out / 'index.html'}")
     if (out / "errors.csv").exists():
         print(f"errors: {out / 'errors.csv'}")
-    print(f"ledger total: ${summary.cost_usd} ({args.provider})")
+    print(f"ledger total: {usd(summary.cost_usd)} ({args.provider})")
     return summary.exit_status
 
 
@@ -192,22 +219,31 @@ def _usd(text: str) -> Decimal:
     except InvalidOperation:
         amount = Decimal(-1)
     if not amount.is_finite() or amount < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of USD")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an amount of USD; give a number, 0 or more, e.g. 25 or 7.50"
+        )
     return amount
 
 
-def _estimate(sheet: Path) -> int:
+def _estimate(sheet: Path, campaign: str | None) -> int:
     from placard.estimates import estimate_rows
     from placard.pricing import default_prices
+    from placard.runner import campaign_for
     from placard.sheets import SheetDefaults, read_rows
 
     def source(name: str) -> bytes | None:
         path = sheet.parent / name
         return path.read_bytes() if name and path.is_file() else None
 
-    defaults = SheetDefaults(campaign=parse_campaign(sheet.stem), upload=sheet.stem)
+    if not sheet.is_file():
+        raise PlacardError(
+            f"{sheet}: {'is a folder, not a sheet' if sheet.is_dir() else 'no such file'}"
+        )
+    defaults = SheetDefaults(campaign=campaign_for(sheet, campaign), upload=sheet.stem)
     with sheet.open("rb") as raw:
         result = estimate_rows(read_rows(raw, sheet.name), default_catalogue(), defaults, source)
+    if not result.rows:
+        raise PlacardError(f"{sheet.name}: no rows below the header row; nothing to estimate")
     costs = result.by_provider(default_prices())
     names = list(costs)
     print(
@@ -255,34 +291,41 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _overrides(provider: str) -> dict[str, str]:
+    # Locally the handlers share one process: one invocation's flush takes another's metrics,
+    # and the empty flush warns. Metrics are off locally anyway; keep the terminal clean.
+    warnings.filterwarnings("ignore", "No application metrics to publish")
     return {"Provider": provider, "LogLevel": "WARNING"}
 
 
 def _edit(args: argparse.Namespace) -> int:
     from placard.local import local_cloud
-    from placard.runner import run_edit
+    from placard.runner import campaign_for, plan_edit, run_edit, writable_folder
 
     image: Path = args.image
     for path in (image, args.mask):
         if path is not None and not path.is_file():
             raise PlacardError(f"{path}: no such file")
-    campaign = parse_campaign(args.campaign)
     _check_provider(args.provider)
+    campaign = campaign_for(image, args.campaign)
+    template = default_catalogue()[args.template]
     cells = {
-        **_vars(args.var),
+        **_vars(template, args.var),
         "template": args.template,
         "quality": args.quality,
         "size": args.size,
         "n": args.n,
         "mask_box": args.box or "",
     }
+    # The photo, the mask or box and the copy are checked here, before any upload or spend.
+    plan = plan_edit(image, cells, campaign, mask=args.mask)
+    writable_folder(args.out)
     logging.basicConfig(level=logging.WARNING)
     with local_cloud(_overrides(args.provider)) as cloud:
-        summary = run_edit(cloud, image, cells, args.out, campaign, mask=args.mask)
+        summary = run_edit(cloud, plan, args.out)
     for path in summary.images:
         print(path)
     print(f"{summary.status}{': ' + summary.reason if summary.reason else ''}")
-    print(f"cost: ${summary.cost_usd} ({args.provider})")
+    print(f"cost: {usd(summary.cost_usd)} ({args.provider})")
     return OK if summary.status == "succeeded" else SOME_FAILED
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import tempfile
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,9 +15,9 @@ from placard import wiring
 from placard.aws.ledger import DynamoLedger
 from placard.aws.queue import SqsJobQueue
 from placard.campaign_report import build
-from placard.errors import InvalidInput
+from placard.errors import InvalidInput, PlacardError
 from placard.ingest import BUDGET_METADATA, Upload
-from placard.jobs import Job
+from placard.jobs import Job, Mode, parse_campaign
 from placard.ledger_items import Status
 from placard.local import LocalCloud
 from placard.pipeline import variant_key
@@ -40,17 +43,100 @@ class RunSummary:
         return 0 if self.succeeded == self.rows else 1
 
 
+# What `placard run` writes into --out; a folder holding them for another run is not reused.
+RESULTS = ("images", "results.csv", "errors.csv", "index.html")
+RUN_MARK = ".placard-run"  # names the campaign and sheet whose results the folder holds
+
+
+@dataclass(frozen=True)
+class SheetPlan:
+    """A sheet checked before the local cloud starts: nothing is spent on one that cannot run."""
+
+    sheet: Path
+    campaign: str
+    rows: int
+    files: frozenset[str]  # source images and masks it names, relative to the sheet
+
+
+def plan_sheet(sheet: Path, campaign: str | None) -> SheetPlan:
+    """Read the whole sheet once; raises PlacardError (naming the file) when nothing can run."""
+    if not sheet.is_file():
+        what = "is a folder, not a sheet" if sheet.is_dir() else "no such file"
+        raise PlacardError(f"{sheet}: {what}")
+    name = campaign_for(sheet, campaign)
+    rows, files = 0, set[str]()
+    try:
+        with sheet.open("rb") as raw:
+            for row in read_rows(raw, sheet.name):
+                rows += 1
+                files.update(row.cells.get(c, "").strip() for c in ("source_image", "mask"))
+    except OSError as exc:
+        raise PlacardError(f"{sheet}: cannot be read ({exc.strerror or exc})") from exc
+    if not rows:
+        raise PlacardError(f"{sheet.name}: no rows below the header row; nothing to run")
+    return SheetPlan(sheet, name, rows, frozenset(files - {""}))
+
+
+def campaign_for(sheet: Path, given: str | None) -> str:
+    """--campaign as given, or one made from the sheet's file name ("Summer Sale é.csv" ->
+    "Summer-Sale-e")."""
+    if given is not None:
+        try:
+            return parse_campaign(given)
+        except InvalidInput as exc:
+            raise PlacardError(f"--campaign {given!r}: {exc.reason}") from None
+    ascii_name = unicodedata.normalize("NFKD", sheet.stem).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_name).strip("-._")[:63].rstrip("-._")
+    if not slug:
+        raise PlacardError(
+            f"{sheet.name}: no campaign name can be made from this file name; "
+            "name one with --campaign NAME (letters, digits, '.', '_' or '-')"
+        )
+    return slug
+
+
+def claim_out(out: Path, plan: SheetPlan) -> None:
+    """Make sure `out` can take this run's results before anything is spent. A folder that
+    holds another run's results (or files of those names placard did not write) is refused:
+    the run would replace them."""
+    this_run = f"{plan.campaign}/{plan.sheet.name}"
+    mark = out / RUN_MARK
+    if out.is_dir():
+        previous = mark.read_text(encoding="utf-8").strip() if mark.is_file() else None
+        found = [name for name in RESULTS if (out / name).exists()]
+        if found and previous != this_run:
+            held = f"the results of {previous}" if previous else ", ".join(found)
+            raise PlacardError(
+                f"--out {out}: already holds {held}, which this run would replace; "
+                "choose another folder or empty this one"
+            )
+    writable_folder(out)
+    mark.write_text(this_run + "\n", encoding="utf-8")
+
+
+def writable_folder(out: Path) -> None:
+    """Create `out` if need be and prove a file can be written there."""
+    if out.exists() and not out.is_dir():
+        raise PlacardError(f"--out {out}: is a file; name a folder (it is made if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise PlacardError(f"--out {out}: cannot write there ({exc.strerror or exc})") from exc
+
+
 def run_sheet(
     cloud: LocalCloud,
-    sheet: Path,
+    plan: SheetPlan,
     out: Path,
-    campaign: str,
     on_queued: Callable[[int], None] = lambda n: None,
     on_settled: Callable[[int], None] = lambda n: None,
     budget: Decimal | None = None,
 ) -> RunSummary:
+    sheet, campaign = plan.sheet, plan.campaign
     upload = Upload.parse(f"campaigns/{campaign}/{sheet.name}")
-    for name in referenced_files(sheet):
+    for name in plan.files:
         if (sheet.parent / name).is_file():  # a missing one is reported by ingest, per row
             cloud.put_file(sheet.parent / name, upload_key(campaign, name))
     metadata = {BUDGET_METADATA: str(budget)} if budget is not None else None
@@ -58,17 +144,6 @@ def run_sheet(
         answers = cloud.put_upload(sheet, upload.key, metadata)
         on_queued(sum(u["jobs"] for answer in answers for u in answer["uploads"]))
     return collect(cloud, out, upload)
-
-
-def referenced_files(sheet: Path) -> set[str]:
-    """Source images and masks a sheet names, relative to the sheet."""
-    with sheet.open("rb") as raw:
-        return {
-            row.cells[column].strip()
-            for row in read_rows(raw, sheet.name)
-            for column in ("source_image", "mask")
-            if row.cells.get(column, "").strip()
-        }
 
 
 @dataclass(frozen=True)
@@ -79,24 +154,52 @@ class EditSummary:
     cost_usd: Decimal
 
 
-def run_edit(
-    cloud: LocalCloud,
-    image: Path,
-    cells: dict[str, str],
-    out: Path,
-    campaign: str,
-    mask: Path | None = None,
-) -> EditSummary:
-    """One masked edit through the same queue and worker as a sheet's rows."""
+@dataclass(frozen=True)
+class EditPlan:
+    """One edit, checked before the local cloud starts."""
+
+    job: Job
+    image: Path
+    mask: Path | None
+
+
+def plan_edit(
+    image: Path, cells: dict[str, str], campaign: str, mask: Path | None = None
+) -> EditPlan:
+    """The edit's job, with its photo, mask or box checked here as the worker would check them
+    (placard.imaging.prepare_edit); raises InvalidInput naming the field, before any upload."""
+    from placard import imaging  # lazy: Pillow only for edits
+
     cells = {**cells, "source_image": f"edits/{image.name}"}
-    cloud.put_file(image, upload_key(campaign, cells["source_image"]))
     if mask is not None:
         cells["mask"] = f"edits/mask-{mask.name}"
-        cloud.put_file(mask, upload_key(campaign, cells["mask"]))
     defaults = SheetDefaults(campaign=campaign, upload="edit")
     job = job_from_row(Row(1, cells), default_catalogue(), defaults)
     if not isinstance(job, Job):
-        raise InvalidInput(job[0].column, job[0].reason, job[0].value)
+        first = job[0]
+        raise InvalidInput(first.column, first.reason, first.value)
+    if job.mode is not Mode.EDIT:
+        raise InvalidInput("template", f"{job.template} makes new images; name an edit template")
+    files = {"source_image": image, **({"mask": mask} if mask is not None else {})}
+    data = {}
+    for field, path in files.items():
+        try:
+            data[field] = path.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(field, f"{path} cannot be read ({exc.strerror or exc})") from exc
+    imaging.prepare_edit(
+        data["source_image"], size=job.size, mask=data.get("mask"), box=job.mask_box
+    )
+    return EditPlan(job, image, mask)
+
+
+def run_edit(cloud: LocalCloud, plan: EditPlan, out: Path) -> EditSummary:
+    """One masked edit through the same queue and worker as a sheet's rows."""
+    job, image = plan.job, plan.image
+    assert job.source_image is not None  # plan_edit named it
+    cloud.put_file(image, job.source_image)
+    if plan.mask is not None and job.mask is not None:
+        cloud.put_file(plan.mask, job.mask)
     SqsJobQueue(cloud.client("sqs"), wiring.settings().jobs_queue_url).send([job])
     cloud.drain()
     settings = wiring.settings()
@@ -114,9 +217,10 @@ def run_edit(
                     saved.append(target)
     charged = [i for i in items if i.status is Status.CHARGED]
     failed = [i for i in items if i.status is not Status.CHARGED]
+    reasons = [i.reason for i in failed if i.reason] or ["no outcome was recorded for this edit"]
     return EditSummary(
         status="succeeded" if len(charged) == job.n else "failed",
-        reason=failed[0].reason if failed else "",
+        reason="" if len(charged) == job.n else reasons[0],
         images=tuple(saved),
         cost_usd=sum((i.cost_usd for i in charged), Decimal(0)),
     )

@@ -45,7 +45,7 @@ def test_the_sample_sheet_runs_end_to_end(
     assert not (tmp_path / "errors.csv").exists()
     out = capsys.readouterr().out
     assert "6 succeeded, 0 failed, 0 rejected" in out
-    assert "ledger total: $0.000000" in out
+    assert "ledger total: $0.00 (draft)" in out
 
 
 def test_bad_rows_are_reported_and_good_rows_still_run(tmp_path: Path) -> None:
