@@ -435,38 +435,39 @@ def _draw_shaped(
         image.paste(scaled, (round(x + left * scale), round(baseline + top * scale)), scaled)
 
 
-def _unset(texts: Iterable[str], bold: bool = False) -> str | None:
+def _package_for(cluster: str) -> str:
+    """The Debian package whose font draws the cluster (the hint in the draft's note)."""
+    if _wants_emoji(cluster):
+        return "fonts-noto-color-emoji"
+    name = unicodedata.name(cluster[0], "")
+    if "CJK" in name or name.startswith(("HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO")):
+        return "fonts-noto-cjk"
+    return "a font that has them"
+
+
+def _unset(texts: Iterable[str]) -> str | None:
     """What the draft cannot show as it should, said on the draft and in the log: clusters no
-    font here has (drawn as the missing-glyph box) and, without RAQM, right-to-left copy."""
+    font here has (drawn as the missing-glyph box, which keeps their place in the layout) and,
+    without RAQM, copy that needs shaping (right-to-left letters, emoji sequences)."""
     setting = typesetting()
-    main = _main_face(bold)
-    missing: dict[str, None] = {}
-    right_to_left = False
+    missing: dict[str, None] = {}  # ordered set
+    needs_shaping = False
     for text in texts:
         for cluster in _clusters(text):
-            right_to_left = right_to_left or _strength(cluster) == "R"
-            if _face_for(cluster, main, setting) is None:
+            needs_shaping = needs_shaping or _strength(cluster) == "R" or len(cluster) > 1
+            if _face_for(cluster, _main_face(False), setting) is None:
                 missing[cluster] = None
     notes = []
     if missing:
         names = " ".join(f"U+{ord(c[0]):04X}" for c in list(missing)[:4])
         more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
-        wanted = sorted(
-            {
-                "fonts-noto-color-emoji"
-                if _wants_emoji(c)
-                else "fonts-noto-cjk"
-                if "CJK" in unicodedata.name(c[0], "")
-                or unicodedata.name(c[0], "").startswith(("HIRAGANA", "KATAKANA", "HANGUL"))
-                else "a font for them"
-                for c in missing
-            }
-        )
+        wanted = " or ".join(sorted({_package_for(c) for c in missing}))
+        notes.append(f"no font here for {names}{more}, drawn as boxes (install {wanted})")
+    if needs_shaping and not setting.shapes:
         notes.append(
-            f"no font here for {names}{more}, drawn as boxes (install {' or '.join(wanted)})"
+            "copy not shaped: right-to-left letters unjoined, emoji sequences apart "
+            "(Pillow lacks libraqm/fribidi)"
         )
-    if right_to_left and not setting.shapes:
-        notes.append("right-to-left copy unshaped (Pillow lacks libraqm/fribidi)")
     return "; ".join(notes) or None
 
 
