@@ -100,10 +100,18 @@ def check_request(app: APIGatewayRestResolver, next_middleware: NextMiddleware) 
     except SignatureError as exc:
         return error(401, "bad_signature", exc.reason)
     # A request that changes something is accepted once: a captured copy sent again within
-    # the window is refused. Reads may repeat.
-    signature = {k.lower(): v for k, v in event.headers.items()}[SIGNATURE_HEADER.lower()]
-    if event.http_method != "GET" and not wiring.replay_guard().first_use(signature):
-        return error(401, "bad_signature", "this signature was used before: sign each request")
+    # the window is refused. Reads may repeat, and so may a retry under its Idempotency-Key
+    # (signed within the same second, it carries the same signature; it gets the same job).
+    headers = {k.lower(): v for k, v in event.headers.items()}
+    guard = wiring.replay_guard()
+    signature, key = headers[SIGNATURE_HEADER.lower()], headers.get("idempotency-key")
+    if event.http_method != "GET" and not guard.first_use(signature, key):
+        return error(
+            401,
+            "bad_signature",
+            "this signature was used before: sign each request, or retry it with the "
+            "Idempotency-Key it was first sent with",
+        )
     return next_middleware(app)
 
 

@@ -122,6 +122,51 @@ def test_a_captured_request_sent_again_is_refused(cloud: Stack) -> None:
     assert "used before" in json.loads(replay["body"])["error"]["message"]
 
 
+def captured(body: dict[str, Any], key: str | None) -> dict[str, Any]:
+    """A signed POST /v1/jobs event, as a caller (or whoever captured it) would send it."""
+    raw = json.dumps(body).encode()
+    headers = signed_headers(SECRET, "POST", "/live/v1/jobs", raw)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return rest_api_event("POST", "/v1/jobs", headers, raw)
+
+
+def answer(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    reply = api.handler(event, LocalContext("ApiFunction", 29))
+    return reply["statusCode"], json.loads(reply["body"])
+
+
+def test_a_keyed_retry_signed_within_the_same_second_gets_the_same_job(cloud: Stack) -> None:
+    # Given a job posted with an Idempotency-Key
+    event = captured(POSTER, "order-77")
+    first = answer(event)
+    assert first[0] == 202
+    # When the client retries within the same second: same body, same key, same signature
+    # Then it gets the same job back, not a 401
+    assert answer(event) == first
+
+
+@pytest.mark.parametrize(
+    ("first_key", "replay_key"),
+    [(None, "attacker-key"), ("order-78", "attacker-key"), ("order-79", None)],
+    ids=["unkeyed-then-key-added", "keyed-then-key-changed", "keyed-then-key-dropped"],
+)
+def test_a_captured_request_under_another_key_is_still_a_replay(
+    cloud: Stack, first_key: str | None, replay_key: str | None
+) -> None:
+    # Given a signed POST that was accepted
+    event = captured(POSTER, first_key)
+    assert answer(event)[0] == 202
+    # When a captured copy is sent again with its Idempotency-Key added, changed or removed
+    replay = dict(event)
+    headers = {k: v for k, v in event["headers"].items() if k != "Idempotency-Key"}
+    replay["headers"] = headers | ({"Idempotency-Key": replay_key} if replay_key else {})
+    status, body = answer(replay)
+    # Then it is refused as a replay
+    assert status == 401
+    assert "used before" in body["error"]["message"]
+
+
 def test_an_unsigned_call_is_refused(cloud: Stack) -> None:
     event = rest_api_event("GET", "/v1/templates", {}, b"")
     reply = api.handler(event, LocalContext("ApiFunction", 29))

@@ -1,13 +1,17 @@
 """DynamoDB: signatures already used, so a captured request cannot be sent again.
 
 A signature is remembered a little longer than the window it is valid in; the table's TTL
-forgets it after. One conditional put: two copies sent at once cannot both pass."""
+forgets it after. One conditional put: two copies sent at once cannot both pass.
+
+A client's retry within the same second is signed identically. When the first use came with an
+Idempotency-Key, the same signature under the same key passes again: idempotency answers it with
+the job the first made. Under another key, or without one, it is a replay."""
 
 from __future__ import annotations
 
 import hashlib
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -23,16 +27,22 @@ class DynamoReplayGuard:
         self.table = table
         self.remember_seconds = remember_seconds
 
-    def first_use(self, signature: str) -> bool:
+    def first_use(self, signature: str, idempotency_key: str | None = None) -> bool:
+        """True when the signature is new, or comes again under the key it first came with."""
         digest = hashlib.sha256(signature.encode()).hexdigest()
+        item = {
+            "id": {"S": f"signature#{digest}"},
+            "expiration": {"N": str(int(time.time()) + self.remember_seconds)},
+        }
+        condition, extra = "attribute_not_exists(id)", dict[str, Any]()
+        if idempotency_key is not None:
+            key = {"S": hashlib.sha256(idempotency_key.encode()).hexdigest()}
+            item["idempotency_key"] = key
+            condition += " OR idempotency_key = :key"
+            extra["ExpressionAttributeValues"] = {":key": key}
         try:
             self._db.put_item(
-                TableName=self.table,
-                Item={
-                    "id": {"S": f"signature#{digest}"},
-                    "expiration": {"N": str(int(time.time()) + self.remember_seconds)},
-                },
-                ConditionExpression="attribute_not_exists(id)",
+                TableName=self.table, Item=item, ConditionExpression=condition, **extra
             )
         except ClientError as exc:
             if condition_failed(exc):
