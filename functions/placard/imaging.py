@@ -1,14 +1,15 @@
 """Images for edits: the user's source and mask checked, normalised, and the result put back.
 
 An edit changes part of an existing photo (a price on a shop sign) inside a mask. The image
-APIs want the source as a PNG at the output size and a mask PNG of the same size whose
-alpha is 0 where the image may change. Users give the source as PNG, JPEG or WebP, and the
-area to change as a mask image (transparent hole, or white on black) or as a box.
+APIs want the source as a PNG at a size within their rules (SPEC §6) and a mask PNG of the
+same size whose alpha is 0 where the image may change. Users give the source as PNG, JPEG or
+WebP, and the area to change as a mask image (transparent hole, or white on black) or as a box.
 
-`prepare_edit` turns any of those into one `EditInputs`: the source PNG at exactly the
-output size, and an "L" mask (255 = edit, 0 = keep) cut by the same scale-to-cover and
-centre crop. `composite` puts the provider's result back inside the mask with a feathered
-edge, so everything away from the edit stays byte-identical to the source.
+`prepare_edit` turns any of those into one `EditInputs`: what is sent (the source PNG and an
+"L" mask, 255 = edit, 0 = keep, at a valid size: the photo scaled and padded to it) and how
+the answer goes back. `finish_edit` undoes the padding and scaling and puts the provider's
+result back inside the mask with a feathered edge, so the edit comes back at the photo's own
+size and everything away from the edit stays byte-identical to the photo.
 
 Safety: `probe` reads sizes from the file header itself, before Pillow is asked to do
 anything, so an image whose header claims billions of pixels is refused without a byte of
@@ -42,6 +43,7 @@ _DAMAGED = "could not be read as a PNG, JPEG or WebP image; the file may be dama
 _READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error)
 
 _EDIT = 255
+_MIN_SENT_SIDE = 64  # a photo the service would see thinner than this is refused
 _PNG_LEVEL = 1  # zlib level: 1 writes a 1024x1536 photo ~3x faster than 6, ~20 % larger
 _ASPECT_TOLERANCE = 0.02  # a mask of other pixel dimensions is scaled if proportions match
 _MIDTONE_LIMIT = 0.35  # share of grey pixels above which an opaque image is not a mask
@@ -53,10 +55,15 @@ _KEEP_ALPHA = [0 if v >= 128 else 255 for v in range(256)]
 
 @dataclass(frozen=True)
 class EditInputs:
-    source_png: bytes  # RGB or RGBA PNG at exactly `size`
-    mask: Image.Image  # mode "L" at exactly `size`: 255 = edit here, 0 = keep
-    size: Size
-    box: Box  # x, y, w, h bounding box of the edit area in output pixels
+    """What is sent to the image service, and what its answer is put back onto."""
+
+    source_png: bytes  # sent: RGB or RGBA PNG at exactly `size`
+    mask: Image.Image  # sent: mode "L" at exactly `size`: 255 = edit here, 0 = keep
+    size: Size  # sent and billed
+    box: Box  # x, y, w, h bounding box of the edit area in sent pixels
+    base: Image.Image  # the output before the edit: the normalised photo at the output size
+    base_mask: Image.Image  # mode "L" at the output size
+    placement: Box  # where `base` lies in the sent image, x, y, w, h (around it: padding)
 
 
 # --------------------------------------------------------------------------- probing
@@ -172,6 +179,8 @@ def _name_other_format(data: bytes) -> str | None:
         return "an SVG drawing"
     if text.startswith(b"<"):
         return "a web page"
+    if b"\x00" not in head and not any(b < 9 or 13 < b < 32 for b in head):
+        return "a text file, not an image"
     return None
 
 
@@ -242,6 +251,13 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
 def _decode(data: bytes, field: str) -> Image.Image:
     """Probe, then decode every pixel and apply the EXIF orientation."""
     _, image = _open(data, field)
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:  # editing the first frame would drop the others without a word
+        raise InvalidInput(
+            field,
+            f"is animated ({frames} frames); an edit changes a single still image: give one "
+            "frame as a PNG, JPEG or WebP",
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -262,16 +278,16 @@ def _decode(data: bytes, field: str) -> Image.Image:
 
 
 def edit_size(source_width: int, source_height: int) -> Size:
-    """The output size when the template says "the source's": the source's size snapped to
-    the size rules. A source that only needs its sides cut to multiples of 16 is cropped by
-    at most 15 px per side and never resampled; otherwise it is scaled to fit the pixel and
-    edge limits keeping its aspect (clamped to 1:3..3:1) and rounded to multiples of 16.
-    Always returns a Size that passes Size.check()."""
+    """The size sent to the image service (and billed) for an edit at the photo's own size.
+    A photo that only needs its sides padded to multiples of 16 gets at most 15 px of padding
+    per side and is never resampled; otherwise the size keeps its aspect (clamped to
+    1:3..3:1) within the pixel and edge limits, rounded to multiples of 16, and the photo is
+    scaled to fit inside it (`prepare_edit`). Always returns a Size that passes Size.check()."""
     if source_width <= 0 or source_height <= 0:
         raise InvalidInput("source_image", "has no pixels", f"{source_width}x{source_height}")
-    cropped = Size(source_width // 16 * 16, source_height // 16 * 16)
-    if _passes(cropped):
-        return cropped
+    padded = Size(-(-source_width // 16) * 16, -(-source_height // 16) * 16)
+    if _passes(padded):
+        return padded
     ratio = min(max(source_width / source_height, 1 / 3), 3.0)
     pixels = min(max(source_width * source_height, MIN_PIXELS), MAX_PIXELS)
     width, height = math.sqrt(pixels * ratio), math.sqrt(pixels / ratio)
@@ -448,70 +464,113 @@ def prepare_edit(
 ) -> EditInputs:
     """The source and the area to edit, normalised together for an image API.
 
-    The source is decoded, turned upright (EXIF orientation), converted to sRGB RGB (RGBA
-    only when it has real transparency) and scaled to cover `size` (default: `edit_size` of
-    the upright source) with a centre crop. The area to edit is a mask image (a transparent
+    The source is decoded, turned upright (EXIF orientation) and converted to sRGB RGB (RGBA
+    only when it has real transparency). The area to edit is a mask image (a transparent
     hole, or white on black/greyscale), a `box` x, y, w, h in upright source pixels, or,
-    with neither, the whole image; it goes through the same scale and crop.
+    with neither, the whole image. A mask marking every pixel is allowed for the same
+    reason: the whole picture may change, as the edit templates allow without a mask.
+
+    Without `size` the edit comes back at the photo's own size: the service gets the photo
+    scaled to fit `edit_size` and padded around (the padding is never edited), and
+    `finish_edit` maps its answer back. With `size` (a user's explicit choice), the output
+    is that size, the photo scaled to cover it and centre-cropped, as sent.
     """
     if mask is not None and box is not None:
         raise InvalidInput("mask_box", "give either a mask image or a mask box, not both", box)
-    if box is not None:
-        box = check_box(box, box)
     if size is not None:
         size.check()
 
     image = _normalise(_decode(source, "source_image"))
-    source_size = image.size
-    target = edit_size(*source_size) if size is None else size
-    region = _cover(source_size, target)
+    sw, sh = source_size = image.size
+    native, edit_field = _edit_area(source_size, mask, box)
+    if size is None:
+        target = edit_size(sw, sh)
+        placement = _contain(source_size, target)
+        px, py, pw, ph = placement
+        if min(pw, ph) < _MIN_SENT_SIDE:
+            raise InvalidInput(
+                "source_image",
+                f"is {sw}x{sh}, too long and narrow to edit: the image service would see it "
+                f"at {pw}x{ph} pixels; crop it closer to the area to change",
+                f"{sw}x{sh}",
+            )
+        whole = (0.0, 0.0, float(sw), float(sh))
+        base, base_mask = image, _transform_mask(native, source_size, whole, Size(sw, sh))
+        fill = image.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))  # the mean colour
+        sent = Image.new(image.mode, (target.width, target.height), fill)
+        sent.paste(_fit(image, whole, Size(pw, ph), Image.Resampling.LANCZOS), (px, py))
+        sent_mask = Image.new("L", sent.size, 0)
+        sent_mask.paste(_transform_mask(native, source_size, whole, Size(pw, ph)), (px, py))
+    else:
+        target, region = size, _cover(source_size, size)
+        placement = (0, 0, size.width, size.height)
+        base = sent = _fit(image, region, size, Image.Resampling.LANCZOS)
+        base_mask = sent_mask = _transform_mask(native, source_size, region, size)
+    bbox = sent_mask.getbbox()
+    if bbox is None:
+        raise InvalidInput(
+            edit_field,
+            f"the mask marks no pixel to edit in the part of the source kept at {target}: "
+            "the marked area is cropped away",
+        )
+    return EditInputs(
+        source_png=_png(sent),
+        mask=sent_mask,
+        size=target,
+        box=(bbox[0], bbox[1], bbox[2] - bbox[0], bbox[3] - bbox[1]),
+        base=base,
+        base_mask=base_mask,
+        placement=placement,
+    )
 
+
+def _edit_area(
+    source_size: tuple[int, int], mask: bytes | None, box: Box | None
+) -> tuple[Image.Image, str]:
+    """The area to edit (255) at the mask's own size, and the field that gave it."""
+    sw, sh = source_size
     if mask is not None:
         mask_image = _decode(mask, "mask")
         if mask_image.size != source_size and not _proportions_match(mask_image.size, source_size):
             mw, mh = mask_image.size
-            sw, sh = source_size
             raise InvalidInput(
                 "mask",
-                f"mask is {mw}x{mh} but the source is {sw}x{sh}; "
-                "give a mask of the same size or proportions",
+                f"is {mw}x{mh} but the photo is {sw}x{sh}; give a mask of the same size or "
+                "the same proportions",
                 f"{mw}x{mh}",
             )
         native, hint = _mask_from_image(mask_image)
-        edit_field = "mask"
-    elif box is not None:
-        x, y, w, h = box
-        if x + w > source_size[0] or y + h > source_size[1]:
-            raise InvalidInput(
-                "mask_box",
-                f"the box {x},{y},{w},{h} reaches outside the source image, which is "
-                f"{source_size[0]}x{source_size[1]}",
-                box,
-            )
-        native = Image.new("L", source_size, 0)
-        native.paste(_EDIT, (x, y, x + w, y + h))
-        hint, edit_field = "", "mask_box"
-    else:
-        native = Image.new("L", source_size, _EDIT)
-        hint, edit_field = "", "mask"
-
-    if native.getbbox() is None:
-        raise InvalidInput(edit_field, f"the mask marks nothing to edit: {hint}")
-    edit_mask = _transform_mask(native, source_size, region, target)
-    bbox = edit_mask.getbbox()
-    if bbox is None:
+        if native.getbbox() is None:
+            raise InvalidInput("mask", f"marks no pixel to edit: {hint}")
+        return native, "mask"
+    if box is None:
+        return Image.new("L", source_size, _EDIT), "mask"
+    try:
+        x, y, w, h = check_box(box, box)
+    except InvalidInput as exc:
+        raise InvalidInput("mask_box", f"{exc.reason}; the photo is {sw}x{sh}", box) from None
+    if x + w > sw or y + h > sh:
         raise InvalidInput(
-            edit_field,
-            f"the mask marks nothing to edit in the part of the source kept at {target}: "
-            "the marked area is cropped away",
+            "mask_box",
+            f"the box {x},{y},{w},{h} reaches outside the photo, which is {sw}x{sh}",
+            box,
         )
-    fitted = _fit(image, region, target, Image.Resampling.LANCZOS)
-    return EditInputs(
-        source_png=_png(fitted),
-        mask=edit_mask,
-        size=target,
-        box=(bbox[0], bbox[1], bbox[2] - bbox[0], bbox[3] - bbox[1]),
-    )
+    native = Image.new("L", source_size, 0)
+    native.paste(_EDIT, (x, y, x + w, y + h))
+    return native, "mask_box"
+
+
+def _contain(source: tuple[int, int], size: Size) -> Box:
+    """Where the source, scaled to fit inside `size` and centred, lies in it: x, y, w, h. A
+    source at most 15 px smaller per side than `size` is only padded, never resampled (this
+    is what `edit_size` gives for sources within the rules)."""
+    sw, sh = source
+    scale = min(size.width / sw, size.height / sh)
+    if sw <= size.width < sw + 16 and sh <= size.height < sh + 16:
+        scale = 1.0
+    width = max(1, min(size.width, round(sw * scale)))
+    height = max(1, min(size.height, round(sh * scale)))
+    return (size.width - width) // 2, (size.height - height) // 2, width, height
 
 
 def openai_mask_png(mask: Image.Image) -> bytes:
@@ -521,6 +580,17 @@ def openai_mask_png(mask: Image.Image) -> bytes:
         raise ValueError(f"the mask must be mode 'L', not {mask.mode!r}")
     black = Image.new("L", mask.size, 0)
     return _png(Image.merge("RGBA", (black, black, black, mask.point(_KEEP_ALPHA))))
+
+
+def finish_edit(edit: EditInputs, result: bytes, *, feather: int | None = None) -> bytes:
+    """The provider's answer to `edit` put back onto the photo: padding cut off, scaled back
+    to the output size and blended in inside the mask (see `composite`). Returns PNG bytes of
+    exactly the output size; away from the mask every pixel is the photo's own."""
+    edited = _result_image(result, edit.size.width, edit.size.height)
+    x, y, w, h = edit.placement
+    region = (float(x), float(y), float(x + w), float(y + h))
+    edited = _fit(edited, region, Size(*edit.base.size), Image.Resampling.LANCZOS)
+    return _blend(edit.base.copy(), edited, edit.base_mask, feather)
 
 
 def composite(
@@ -537,19 +607,31 @@ def composite(
     source = _decode(source_png, "source_image")
     if source.mode not in ("RGB", "RGBA"):
         source = _normalise(source)
+    return _blend(source, _result_image(result, *source.size), mask, feather)
+
+
+def _result_image(result: bytes, width: int, height: int) -> Image.Image:
+    """The provider's image, normalised, at width x height."""
+    try:
+        edited = _normalise(_decode(result, "result"))
+    except InvalidInput as exc:
+        raise ProviderError(f"the image service returned an unusable image: {exc.reason}") from exc
+    if edited.size != (width, height):
+        edited = edited.resize((width, height), Image.Resampling.LANCZOS)
+    return edited
+
+
+def _blend(
+    source: Image.Image, edited: Image.Image, mask: Image.Image, feather: int | None
+) -> bytes:
+    """`edited` pasted onto `source` (changed in place) through the feathered mask."""
     if mask.mode != "L" or mask.size != source.size:
         raise ValueError(
             f"the mask must be mode 'L' at {source.width}x{source.height}, "
             f"not {mask.mode!r} at {mask.width}x{mask.height}"
         )
-    try:
-        edited = _normalise(_decode(result, "result"))
-    except InvalidInput as exc:
-        raise ProviderError(f"the image service returned an unusable image: {exc.reason}") from exc
     if edited.mode != source.mode:
         edited = edited.convert(source.mode)
-    if edited.size != source.size:
-        edited = edited.resize(source.size, Image.Resampling.LANCZOS)
     if feather is None:
         feather = max(2, round(0.005 * min(source.size)))
     if feather < 0:

@@ -59,7 +59,7 @@ class LedgerItem:
     def from_item(cls, item: dict[str, Any]) -> LedgerItem:
         # to_item drops empty strings (DynamoDB keeps no empty key attributes and items stay
         # small), so any text field may be missing: it was "" (a failed edit has no size).
-        values = dict.fromkeys(_TEXT, "")
+        values: dict[str, Any] = dict.fromkeys(_TEXT, "")
         values.update((k, v) for k, v in item.items() if k in cls.__dataclass_fields__)
         values["status"] = Status(values["status"])
         values["image_index"] = int(values["image_index"])

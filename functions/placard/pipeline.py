@@ -218,7 +218,7 @@ class Pipeline:
             # The provider's own bytes are kept unchanged beside the composite (invariant 4).
             raw_key = image_key(job, index, extension, "provider")
             self._put(job, raw_key, data, result.media_type)
-            data = imaging.composite(edit.source_png, data, edit.mask)
+            data = imaging.finish_edit(edit, data)  # back at the photo's size, the rest kept
             extension = "png"
         key = image_key(job, index, extension)
         sha256 = self._put(job, key, data, "image/png" if edit else result.media_type)

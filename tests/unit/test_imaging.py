@@ -21,6 +21,7 @@ from placard.imaging import (
     MAX_INPUT_BYTES,
     composite,
     edit_size,
+    finish_edit,
     openai_mask_png,
     prepare_edit,
     probe,
@@ -126,7 +127,7 @@ def test_probe_reports_format_and_size_of_png_jpeg_and_webp(fmt: str, expected: 
     ("data", "says"),
     [
         (b"", "empty"),
-        (b"Hello, this is the price list for Monday", "not a PNG, JPEG or WebP"),
+        (b"Hello, this is the price list for Monday", "is a text file, not an image"),
         (encode(Image.new("P", (64, 64)), "GIF"), "GIF"),
         (encode(Image.new("RGB", (64, 64)), "PDF"), "PDF"),
         (b"\x00\x00\x00\x18ftypheic" + bytes(64), "HEIC"),
@@ -314,10 +315,11 @@ def test_edit_size_passes_the_rules_across_a_grid_of_sources() -> None:
             edit_size(width, height).check()
 
 
-def test_edit_size_only_trims_a_source_already_within_the_rules() -> None:
-    assert edit_size(1920, 1080) == Size(1920, 1072)
+def test_edit_size_only_pads_a_source_already_within_the_rules() -> None:
+    assert edit_size(1920, 1080) == Size(1920, 1088)
     assert edit_size(1024, 1536) == Size(1024, 1536)
-    assert edit_size(1023, 767) == Size(1008, 752)
+    assert edit_size(1023, 767) == Size(1024, 768)
+    assert edit_size(1200, 900) == Size(1200, 912)
 
 
 # --------------------------------------------------------------------------- masks
@@ -445,7 +447,7 @@ def test_a_mask_of_other_proportions_is_refused_naming_both_sizes(
 )
 def test_a_mask_marking_nothing_is_refused(source_png: bytes, mask: Image.Image) -> None:
     error = refused(lambda: prepare_edit(source_png, mask=encode(mask)), "mask")
-    assert "marks nothing to edit" in error.reason
+    assert "marks no pixel to edit" in error.reason
 
 
 def test_a_photo_given_as_mask_is_refused(source_png: bytes, source: Image.Image) -> None:
@@ -486,15 +488,19 @@ def test_an_exif_rotated_jpeg_is_turned_upright_and_sized_exactly() -> None:
     assert edit.box == (1331, 0, 205, 205)  # 1300 * 1.024 = 1331.2; 200 * 1.024 = 204.8
 
 
-def test_without_a_size_the_source_gets_its_edit_size_by_cropping_only() -> None:
+def test_without_a_size_the_source_is_sent_padded_to_its_edit_size_not_cropped() -> None:
     # Given a 1000x1500 PNG
     image = photo(1000, 1500)
     # When prepared without a size
     edit = prepare_edit(encode(image), box=(100, 100, 50, 50))
-    # Then the size is edit_size's, reached by a centred crop: pixels untouched
-    assert edit.size == edit_size(1000, 1500) == Size(992, 1488)
-    assert same_pixels(decode(edit.source_png), image.crop((4, 6, 996, 1494)))
-    assert edit.box == (96, 94, 50, 50)
+    # Then the size sent is edit_size's, reached by centred padding: every pixel sent as is
+    assert edit.size == edit_size(1000, 1500) == Size(1008, 1504)
+    assert edit.placement == (4, 2, 1000, 1500)
+    assert same_pixels(decode(edit.source_png).crop((4, 2, 1004, 1502)), image)
+    assert edit.box == (104, 102, 50, 50)
+    # And the padding is never marked for editing; the photo itself is kept at its size
+    assert edit.mask.getbbox() == (104, 102, 154, 152)
+    assert edit.base.size == (1000, 1500) and edit.base_mask.getbbox() == (100, 100, 150, 150)
 
 
 def test_box_coordinates_follow_the_scale_and_crop() -> None:
@@ -708,3 +714,62 @@ def test_prepare_and_composite_a_1024x1536_edit_well_under_half_a_second() -> No
     # Then the whole round trip takes well under half a second
     assert decode(out).size == (1024, 1536)
     assert min(timings) < 0.5, timings
+
+
+# ------------------------------------------------------------------ back at the photo's size
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(4096, 1024), (1200, 900), (300, 200), (1000, 4000), (1024, 1536)],
+    ids=["panorama-4to1", "photo-1200x900", "tiny-300x200", "tall-1to4", "already-valid"],
+)
+def test_an_edit_comes_back_at_the_photos_own_size_unchanged_outside_the_mask(
+    width: int, height: int
+) -> None:
+    # Given a photo of any proportions and a box in it
+    image = photo(width, height)
+    rect = (width // 3, height // 3, width // 4, height // 4)
+    edit = prepare_edit(encode(image), box=rect)
+    # Then what is sent keeps the provider's size rules
+    edit.size.check()
+    assert decode(edit.source_png).size == (edit.size.width, edit.size.height)
+    assert edit.mask.size == decode(edit.source_png).size
+    # When the provider answers in solid red, at the size sent, and the answer is put back
+    answer = encode(Image.new("RGB", (edit.size.width, edit.size.height), RED))
+    out = decode(finish_edit(edit, answer))
+    # Then the edit has exactly the photo's size
+    assert out.size == (width, height) and out.mode == "RGB"
+    # And beyond 3 * feather outside the box every pixel is the photo's own, byte for byte
+    feather = max(2, round(0.005 * min(width, height)))
+    outside = _far_outside(rect, 3 * feather, image.size)
+    assert ImageChops.multiply(ImageChops.difference(out, image), outside).getbbox() is None
+    # And inside the box is the provider's answer
+    x, y, w, h = rect
+    assert out.getpixel((x + w // 2, y + h // 2)) == RED
+
+
+def test_a_provider_answer_of_another_size_is_scaled_to_what_was_sent_first() -> None:
+    # Given a 1200x900 photo sent at 1200x912, and an answer at half that size
+    image = photo(1200, 900)
+    edit = prepare_edit(encode(image), box=(100, 100, 300, 200))
+    answer = encode(Image.new("RGB", (600, 456), RED))
+    # When it is put back, Then the photo's size and pixels away from the box are kept
+    out = decode(finish_edit(edit, answer))
+    assert out.size == (1200, 900)
+    assert same_pixels(out.crop((600, 500, 1200, 900)), image.crop((600, 500, 1200, 900)))
+    assert out.getpixel((250, 200)) == RED
+
+
+def test_an_explicit_size_is_the_output_size_as_before() -> None:
+    # Given a 1200x900 photo and a size the user chose
+    edit = prepare_edit(encode(photo(1200, 900)), size=Size(1024, 1024), box=(500, 400, 100, 50))
+    # When the answer is put back, Then it is at that size (scaled to cover, centre-cropped)
+    out = decode(finish_edit(edit, encode(Image.new("RGB", (1024, 1024), RED))))
+    assert out.size == (1024, 1024) and edit.placement == (0, 0, 1024, 1024)
+
+
+def test_an_unreadable_answer_is_the_providers_fault() -> None:
+    edit = prepare_edit(encode(photo(1024, 1024)), box=(0, 0, 10, 10))
+    with pytest.raises(ProviderError, match="unusable image"):
+        finish_edit(edit, b"<html>oops</html>")
