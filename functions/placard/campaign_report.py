@@ -6,6 +6,7 @@ folder (links are relative paths).
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,11 +20,12 @@ from placard.jobs import Job
 from placard.ledger_items import LedgerItem, Status
 from placard.pipeline import variant_key
 from placard.ports import AssetStore, Ledger, UploadStore
-from placard.reports import read_errors, results_report, row_outcome
+from placard.reports import read_errors, results_report, row_outcome, same_job_note, same_job_rows
 from placard.runs import UploadRun
 from placard.sheets import Row, RowError, SheetDefaults, job_from_row, read_rows
 from placard.templates import Catalogue
 
+logger = logging.getLogger(__name__)
 # Columns that steer a row rather than carry its copy.
 CONTROL_COLUMNS = frozenset(
     {"template", "quality", "size", "n", "id", "background", "source_image", "mask", "mask_box"}
@@ -68,7 +70,10 @@ def build(
     results = results_report(
         rows, items_by_job, uri=lambda i: uri(i.s3_key), link=lambda i: link(i.s3_key)
     )
-    entries = [_entry(row, parsed, items_by_job, link) for row, parsed in rows]
+    twins = same_job_rows(rows)
+    entries = [
+        _entry(row, parsed, items_by_job, link, twins.get(row.number, 0)) for row, parsed in rows
+    ]
     upload = PurePosixPath(run.sheet).stem
     return Reports(results.to_bytes(), contact_sheet(run.campaign, upload, entries))
 
@@ -78,8 +83,11 @@ def _entry(
     parsed: Parsed,
     items_by_job: Mapping[str, Sequence[LedgerItem]],
     link: Callable[[str], str],
+    same_as: int = 0,
 ) -> Entry:
     status, *_, cost, _, reason = row_outcome(parsed, items_by_job, uri=str, link=str)
+    if same_as:  # the same images as the earlier row; their cost is counted there
+        cost = "0"
     if isinstance(parsed, Job):
         template = parsed.template
         copy = dict(parsed.variables)
@@ -99,7 +107,8 @@ def _entry(
         )
         for i in charged
     ]
-    return Entry(row.number, status, template, copy, Decimal(cost), reason, images)
+    note = same_job_note(same_as) if same_as else ""
+    return Entry(row.number, status, template, copy, Decimal(cost), reason, images, note)
 
 
 @dataclass(frozen=True)
@@ -119,12 +128,34 @@ class Reporter:
     ledger: Ledger
 
     def gather(self, run: UploadRun) -> Gathered:
-        """The sheet's rows as ingest judged them, and the campaign's ledger by job."""
-        errors_csv = self.assets.read(run.reports_prefix + "errors.csv")
+        """The sheet's rows as ingest judged them, and the campaign's ledger by job. The
+        reports are written whatever one job's records hold: what cannot be read is said in
+        that row, not raised for the whole upload."""
+        try:
+            errors_csv = self.assets.read(run.reports_prefix + "errors.csv")
+        except Exception as exc:  # ingest stopped before writing it: rows are judged again
+            logger.warning("%s: no errors.csv (%s); its rows are judged again", run.sheet, exc)
+            errors_csv = b""
         with self.uploads.open(run.sheet) as sheet:
             name = PurePosixPath(run.sheet).name
             rows = parsed_rows(sheet, name, run, errors_csv, self.catalogue)
-        return Gathered(rows, by_job(self.ledger.campaign_items(run.campaign)), errors_csv)
+        return Gathered(rows, self._items(run, rows), errors_csv)
+
+    def _items(
+        self, run: UploadRun, rows: Sequence[tuple[Row, Parsed]]
+    ) -> dict[str, list[LedgerItem]]:
+        try:
+            return by_job(self.ledger.campaign_items(run.campaign))
+        except Exception as exc:  # one unreadable item must not cost every row its report
+            logger.warning("%s: ledger unreadable (%s); read job by job", run.campaign, exc)
+        items: dict[str, list[LedgerItem]] = {}
+        for _, job in rows:
+            if isinstance(job, Job) and job.job_id not in items:
+                try:
+                    items[job.job_id] = self.ledger.job_items(run.campaign, job.job_id)
+                except Exception as exc:
+                    items[job.job_id] = [_unreadable(job, exc)]
+        return items
 
     def write(self, run: UploadRun) -> Reports:
         found = self.gather(run)
@@ -137,3 +168,26 @@ class Reporter:
             prefix + "index.html", reports.index_html, "text/html; charset=utf-8"
         )
         return reports
+
+
+def _unreadable(job: Job, exc: Exception) -> LedgerItem:
+    """A stand-in that makes the row say its record could not be read (cost unknown)."""
+    unknown = Decimal(0)
+    return LedgerItem(
+        campaign=job.campaign,
+        job_id=job.job_id,
+        image_index=0,
+        template=job.template,
+        template_version=job.template_version,
+        provider="",
+        model="",
+        quality=job.quality.value,
+        size=str(job.size or ""),
+        unit_price=unknown,
+        cost_usd=unknown,
+        status=Status.FAILED,
+        created_at="",
+        updated_at="",
+        reason=f"its ledger record could not be read ({type(exc).__name__}: {exc}); "
+        "its cost is not known",
+    )

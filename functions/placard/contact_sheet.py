@@ -48,6 +48,7 @@ class Entry:
     cost_usd: Decimal
     reason: str
     images: Sequence[ImageLinks]
+    note: str = ""  # e.g. the same job as an earlier row, whose cost is counted there
 
 
 def contact_sheet(campaign: str, upload: str, entries: Iterable[Entry]) -> bytes:
@@ -226,6 +227,7 @@ main {
   background: var(--tone-bg); color: var(--tone); white-space: pre-wrap;
   overflow-wrap: anywhere;
 }
+.note { margin: 0; color: var(--muted); font-size: 12px; }
 .copy { display: grid; grid-template-columns: max-content 1fr; gap: 4px 12px; margin: 0; }
 .copy dt { color: var(--muted); font-size: 12px; line-height: 20px; }
 .copy dd { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -319,6 +321,9 @@ Original</a></figcaption>
   <div class="body">
 {% if entry.status != "succeeded" and entry.reason %}
     <p class="reason" dir="auto">{{ entry.reason }}</p>
+{% endif %}
+{% if entry.note %}
+    <p class="note">{{ entry.note }}</p>
 {% endif %}
 {% if entry.copy %}
     <dl class="copy">

@@ -75,10 +75,29 @@ def results_report(
     pairs = list(rows)
     columns = list(dict.fromkeys(c for row, _ in pairs for c in row.cells))
     report = CsvReport(("row", *columns, *OUTCOME_HEADER))
+    twins = same_job_rows(pairs)
     for row, parsed in pairs:
         cells = [row.cells.get(c, "") for c in columns]
-        report.add((row.number, *cells, *row_outcome(parsed, items_by_job, uri, link)))
+        outcome = row_outcome(parsed, items_by_job, uri, link, twins.get(row.number, 0))
+        report.add((row.number, *cells, *outcome))
     return report
+
+
+def same_job_rows(rows: Iterable[tuple[Row, Job | Sequence[RowError]]]) -> dict[int, int]:
+    """Row number -> the earlier row it repeats: identical rows are one job, made and charged
+    once, so the reports count its cost on the first row only."""
+    first: dict[str, int] = {}
+    twins: dict[int, int] = {}
+    for row, parsed in rows:
+        if isinstance(parsed, Job):
+            earlier = first.setdefault(parsed.job_id, row.number)
+            if earlier != row.number:
+                twins[row.number] = earlier
+    return twins
+
+
+def same_job_note(row: int) -> str:
+    return f"same job as row {row}: the same images, their cost counted on row {row}"
 
 
 def row_outcome(
@@ -86,8 +105,10 @@ def row_outcome(
     items_by_job: Mapping[str, Sequence[LedgerItem]],
     uri: Callable[[LedgerItem], str],
     link: Callable[[LedgerItem], str],
+    same_as: int = 0,
 ) -> tuple[str, ...]:
-    """(status, job_id, images, links, sha256, cost_usd, proof, reason) for one row."""
+    """(status, job_id, images, links, sha256, cost_usd, proof, reason) for one row;
+    `same_as` names the earlier row whose job this one repeats (its cost is counted there)."""
     if not isinstance(parsed, Job):
         reason = "; ".join(f"{e.column}: {e.reason}" for e in parsed)
         return ("rejected", "", "", "", "", "0", "", reason)
@@ -97,11 +118,15 @@ def row_outcome(
     images = " ".join(uri(i) for i in charged)
     links = " ".join(link(i) for i in charged)
     digests = " ".join(i.sha256 for i in charged)
+    note = same_job_note(same_as) if same_as else ""
+    if same_as:
+        cost = "0"
     if len(charged) == parsed.n:
-        return ("succeeded", parsed.job_id, images, links, digests, cost, "unchecked", "")
+        return ("succeeded", parsed.job_id, images, links, digests, cost, "unchecked", note)
     reasons = [i.reason for i in items if i.status is not Status.CHARGED and i.reason]
     if not items:
         reasons = ["no outcome was recorded for this job"]
-    reason = reasons[0] if reasons else ""
+    reason = reasons[0] if reasons else "it failed without a recorded reason"
     status = "over_budget" if reasons and set(reasons) == {OVER_BUDGET} else "failed"
+    reason = f"{note}; {reason}" if note else reason
     return (status, parsed.job_id, images, links, digests, cost, "", reason)

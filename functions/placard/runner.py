@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import tempfile
@@ -10,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
 
 from placard import wiring
 from placard.aws.ledger import DynamoLedger
@@ -43,6 +47,7 @@ class RunSummary:
         return 0 if self.succeeded == self.rows else 1
 
 
+log = logging.getLogger(__name__)
 # What `placard run` writes into --out; a folder holding them for another run is not reused.
 RESULTS = ("images", "results.csv", "errors.csv", "index.html")
 RUN_MARK = ".placard-run"  # names the campaign and sheet whose results the folder holds
@@ -141,7 +146,13 @@ def run_sheet(
             cloud.put_file(sheet.parent / name, upload_key(campaign, name))
     metadata = {BUDGET_METADATA: str(budget)} if budget is not None else None
     with cloud.draining(on_settled):  # workers start on the first jobs while ingest goes on
-        answers = cloud.put_upload(sheet, upload.key, metadata)
+        try:
+            answers = cloud.put_upload(sheet, upload.key, metadata)
+        except Exception as exc:  # the jobs it queued still run, and every row is reported
+            log.warning(
+                "%s: ingest stopped (%s); rows it did not queue have no outcome", sheet, exc
+            )
+            answers = []
         on_queued(sum(u["jobs"] for answer in answers for u in answer["uploads"]))
     return collect(cloud, out, upload)
 
@@ -226,6 +237,17 @@ def run_edit(cloud: LocalCloud, plan: EditPlan, out: Path) -> EditSummary:
     )
 
 
+def _download(s3: Any, bucket: str, key: str, target: Path) -> bool:
+    """False (and a warning) when the object is not there: one row's missing file must not
+    stop the reports of every row."""
+    try:
+        s3.download_file(bucket, key, str(target))
+    except ClientError as exc:
+        log.warning("%s: not downloaded (%s)", key, exc)
+        return False
+    return True
+
+
 def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
     """Images and their derivatives, results.csv, index.html and errors.csv into `out`, from
     what the cloud now holds; the pages link to the local copies."""
@@ -244,16 +266,17 @@ def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
         if not isinstance(job, Job):
             continue
         for item in items.get(job.job_id, ()):
-            if item.status is not Status.CHARGED:
-                continue
+            if item.status is not Status.CHARGED or item.s3_key in local_files:
+                continue  # a twin row's job: its images are already here, named by the first
             stem = f"row{row.number:04d}-{job.template}-{item.image_index}"
-            for key, name in (
-                (item.s3_key, f"{stem}.png"),
-                (variant_key(item.s3_key, "web"), f"{stem}.web.webp"),
-                (variant_key(item.s3_key, "thumb"), f"{stem}.thumb.webp"),
-            ):
-                s3.download_file(settings.assets_bucket, key, str(images_dir / name))
-                local_files[key] = f"images/{name}"
+            if not _download(s3, settings.assets_bucket, item.s3_key, images_dir / f"{stem}.png"):
+                continue
+            local_files[item.s3_key] = f"images/{stem}.png"
+            for variant, suffix in (("web", "web.webp"), ("thumb", "thumb.webp")):
+                key, name = variant_key(item.s3_key, variant), f"{stem}.{suffix}"
+                # A review copy that was never made: the page shows the original instead.
+                made = _download(s3, settings.assets_bucket, key, images_dir / name)
+                local_files[key] = f"images/{name}" if made else local_files[item.s3_key]
 
     reports = build(
         run,

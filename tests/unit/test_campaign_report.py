@@ -57,3 +57,71 @@ def test_each_image_is_linked_once_and_both_reports_carry_its_link() -> None:
     for key in originals:
         assert f"https://signed.example/{key}" in reports.results_csv.decode("utf-8-sig")
         assert f"https://signed.example/{key}" in reports.index_html.decode()
+
+
+TWINS = SHEET + "social-square,Cold brew,Summer #1,Try it,low,1024x1024\r\n"
+
+
+def _twin_reports() -> tuple[list[dict[str, str]], str]:
+    import csv
+
+    run = UploadRun("summer", "campaigns/summer/sheet.csv", "run-1")
+    rows = parsed_rows(
+        io.BytesIO(TWINS.encode()), "sheet.csv", run, errors_report().to_bytes(),
+        default_catalogue(),
+    )  # fmt: skip
+    items = {job.job_id: [charged(job)] for _, job in rows if isinstance(job, Job)}
+    reports = build(run, rows, items, uri=lambda key: f"s3://a/{key}", link=lambda key: key)
+    text = reports.results_csv.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text))), reports.index_html.decode()
+
+
+def test_a_repeated_row_shows_the_same_images_and_its_cost_is_counted_once() -> None:
+    # Given a sheet whose row 4 repeats row 2 (one job, one image charged 0.011)
+    # When the reports are built
+    results, html = _twin_reports()
+    first, twin = results[0], results[2]
+    # Then both rows show the same image and succeeded
+    assert twin["status"] == first["status"] == "succeeded"
+    assert twin["images"] == first["images"] and twin["job_id"] == first["job_id"]
+    # And the cost is on the first row only; the twin says where it is counted
+    assert first["cost_usd"] == "0.011" and twin["cost_usd"] == "0"
+    assert "same job as row 2" in twin["reason"]
+    # And the contact sheet's total is the ledger's: two images of 0.011, not three
+    assert '<dd class="total">$0.022</dd>' in html
+    assert "same job as row 2" in html
+
+
+def test_reports_are_written_when_the_ledger_cannot_be_read() -> None:
+    # Given a ledger whose campaign read fails, and one job of two that cannot be read either
+    from placard.campaign_report import Reporter
+
+    run = UploadRun("summer", "campaigns/summer/sheet.csv", "run-1")
+    sheet_rows = parsed_rows(io.BytesIO(SHEET.encode()), "sheet.csv", run, b"", default_catalogue())
+    good, bad = (job for _, job in sheet_rows if isinstance(job, Job))
+
+    class Ledger:
+        def campaign_items(self, campaign: str) -> list[LedgerItem]:
+            raise TypeError("missing 1 required positional argument: 'size'")
+
+        def job_items(self, campaign: str, job_id: str) -> list[LedgerItem]:
+            if job_id == bad.job_id:
+                raise TypeError("missing 1 required positional argument: 'size'")
+            return [charged(good)]
+
+    class Uploads:
+        def open(self, key: str) -> io.BytesIO:
+            return io.BytesIO(SHEET.encode())
+
+    class Assets:  # and no errors.csv: ingest stopped before writing it
+        def read(self, key: str) -> bytes:
+            raise KeyError(key)
+
+    reporter = Reporter(default_catalogue(), Uploads(), Assets(), Ledger())  # type: ignore[arg-type]
+    # When the run's rows and ledger are gathered
+    found = reporter.gather(run)
+    # Then the good row keeps its image, and the other says its record could not be read
+    assert found.items[good.job_id] == [charged(good)]
+    [stand_in] = found.items[bad.job_id]
+    assert stand_in.status is Status.FAILED and "could not be read" in stand_in.reason
+    assert "cost is not known" in stand_in.reason
