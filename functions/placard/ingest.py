@@ -22,7 +22,16 @@ from placard.ports import (
 )
 from placard.reports import add_error, errors_report
 from placard.runs import UploadRun
-from placard.sheets import RowError, SheetDefaults, SheetError, jobs_from_rows, read_rows
+from placard.sheets import (
+    MAX_ROWS,
+    Row,
+    RowError,
+    SheetDefaults,
+    SheetError,
+    check_rows,
+    jobs_from_rows,
+    read_rows,
+)
 from placard.templates import Catalogue
 
 UPLOADS_PREFIX = "campaigns/"
@@ -58,8 +67,9 @@ class Upload:
 class IngestReport:
     upload: Upload
     jobs: int
-    errors: int
+    errors: int  # rows that failed (a sheet that cannot be read counts one)
     errors_key: str
+    warnings: int = 0  # columns no template used: in errors.csv, but no row failed by them
 
 
 @dataclass
@@ -72,6 +82,7 @@ class Ingest:
     budgets: Budgets
     progress: Progress
     reports: ReportRequests
+    max_rows: int = MAX_ROWS  # a longer sheet is refused before any of its rows is queued
 
     def __post_init__(self) -> None:
         # Many rows of a sheet name the same photo: look each file up once per upload.
@@ -93,23 +104,47 @@ class Ingest:
         defaults = SheetDefaults(campaign=upload.campaign, upload=upload.name)
         origin: dict[str, object] = {"sheet": run.sheet, "run": run.run}
 
+        failed: set[int] = set()
+        warnings = read = 0
+
+        def add(error: RowError) -> None:
+            nonlocal warnings
+            add_error(report, error)
+            if error.warning:
+                warnings += 1
+            else:
+                failed.add(error.row)
+
+        def counted(rows: Iterator[Row]) -> Iterator[Row]:
+            nonlocal read
+            for read, row in enumerate(rows, start=1):  # noqa: B007 (read is the count)
+                yield row
+
         def jobs() -> Iterator[Job]:
+            sent: set[str] = set()  # two identical rows are one job: queued once
             try:
                 if self._set_budget(upload) or self.budgets.limit(upload.campaign) is not None:
                     origin["budget"] = True  # its workers reserve before each call
                 with self.uploads.open(upload.key) as raw:
-                    rows = read_rows(raw, upload.filename)
-                    for outcome in jobs_from_rows(rows, self.catalogue, defaults):
-                        if isinstance(outcome, Job):
-                            missing = self._missing_files(outcome)
-                            if not missing:
-                                yield replace(outcome, origin={**outcome.origin, **origin})
-                            for error in missing:
-                                add_error(report, error)
-                        else:
-                            add_error(report, outcome)
+                    check_rows(raw, upload.filename, max_rows=self.max_rows)
+                    for outcome in jobs_from_rows(
+                        counted(read_rows(raw, upload.filename, max_rows=self.max_rows)),
+                        self.catalogue,
+                        defaults,
+                    ):
+                        if isinstance(outcome, RowError):
+                            add(outcome)
+                            continue
+                        missing = self._missing_files(outcome)
+                        for error in missing:
+                            add(error)
+                        if not missing and outcome.job_id not in sent:
+                            sent.add(outcome.job_id)
+                            yield replace(outcome, origin={**outcome.origin, **origin})
+                if read == 0:
+                    raise SheetError(f"{upload.filename}: has a header but no rows below it")
             except SheetError as exc:
-                add_error(report, RowError(0, "", upload.filename, str(exc)))
+                add(RowError(0, "", upload.filename, str(exc)))
 
         self._exists.cache_clear()
         sent = self.queue.send(jobs())
@@ -117,7 +152,7 @@ class Ingest:
         self.assets.put_report(errors_key, report.to_bytes(), "text/csv; charset=utf-8")
         if self.progress.expect(run, sent):  # no jobs, or every one already ended
             self.reports.send(run)
-        return IngestReport(upload, sent, report.count, errors_key)
+        return IngestReport(upload, sent, len(failed), errors_key, warnings)
 
     def _set_budget(self, upload: Upload) -> bool:
         """Apply the budget the upload carries, if any; True when it carried one."""
