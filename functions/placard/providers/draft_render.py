@@ -71,16 +71,20 @@ class _Line:
     """A placed line plus what is needed to draw it."""
 
     placed: PlacedLine
-    bold: bool
-    origin: tuple[int, int]  # where to draw with anchor "la"
+    shaped: _Shaped
+    origin: tuple[int, int]  # where its ink box's (0, 0) lies (the main font's "la" anchor)
 
 
 @dataclass(frozen=True)
 class _SetLine:
-    """A wrapped line before placement: its text and ink box relative to its origin."""
+    """A wrapped line before placement: its text and how it is drawn."""
 
     text: str
-    bbox: Box
+    shaped: _Shaped
+
+    @property
+    def bbox(self) -> Box:  # ink box relative to its origin
+        return self.shaped.bbox
 
 
 @dataclass(frozen=True)
@@ -235,7 +239,12 @@ def _strength(cluster: str) -> str:
     return {"L": "L", "EN": "N", "AN": "N", "CS": "S", "ES": "S", "ET": "T"}.get(kind, "O")
 
 
-def _levels(clusters: Sequence[str]) -> list[int]:
+def _right_to_left(text: str) -> bool:
+    """Whether the paragraph reads right to left: its first strong letter's direction (P2)."""
+    return next((k == "R" for k in map(_strength, _clusters(text)) if k in ("L", "R")), False)
+
+
+def _levels(clusters: Sequence[str], rtl: bool) -> list[int]:
     """Embedding levels of the Unicode bidi algorithm, simplified to one line without
     explicit marks: the base from the first strong letter (P2), numbers after L read as L
     (W7), neutrals between two of a kind take it, else the base (N1, N2; numbers count as
@@ -252,7 +261,7 @@ def _levels(clusters: Sequence[str]) -> list[int]:
                 kinds[index] = "N"
             previous = kinds[index]
     kinds = [k if k in ("L", "R", "N") else "O" for k in kinds]
-    base = next((k for k in kinds if k in ("L", "R")), "L")
+    base = "R" if rtl else "L"
     resolved: list[str] = []
     last = base
     for kind in kinds:
@@ -330,12 +339,12 @@ def _run_metrics(
     return (left, top, right, bottom), advance * scale
 
 
-def _runs(text: str, bold: bool, setting: Typesetting) -> list[tuple[str, _Face, bool]]:
+def _runs(text: str, bold: bool, rtl: bool, setting: Typesetting) -> list[tuple[str, _Face, bool]]:
     """(text, font, right to left) runs in visual order."""
     main = _main_face(bold)
     clusters = _clusters(text)
     faces = [_face_for(c, main, setting) or main for c in clusters]
-    levels = _levels(clusters)
+    levels = _levels(clusters, rtl)
     logical: list[tuple[list[str], _Face, int]] = []
     for cluster, face, level in zip(clusters, faces, levels, strict=True):
         if logical and logical[-1][1] == face and logical[-1][2] == level:
@@ -353,19 +362,19 @@ def _runs(text: str, bold: bool, setting: Typesetting) -> list[tuple[str, _Face,
 
 
 @functools.lru_cache(maxsize=8192)
-def _shape_in(setting: Typesetting, bold: bool, size: int, text: str) -> _Shaped:
+def _shape_in(setting: Typesetting, bold: bool, size: int, text: str, rtl: bool) -> _Shaped:
     ascent = _load(_main_face(bold), size, setting.engine).getmetrics()[0]
     runs: list[_Run] = []
     pen = 0.0
     lefts, tops, rights, bottoms = [0.0], [0.0], [0.0], [0.0]
-    for run_text, face, rtl in _runs(text, bold, setting):
-        (left, top, right, bottom), advance = _run_metrics(run_text, face, rtl, size, setting)
+    for run_text, face, run_rtl in _runs(text, bold, rtl, setting):
+        (left, top, right, bottom), advance = _run_metrics(run_text, face, run_rtl, size, setting)
         if right > left:
             lefts.append(pen + left)
             rights.append(pen + right)
             tops.append(ascent + top)
             bottoms.append(ascent + bottom)
-        runs.append(_Run(run_text, face, rtl, pen))
+        runs.append(_Run(run_text, face, run_rtl, pen))
         pen += advance
     box = (
         math.floor(min(lefts)),
@@ -376,8 +385,9 @@ def _shape_in(setting: Typesetting, bold: bool, size: int, text: str) -> _Shaped
     return _Shaped(tuple(runs), box, pen, ascent)
 
 
-def _shape(bold: bool, size: int, text: str) -> _Shaped:
-    return _shape_in(typesetting(), bold, size, text)
+def _shape(bold: bool, size: int, text: str, rtl: bool | None = None) -> _Shaped:
+    """The line drawn in a paragraph of the given direction (None: the line's own)."""
+    return _shape_in(typesetting(), bold, size, text, _right_to_left(text) if rtl is None else rtl)
 
 
 def _bbox(bold: bool, size: int, text: str) -> Box:
@@ -459,15 +469,12 @@ def _unset(texts: Iterable[str]) -> str | None:
                 missing[cluster] = None
     notes = []
     if missing:
-        names = " ".join(f"U+{ord(c[0]):04X}" for c in list(missing)[:4])
-        more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+        names = " ".join(f"U+{ord(c[0]):04X}" for c in list(missing)[:3])
+        more = f" +{len(missing) - 3}" if len(missing) > 3 else ""
         wanted = " or ".join(sorted({_package_for(c) for c in missing}))
-        notes.append(f"no font here for {names}{more}, drawn as boxes (install {wanted})")
+        notes.append(f"no font for {names}{more}: drawn as boxes; install {wanted}")
     if needs_shaping and not setting.shapes:
-        notes.append(
-            "copy not shaped: right-to-left letters unjoined, emoji sequences apart "
-            "(Pillow lacks libraqm/fribidi)"
-        )
+        notes.append("copy not shaped (Pillow lacks libraqm): Arabic unjoined, emoji apart")
     return "; ".join(notes) or None
 
 
@@ -600,8 +607,10 @@ def _set_fields(
     for index, (name, text) in enumerate(fields):
         size = _field_size(main_size, index)
         bold = index == 0
+        rtl = _right_to_left(text)  # every line of a field reads in the field's direction
         lines = tuple(
-            _SetLine(line, _bbox(bold, size, line)) for line in _wrap(text, bold, size, max_width)
+            _SetLine(line, _shape(bold, size, line, rtl))
+            for line in _wrap(text, bold, size, max_width)
         )
         out.append(_SetField(name, size, bold, lines))
     return out
@@ -686,9 +695,7 @@ def _centre(set_field: _SetField, line: _SetLine, y: int, left: int, width: int)
     l_off, t_off, r_off, b_off = line.bbox
     x = left + (width - (r_off - l_off)) // 2 - l_off
     box = (x + l_off, y + t_off, x + r_off, y + b_off)
-    return _Line(
-        PlacedLine(set_field.field, line.text, box, set_field.size), set_field.bold, (x, y)
-    )
+    return _Line(PlacedLine(set_field.field, line.text, box, set_field.size), line.shaped, (x, y))
 
 
 def _clean_fields(texts: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -747,7 +754,7 @@ def _caption(
     for text in texts:
         if text is None:
             continue
-        line = _SetLine(text, _bbox(False, size, text))
+        line = _SetLine(text, _shape(False, size, text))
         if y + line.bbox[3] - line.bbox[1] > margin + usable_h // 5:
             break
         set_field = _SetField("", size, False, (line,))
@@ -853,8 +860,7 @@ def _encode_png(image: Image.Image) -> bytes:
 
 def _draw_lines(image: Image.Image, lines: Sequence[_Line], fill: tuple[int, ...]) -> None:
     for line in lines:
-        size = line.placed.font_size
-        _draw_shaped(image, line.origin, _shape(line.bold, size, line.placed.text), size, fill)
+        _draw_shaped(image, line.origin, line.shaped, line.placed.font_size, fill)
 
 
 def _background(width: int, height: int, palette: _Palette) -> Image.Image:
