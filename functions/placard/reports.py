@@ -10,6 +10,7 @@ from decimal import Decimal
 from placard.jobs import Job
 from placard.ledger_items import OVER_BUDGET, LedgerItem, Status
 from placard.sheets import Row, RowError
+from placard.templates import without_controls
 
 ERRORS_HEADER = ("row", "column", "value", "reason")
 OUTCOME_HEADER = ("status", "job_id", "images", "links", "sha256", "cost_usd", "proof", "reason")
@@ -17,8 +18,9 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: object) -> str:
-    """Text a spreadsheet will show, never run: a leading formula character is quoted."""
-    text = "" if value is None else str(value)
+    """Text a spreadsheet will show, never run: a leading formula character is quoted, and
+    control characters (escape codes, NULs, bidi overrides) are dropped; line breaks stay."""
+    text = "" if value is None else without_controls(str(value), keep="\t\n\r")
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 import yaml
 from jinja2 import StrictUndefined, TemplateError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -42,6 +43,7 @@ class Variable:
     default: str | None = None
     max_length: int | None = None
     pattern: str | None = None
+    format: str = ""  # the pattern in words, for people: "a colour as #RRGGBB, e.g. #FF5A1F"
     description: str = ""
 
     def clean(self, raw: object) -> str | None:
@@ -51,7 +53,9 @@ class Variable:
             if self.default is not None:
                 return self.default
             if self.required:
-                raise InvalidInput(self.name, "is required but empty or missing", raw)
+                blank = raw is not None and str(raw) != ""  # spaces, zero-width characters...
+                reason = "has no visible characters" if blank else "empty or missing"
+                raise InvalidInput(self.name, f"is required but {reason}", raw)
             return None
         if self.max_length is not None and len(value) > self.max_length:
             raise InvalidInput(
@@ -60,16 +64,29 @@ class Variable:
                 value,
             )
         if self.pattern and not re.fullmatch(self.pattern, value):
-            raise InvalidInput(self.name, f"must match {self.pattern}", value)
+            allowed = self.format or f"text matching the pattern {self.pattern}"
+            raise InvalidInput(self.name, f"{value!r} is not {allowed}", value)
         return value
 
 
+# Control characters (C0, DEL, C1), zero-width spaces and bidi overrides: nothing a person
+# types as copy, and some hide or reorder what a reader of the prompt or a report sees.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+
+
+def without_controls(text: str, keep: str = "") -> str:
+    """`text` without control characters, except those in `keep` (e.g. a report's line breaks)."""
+    return _CONTROLS.sub(lambda m: m[0] if m[0] in keep else "", text)
+
+
 def normalise(raw: object) -> str:
-    """Unicode NFC, whitespace runs collapsed to one space, trimmed."""
+    """Control characters out, Unicode NFC, whitespace runs collapsed to one space, trimmed;
+    copy with nothing visible left (zero-width joiners alone) is empty."""
     if raw is None:
         return ""
-    text = unicodedata.normalize("NFC", str(raw))
-    return " ".join(text.split())
+    text = _CONTROLS.sub(" ", str(raw))  # before NFC: removing one may join two characters
+    text = " ".join(unicodedata.normalize("NFC", text).split())
+    return text if any(unicodedata.category(c) != "Cf" for c in text) else ""
 
 
 @dataclass(frozen=True)
@@ -131,8 +148,9 @@ class Template:
                         ("default", v.default),
                         ("max_length", v.max_length),
                         ("pattern", v.pattern),
+                        ("format", v.format),
                     )
-                    if val not in (None, False)
+                    if val not in (None, False, "")
                 }
                 for v in self.variables.values()
             },
@@ -146,33 +164,79 @@ def _compiled(body: str) -> jinja2.Template:
     return _ENV.from_string(body)
 
 
+FRONT_MATTER_KEYS = ("name", "kind", "mode", "description", "defaults", "variables", "text")
+VARIABLE_KEYS = ("required", "default", "max_length", "pattern", "format", "description")
+DEFAULTS_KEYS = ("quality", "size", "n")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _mapping(value: object, what: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """A front matter mapping with only known keys: a misspelt key would be ignored in silence."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a mapping of {', '.join(allowed)}")
+    unknown = sorted(str(k) for k in value if k not in allowed)
+    if unknown:
+        raise ValueError(f"{what}: unknown keys {unknown}; allowed: {', '.join(allowed)}")
+    return value
+
+
+def _variable(name: object, spec: object) -> Variable:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"variable {name!r}: names are lower case letters, digits and '_'")
+    spec = _mapping(spec, f"variable {name}", VARIABLE_KEYS)
+    max_length = spec.get("max_length")
+    if max_length is not None and (type(max_length) is not int or max_length < 1):
+        raise ValueError(f"variable {name}: max_length must be a whole number, 1 or more")
+    pattern = spec.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise ValueError(f"variable {name}: pattern {pattern!r} is not a regex: {exc}") from exc
+    return Variable(
+        name=name,
+        required=spec.get("required", False) is True,
+        default=None if spec.get("default") is None else str(spec["default"]),
+        max_length=max_length,
+        pattern=None if pattern is None else str(pattern),
+        format=str(spec.get("format", "")),
+        description=str(spec.get("description", "")),
+    )
+
+
 def parse_template(source: str, path: str = "") -> Template:
+    label = path or "template"
     match = _FRONT_MATTER.match(source)
     if not match:
-        raise TemplateFileError(f"{path}: expected YAML front matter between '---' lines")
-    meta = yaml.safe_load(match[1]) or {}
-    body = match[2]
-    where = path or meta.get("name", "?")
+        raise TemplateFileError(f"{label}: expected YAML front matter between '---' lines")
     try:
+        meta = yaml.safe_load(match[1]) or {}
+    except yaml.YAMLError as exc:
+        raise TemplateFileError(f"{label}: front matter is not valid YAML: {exc}") from None
+    if not isinstance(meta, dict):
+        raise TemplateFileError(f"{label}: front matter must be a mapping of {FRONT_MATTER_KEYS}")
+    body = match[2]
+    where = path or str(meta.get("name", "?"))
+    try:
+        _mapping(meta, "front matter", FRONT_MATTER_KEYS)
         variables = {
-            name: Variable(
-                name=name,
-                required=bool(spec.get("required", False)),
-                default=None if spec.get("default") is None else str(spec["default"]),
-                max_length=spec.get("max_length"),
-                pattern=spec.get("pattern"),
-                description=str(spec.get("description", "")),
-            )
-            for name, spec in (meta.get("variables") or {}).items()
+            str(name): _variable(name, spec) for name, spec in _variables(meta.get("variables"))
         }
-        defaults = meta.get("defaults") or {}
+        defaults = _mapping(meta.get("defaults"), "defaults", DEFAULTS_KEYS)
+        text = meta.get("text") or []
+        if not isinstance(text, list):
+            raise ValueError("text must be a list of variable names, e.g. [headline, cta]")
+        if meta.get("mode", "generate") not in list(Mode):
+            raise ValueError(f"mode must be {' or '.join(Mode)}, not {meta['mode']!r}")
         template = Template(
             name=str(meta["name"]),
             kind=str(meta["kind"]),
             mode=Mode(meta.get("mode", "generate")),
             description=str(meta.get("description", "")),
             variables=variables,
-            text=tuple(meta.get("text") or ()),
+            text=tuple(str(name) for name in text),
             body=body,
             version=hashlib.sha256(source.encode()).hexdigest()[:12],
             default_quality=Quality.parse(str(defaults.get("quality", "medium"))),
@@ -180,15 +244,46 @@ def parse_template(source: str, path: str = "") -> Template:
             default_n=parse_n(defaults.get("n", 1)),
             path=path,
         )
-        _ENV.parse(body)
-    except (KeyError, ValueError, InvalidInput, TemplateError) as exc:
-        raise TemplateFileError(f"{where}: {exc}") from exc
+        undeclared = sorted(meta_variables(body) - set(variables))
+    except KeyError as exc:
+        raise TemplateFileError(f"{where}: front matter needs {exc}") from None
+    except (TypeError, ValueError, InvalidInput, TemplateError) as exc:
+        raise TemplateFileError(f"{where}: {exc}") from None
     if template.kind not in KINDS:
         raise TemplateFileError(f"{where}: kind must be one of {', '.join(KINDS)}")
     unknown = [name for name in template.text if name not in variables]
     if unknown:
         raise TemplateFileError(f"{where}: text names undeclared variables {unknown}")
+    if undeclared:
+        raise TemplateFileError(
+            f"{where}: the body uses undeclared variables {undeclared}; declare them under "
+            "variables"
+        )
+    _try_render(template, where)
     return template
+
+
+def _variables(value: object) -> list[tuple[object, object]]:
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        raise ValueError("variables must be a mapping of names to their rules")
+    return list(value.items())
+
+
+def meta_variables(body: str) -> set[str]:
+    """The names a template body reads: each must be declared."""
+    return jinja2.meta.find_undeclared_variables(_ENV.parse(body))
+
+
+def _try_render(template: Template, where: str) -> None:
+    """Render once with sample values, so a body the sandbox refuses (e.g. reaching for
+    `''.__class__`) is refused when the catalogue loads, not on a user's row."""
+    sample = {name: name for name in template.variables}
+    try:
+        _compiled(template.body).render(sample)
+    except TemplateError as exc:
+        raise TemplateFileError(f"{where}: the body cannot be rendered: {exc}") from None
 
 
 class Catalogue(Mapping[str, Template]):

@@ -87,22 +87,68 @@ def test_an_unknown_template_is_named(catalogue: Catalogue) -> None:
         catalogue["nope"]
 
 
-def test_a_template_using_an_undeclared_variable_fails_at_render() -> None:
+def test_a_template_using_an_undeclared_variable_is_refused_when_it_loads() -> None:
     # Given a template whose body uses a variable it does not declare
-    template = parse_template(
-        "---\nname: t\nkind: ad\nvariables: {a: {required: true}}\n---\n{{ a }} {{ b }}\n"
-    )
-    # When rendered, Then StrictUndefined turns the gap into an error instead of ""
-    with pytest.raises(InvalidInput, match="undeclared"):
-        template.render({"a": "x"})
+    source = "---\nname: t\nkind: ad\nvariables: {a: {required: true}}\n---\n{{ a }} {{ b }}\n"
+    # When it is parsed, Then the file is refused, naming the variable, before any row uses it
+    with pytest.raises(
+        TemplateFileError, match=r"t\.j2: the body uses undeclared variables \['b'\]"
+    ):
+        parse_template(source, "t.j2")
 
 
-def test_sandbox_blocks_attribute_escapes() -> None:
-    template = parse_template(
+def test_sandbox_blocks_attribute_escapes_when_the_template_loads() -> None:
+    # Given a body reaching for a value's class (the first step of a sandbox escape)
+    source = (
         "---\nname: t\nkind: ad\nvariables: {a: {required: true}}\n---\n{{ a.__class__.__mro__ }}\n"
     )
+    # When it is parsed, Then the sandbox's refusal is the file's error
     with pytest.raises(TemplateFileError, match=r"unsafe"):
-        template.render({"a": "x"})
+        parse_template(source, "t.j2")
+
+
+def test_a_pattern_is_explained_in_the_words_of_its_format(catalogue: Catalogue) -> None:
+    # Given the launch poster, whose brand_color declares a format in words
+    # When a person writes a colour name
+    with pytest.raises(InvalidInput) as caught:
+        catalogue["launch-poster"].render({**POSTER, "brand_color": "red"})
+    # Then the answer says what is allowed, not the regex
+    assert str(caught.value) == "brand_color: 'red' is not a colour as #RRGGBB, e.g. #FF5A1F"
+
+
+def test_a_pattern_without_a_format_names_the_pattern() -> None:
+    template = parse_template(
+        "---\nname: t\nkind: ad\nvariables: {code: {pattern: '[A-Z]{3}'}}\n---\n{{ code }}\n"
+    )
+    with pytest.raises(InvalidInput, match=r"'ab' is not text matching the pattern \[A-Z\]\{3\}"):
+        template.render({"code": "ab"})
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["   ", "\u200b\u200b", "\u200d", "\x00\x1b", "\u202e"],
+    ids=["spaces", "zero-width-spaces", "zero-width-joiner", "controls", "bidi-override"],
+)
+def test_copy_with_nothing_visible_is_empty_and_fails_as_required(
+    catalogue: Catalogue, value: str
+) -> None:
+    # Given a required headline with nothing visible in it
+    # When rendered, Then it fails as required, saying why
+    with pytest.raises(InvalidInput) as caught:
+        catalogue["launch-poster"].render({**POSTER, "headline": value})
+    assert caught.value.field == "headline"
+    assert caught.value.reason == "is required but has no visible characters"
+
+
+def test_control_characters_never_reach_the_prompt(catalogue: Catalogue) -> None:
+    # Given copy carrying a terminal escape, a NUL, a zero-width space and a bidi override
+    values = {**POSTER, "headline": "Sale\x1b[2J\x00 now\u200b\u202eyes"}
+    # When rendered
+    prompt = catalogue["launch-poster"].render(values)
+    # Then none of them is in the prompt, and the words are kept apart
+    assert '"Sale [2J now yes"' in prompt
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in prompt)
+    assert "\u200b" not in prompt and "\u202e" not in prompt
 
 
 def test_template_version_is_the_hash_of_its_file() -> None:
@@ -116,3 +162,43 @@ def test_a_broken_template_file_is_reported_with_its_path() -> None:
         parse_template("no front matter", "templates/ad/broken.j2")
     with pytest.raises(TemplateFileError, match="undeclared"):
         parse_template("---\nname: t\nkind: ad\ntext: [headline]\n---\nx\n", "t.j2")
+
+
+@pytest.mark.parametrize(
+    ("front_matter", "message"),
+    [
+        ("name: t\nkind: ad\ncolour: red", r"unknown keys \['colour'\]"),
+        ("name: t\nkind: ad\nvariables: {a: {requried: true}}", r"variable a: unknown keys"),
+        ("name: t\nkind: ad\nvariables: {a: true}", r"variable a must be a mapping"),
+        ("name: t\nkind: ad\nvariables: {a: {pattern: '['}}", r"pattern '\[' is not a regex"),
+        ("name: t\nkind: ad\nvariables: {a: {max_length: -1}}", r"max_length must be a whole"),
+        ("name: t\nkind: ad\ntext: headline", r"text must be a list"),
+        ("name: t\nkind: ad\nmode: paint", r"mode must be generate or edit"),
+        ("name: t\nkind: ad\ndefaults: {quality: ultra}", r"quality: must be one of"),
+        ("kind: ad", r"front matter needs 'name'"),
+        ("name: [t\nkind: ad", r"not valid YAML"),
+        ("- a\n- b", r"front matter must be a mapping"),
+    ],
+    ids=[
+        "unknown-key",
+        "misspelt-variable-rule",
+        "variable-not-a-mapping",
+        "broken-regex",
+        "negative-max-length",
+        "text-not-a-list",
+        "unknown-mode",
+        "unknown-default-quality",
+        "no-name",
+        "yaml-syntax-error",
+        "front-matter-a-list",
+    ],
+)
+def test_a_broken_front_matter_is_refused_with_the_file_and_the_reason(
+    front_matter: str, message: str
+) -> None:
+    # Given a template file whose front matter is broken in one way
+    source = f"---\n{front_matter}\n---\nhello\n"
+    # When it is parsed, Then the error names the file and what is wrong
+    with pytest.raises(TemplateFileError, match=message) as caught:
+        parse_template(source, "templates/ad/t.j2")
+    assert str(caught.value).startswith("templates/ad/t.j2: ")
