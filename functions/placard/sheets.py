@@ -43,6 +43,7 @@ import csv
 import datetime as dt
 import io
 import re
+import sys
 import warnings
 import zipfile
 from collections import deque
@@ -233,11 +234,15 @@ def _row_bound(raw: IO[bytes], filename: str, kind: str) -> int:
         return 1 + _count(iter(partial(raw.read, SCAN_BYTES), b""), (b"\n", b"\r"))
     with _checked_zip(raw, filename) as archive:
         bound = 0
-        for info in archive.infolist():
-            if info.filename.startswith("xl/worksheets/"):
-                with archive.open(info) as part:
-                    # a row with cells has an opening and a closing tag, prefixed or not
-                    bound += _count(iter(partial(part.read, SCAN_BYTES), b""), (b"row",)) // 2
+        try:
+            for info in archive.infolist():
+                if info.filename.startswith("xl/worksheets/"):
+                    with archive.open(info) as part:
+                        # a row with cells has an opening and a closing tag, prefixed or not
+                        chunks = iter(partial(part.read, SCAN_BYTES), b"")
+                        bound += _count(chunks, (b"row",)) // 2
+        except Exception:  # a damaged part: reading the rows says what is wrong with it
+            return sys.maxsize
         return bound
 
 
