@@ -193,6 +193,8 @@ def _regional(char: str) -> bool:
 def _clusters(text: str) -> list[str]:
     """What a reader sees as one character (near enough to Unicode's grapheme clusters for
     drawing): never split between fonts, lines or directions."""
+    if text.isascii():  # the common case, and the hot one: wrapping measures many prefixes
+        return list(text)
     out: list[str] = []
     for char in text:
         if out and (
@@ -342,6 +344,8 @@ def _run_metrics(
 def _runs(text: str, bold: bool, rtl: bool, setting: Typesetting) -> list[tuple[str, _Face, bool]]:
     """(text, font, right to left) runs in visual order."""
     main = _main_face(bold)
+    if text.isascii() and not rtl:  # DejaVu has all of ASCII, all of it left to right
+        return [(text, main, False)]
     clusters = _clusters(text)
     faces = [_face_for(c, main, setting) or main for c in clusters]
     levels = _levels(clusters, rtl)
@@ -362,7 +366,9 @@ def _runs(text: str, bold: bool, rtl: bool, setting: Typesetting) -> list[tuple[
 
 
 @functools.lru_cache(maxsize=8192)
-def _shape_in(setting: Typesetting, bold: bool, size: int, text: str, rtl: bool) -> _Shaped:
+def _shape_in(setting: Typesetting, bold: bool, size: int, text: str, rtl: bool | None) -> _Shaped:
+    if rtl is None:
+        rtl = _right_to_left(text)
     ascent = _load(_main_face(bold), size, setting.engine).getmetrics()[0]
     runs: list[_Run] = []
     pen = 0.0
@@ -387,7 +393,7 @@ def _shape_in(setting: Typesetting, bold: bool, size: int, text: str, rtl: bool)
 
 def _shape(bold: bool, size: int, text: str, rtl: bool | None = None) -> _Shaped:
     """The line drawn in a paragraph of the given direction (None: the line's own)."""
-    return _shape_in(typesetting(), bold, size, text, _right_to_left(text) if rtl is None else rtl)
+    return _shape_in(typesetting(), bold, size, text, rtl)
 
 
 def _bbox(bold: bool, size: int, text: str) -> Box:
