@@ -31,6 +31,7 @@ from moto.moto_api._internal.moto_random import MotoRandom
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sqs import models as sqs_models
 from moto.sqs.models import Queue
+from waitress.parser import HTTPRequestParser
 from waitress.server import create_server
 
 
@@ -175,6 +176,22 @@ def _unix_time_millis(dt: Any = None) -> float:
     return time.time() * 1000.0 if dt is None else unix_time(dt) * 1000.0
 
 
+def _nothing_to_continue(method: Callable[..., Any]) -> Callable[..., Any]:
+    """waitress's header parser, answering `Expect: 100-continue` only when a body follows.
+
+    boto3 sends that header with every PutObject. For an empty object (Content-Length: 0)
+    waitress sent "100 Continue" and then marked the already complete request incomplete,
+    waiting for a body that never comes: the upload hung for good. With no body there is
+    nothing to continue (RFC 9110 §10.1.1 lets a server skip it), so the request is served."""
+
+    def parse_header(self: HTTPRequestParser, header_plus: bytes) -> None:
+        method(self, header_plus)
+        if self.expect_continue and not self.chunked and self.content_length == 0:
+            self.expect_continue = False
+
+    return parse_header
+
+
 def _speed_up_moto() -> None:
     # moto lists its own package folder on disk for every request, under a lock all requests
     # share; the list never changes while the process runs, so read it once.
@@ -215,6 +232,7 @@ def _speed_up_moto() -> None:
 def main() -> None:
     logging.getLogger("waitress").setLevel(logging.ERROR)
     _speed_up_moto()
+    HTTPRequestParser.parse_header = _nothing_to_continue(HTTPRequestParser.parse_header)
     app = DomainDispatcherApplication(create_backend_app)
     server = create_server(app, host="127.0.0.1", port=0, threads=32, connection_limit=1000)
     host, port = server.socket.getsockname()[:2]
