@@ -83,3 +83,42 @@ def test_an_unreadable_sheet_runs_nothing(
 ) -> None:
     assert main(["run", str(tmp_path / "missing.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_two_identical_rows_make_one_image_whose_cost_is_counted_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a sheet whose third row repeats its second
+    row = "social-square,Cold brew,Summer in a Can,Try it,low,1024x1024\n"
+    sheet = tmp_path / "twins.csv"
+    sheet.write_text("template,product,headline,cta,quality,size\n" + row + row, "utf-8")
+    # When it runs
+    status = main(["run", str(sheet), "--out", str(tmp_path / "out")])
+    # Then both rows succeeded with the same image, and one image was made
+    assert status == 0
+    first, twin = read_csv(tmp_path / "out" / "results.csv")
+    assert first["status"] == twin["status"] == "succeeded"
+    assert first["links"] == twin["links"] and first["job_id"] == twin["job_id"]
+    assert len(list((tmp_path / "out" / "images").glob("*.png"))) == 1
+    # And the twin says whose cost it shares instead of counting it again
+    assert twin["cost_usd"] == "0" and twin["reason"].startswith("same job as row 2")
+    page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "same job as row 2" in page
+    # And the terminal shows the summary, no traceback
+    captured = capsys.readouterr()
+    assert "images: 1 in " in captured.out and "Traceback" not in captured.out + captured.err
+
+
+def test_running_the_same_sheet_again_into_its_folder_replaces_its_results(
+    tmp_path: Path,
+) -> None:
+    # Given a sheet already run into a folder
+    sheet = tmp_path / "again.csv"
+    sheet.write_text(
+        "template,product,headline,cta\nbanner-wide,Jacket,Stay Dry,Shop now\n", "utf-8"
+    )
+    out = tmp_path / "out"
+    assert main(["run", str(sheet), "--out", str(out)]) == 0
+    # When it runs again into the same folder, Then that folder is its own: accepted
+    assert main(["run", str(sheet), "--out", str(out)]) == 0
+    assert len(read_csv(out / "results.csv")) == 1
