@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from placard.contact_sheet import usd
-from placard.errors import PlacardError
+from placard.errors import PlacardError, UnknownTemplate
 from placard.jobs import Quality
 from placard.providers import NAMES
 from placard.templates import Template, default_catalogue
@@ -151,8 +151,16 @@ def _vars(template: Template, pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
+def _template(name: str) -> Template:
+    catalogue = default_catalogue()
+    try:
+        return catalogue[name]
+    except UnknownTemplate as exc:
+        raise PlacardError(f"{exc}; the templates are {', '.join(catalogue)}") from None
+
+
 def _render(name: str, pairs: Sequence[str]) -> int:
-    template = default_catalogue()[name]
+    template = _template(name)
     print(template.render(_vars(template, pairs)))
     return OK
 
@@ -160,7 +168,7 @@ def _render(name: str, pairs: Sequence[str]) -> int:
 def _templates(name: str | None) -> int:
     catalogue = default_catalogue()
     if name:
-        print(json.dumps(catalogue[name].describe(), indent=2, ensure_ascii=False))
+        print(json.dumps(_template(name).describe(), indent=2, ensure_ascii=False))
         return OK
     for template in catalogue.values():
         required = [v.name + "*" if v.required else v.name for v in template.variables.values()]
@@ -307,7 +315,7 @@ def _edit(args: argparse.Namespace) -> int:
             raise PlacardError(f"{path}: no such file")
     _check_provider(args.provider)
     campaign = campaign_for(image, args.campaign)
-    template = default_catalogue()[args.template]
+    template = _template(args.template)
     cells = {
         **_vars(template, args.var),
         "template": args.template,

@@ -160,7 +160,9 @@ CASES = {
         2,
         ("cta: is 25 characters long; at most 24 fit",),
     ),
-    "templates-unknown-name": Case(("templates", "flyer"), 2, ("no template named 'flyer'",)),
+    "templates-unknown-name": Case(
+        ("templates", "flyer"), 2, ("no template named 'flyer'", "the templates are banner-wide")
+    ),
     # placard edit: checked on this machine before any upload
     "edit-missing-photo": Case(
         ("edit", "{tmp}/nope.png", "--box", "1,1,9,9", "--template", "price-tag-edit"),
