@@ -257,6 +257,7 @@ def _estimate(sheet: Path, campaign: str | None) -> int:
     print(
         f"{sheet.name}: {result.rows} rows, {len(result.jobs)} to run, "
         f"{len({e.row for e in result.errors})} rejected"
+        + (f", {result.repeats} repeating an earlier row (priced once)" if result.repeats else "")
     )
     print(f"{'quality':<8} {'images':>7}" + "".join(f" {n + ' USD':>16}" for n in names))
     for quality in Quality:

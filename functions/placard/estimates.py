@@ -19,6 +19,7 @@ class SheetEstimate:
     rows: int = 0
     jobs: list[tuple[Job, Size]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    repeats: int = 0  # rows identical to an earlier one: the same job, made and priced once
 
     def by_provider(
         self, prices: PriceTable, providers: Iterable[str] = PAID
@@ -38,12 +39,17 @@ def estimate_rows(
     from placard import imaging  # lazy: Pillow reads only image headers here
 
     result = SheetEstimate()
+    seen: set[str] = set()
     for row in rows:
         result.rows += 1
         parsed = job_from_row(row, catalogue, defaults)
         if not isinstance(parsed, Job):
             result.errors.extend(parsed)
             continue
+        if parsed.job_id in seen:
+            result.repeats += 1
+            continue
+        seen.add(parsed.job_id)
         size = parsed.size
         if size is None:
             name = row.cells.get("source_image", "").strip()

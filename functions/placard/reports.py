@@ -15,6 +15,8 @@ from placard.templates import without_controls
 ERRORS_HEADER = ("row", "column", "value", "reason")
 OUTCOME_HEADER = ("status", "job_id", "images", "links", "sha256", "cost_usd", "proof", "reason")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A reservation never settled: the call was sent and its answer never came (it may be billed).
+UNFINISHED = "the image call never finished; its reservation is kept, as it may have been billed"
 
 
 def safe_cell(value: object) -> str:
@@ -126,6 +128,8 @@ def row_outcome(
     if len(charged) == parsed.n:
         return ("succeeded", parsed.job_id, images, links, digests, cost, "unchecked", note)
     reasons = [i.reason for i in items if i.status is not Status.CHARGED and i.reason]
+    if any(i.status is Status.RESERVED for i in items):
+        reasons.append(UNFINISHED)
     if not items:
         reasons = ["no outcome was recorded for this job"]
     reason = reasons[0] if reasons else "it failed without a recorded reason"

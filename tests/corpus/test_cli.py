@@ -328,3 +328,18 @@ def test_a_broken_template_file_is_named_when_the_catalogue_loads(
     assert status == 2
     assert str(path) in err and words in err
     assert "Traceback" not in err
+
+
+def test_an_estimate_prices_a_repeated_row_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a sheet whose second row repeats its first
+    sheet = tmp_path / "twins.csv"
+    sheet.write_text(HEADER + GOOD_ROW + GOOD_ROW, encoding="utf-8")
+    # When it is estimated
+    status = main(["estimate", str(sheet)])
+    # Then one job is priced, and the repeat is said
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "2 rows, 1 to run, 0 rejected, 1 repeating an earlier row (priced once)" in out
+    assert out.splitlines()[-2].split()[:2] == ["total", "1"]

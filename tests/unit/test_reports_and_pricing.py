@@ -69,3 +69,22 @@ def test_same_job_rows_names_the_first_row_of_each_repeated_job() -> None:
     # When the repeats are found
     # Then only row 5 is a repeat, of row 2
     assert same_job_rows(rows) == {5: 2}
+
+
+def test_a_reservation_never_settled_is_named_as_possibly_billed() -> None:
+    # Given a job whose one image was reserved and never settled (the call got no answer)
+    from decimal import Decimal
+
+    from placard.jobs import Job, Quality
+    from placard.ledger_items import LedgerItem, Status
+    from placard.reports import UNFINISHED, row_outcome
+
+    job = Job("c", "launch-poster", "v1", {"headline": "A"}, Quality.LOW, None)
+    held = LedgerItem(
+        "c", job.job_id, 0, "launch-poster", "v1", "openai", "gpt-image-2", "low",
+        "1024x1024", Decimal("0.006"), Decimal("0.006"), Status.RESERVED, "t0", "t0",
+    )  # fmt: skip
+    # When its row's outcome is read
+    status, *_, reason = row_outcome(job, {job.job_id: [held]}, uri=str, link=str)
+    # Then it failed, saying the call may have been billed
+    assert status == "failed" and reason == UNFINISHED
