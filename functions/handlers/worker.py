@@ -51,12 +51,9 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         # Another delivery of this job (a twin row, a redelivery) is running it now: this
         # message goes back to the queue and later finds its outcome. That delivery ends the
         # job, so this one never marks it failed.
-        logger.info("job in progress elsewhere; retried later", extra={"job_id": job["job_id"]})
+        logger.info("job in progress elsewhere; retried later", extra={"job_id": job.get("job_id")})
         raise
     except Exception as exc:
-        logger.warning(
-            "job failed; retried", extra={"job_id": job.get("job_id"), "error": str(exc)}
-        )
         if int(record.attributes.approximate_receive_count) >= wiring.settings().job_max_receives:
             # Its last delivery: it goes to the dead-letter queue, and ends as failed.
             reason = f"gave up after every retry: {exc}"
@@ -76,4 +73,6 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)
-    return each_record(event, context, record_handler, quiet=True)
+    return each_record(
+        event, context, record_handler, retry_quietly=(IdempotencyAlreadyInProgressError,)
+    )

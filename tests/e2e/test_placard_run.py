@@ -6,6 +6,7 @@ import csv
 import hashlib
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -122,3 +123,52 @@ def test_running_the_same_sheet_again_into_its_folder_replaces_its_results(
     # When it runs again into the same folder, Then that folder is its own: accepted
     assert main(["run", str(sheet), "--out", str(out)]) == 0
     assert len(read_csv(out / "results.csv")) == 1
+
+
+def _context() -> Any:  # what the local runner hands a handler in Lambda's place
+    from placard.local import LocalContext
+
+    return LocalContext("WorkerFunction", 60)
+
+
+def _sqs_event(*ids: str) -> dict[str, Any]:
+    record = {
+        "body": "{}", "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:jobs", "receiptHandle": "r",
+    }  # fmt: skip
+    return {"Records": [{**record, "messageId": i} for i in ids]}
+
+
+def test_a_job_running_elsewhere_goes_back_to_the_queue_quietly() -> None:
+    # Given a batch whose only job is being run by another delivery (a twin row, a redelivery)
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+    )
+
+    from handlers.sqs_batch import each_record
+
+    def busy(record: object) -> None:
+        raise IdempotencyAlreadyInProgressError("in progress")
+
+    # When the worker's batch handling meets it
+    reply = each_record(
+        _sqs_event("m1"), _context(), busy,
+        retry_quietly=(IdempotencyAlreadyInProgressError,),
+    )  # fmt: skip
+    # Then the message is handed back for a later retry, with no batch error raised
+    assert reply == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+
+
+def test_a_batch_that_failed_for_real_still_raises() -> None:
+    # Given a batch whose only job fails with an unexpected error
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    from handlers.sqs_batch import each_record
+
+    def broken(record: object) -> None:
+        raise ValueError("a bug")
+
+    # When it is handled, Then the whole batch fails loudly, as Lambda logs it
+    with pytest.raises(BatchProcessingError, match="a bug"):
+        each_record(_sqs_event("m1"), _context(), broken)
