@@ -72,6 +72,24 @@ def png_claiming(width: int, height: int) -> bytes:
     )
 
 
+def png_16_bit_rgb(width: int, height: int) -> bytes:
+    """A 16-bit-per-channel RGB PNG (Pillow writes none), as scanners and editors save."""
+    row = b"\x00" + bytes(range(0, 240, 40)) * width  # filter byte, then R G B of 2 bytes
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
+
+
 def animated(fmt: str) -> bytes:
     frames = [photo(), photo().rotate(15)]
     return encode(frames[0], fmt, save_all=True, append_images=frames[1:])
@@ -221,6 +239,7 @@ ACCEPTED = {
     "16-bit-greyscale-png->scaled to 8 bits, 800x600": Accepted(
         lambda: encode(Image.linear_gradient("L").resize((800, 600)).convert("I;16"))
     ),
+    "16-bit-rgb-png->read as 8 bits, 800x600": Accepted(lambda: png_16_bit_rgb(800, 600)),
     "palette-png-with-transparency->RGBA, 800x600": Accepted(
         lambda: encode(photo().convert("P"), transparency=0)
     ),
