@@ -117,9 +117,10 @@ def test_edit_rows_with_a_mask_and_a_box_through_prospolabs(
     sent = [r["json"] for r in emulator.requests_log()]
     assert all(isinstance(b, dict) and b["mode"] == "edit" and b["mask"] for b in sent)
     sizes = {b["size"] for b in sent if isinstance(b, dict)}
-    assert sizes == {"1200x896", "1024x768"}, "the source's own size, snapped to the rules"
+    assert sizes == {"1200x912", "1024x768"}, "the size sent: the photo padded to the rules"
+    # And the edit without a size comes back at the photo's own size
     edited = Image.open(tmp_path / "out" / rows[0]["links"])
-    assert edited.size == (1200, 896)
+    assert edited.size == (1200, 900)
 
 
 def test_placard_edit_keeps_the_photo_outside_the_box(tmp_path: Path) -> None:
