@@ -239,12 +239,20 @@ def test_emoji_without_an_emoji_font_keep_their_place_and_the_draft_says_so(
     assert "install fonts-noto-color-emoji" in caplog.text
 
 
-def test_a_line_of_2000_characters_in_three_scripts_fits_the_canvas() -> None:
-    # Given one field of 2,000 characters: Latin, Hebrew, Arabic, emoji and digits mixed
-    unit = f"Sale 50% שלום {ARABIC} {PARTY} "
+@pytest.mark.parametrize(
+    ("unit", "joiner"),
+    [
+        pytest.param(f"Sale 50% שלום {ARABIC} {PARTY} ", " ", id="words-in-three-scripts-fit"),
+        pytest.param(f"a{PARTY}ש", "", id="one-word-of-letters-and-emoji-is-broken-and-fits"),
+        pytest.param("🇫🇷", "", id="one-word-of-flags-is-broken-between-flags-and-fits"),
+    ],
+)
+def test_a_line_of_2000_characters_fits_the_canvas(unit: str, joiner: str) -> None:
+    # Given one field of 2,000 characters: Latin, Hebrew, Arabic, emoji and digits mixed,
+    # with spaces or none at all (Pillow measures emoji one bitmap at a time: kept linear)
     text = (unit * (2000 // len(unit) + 1))[:2000].strip()
     # When it is laid out and rendered
-    image, lines = _render([("headline", text)], "long-2000")
+    image, lines = _render([("headline", text)], f"long-2000-{len(unit)}")
     copy = _copy_lines(lines)
     # Then every line lies inside the margins, lines do not overlap, nothing is lost
     margin = round(min(WIDTH, HEIGHT) * 0.06)
@@ -254,7 +262,8 @@ def test_a_line_of_2000_characters_in_three_scripts_fits_the_canvas() -> None:
             margin <= left <= right <= WIDTH - margin and margin <= top <= bottom <= HEIGHT - margin
         )
     assert all(a.box[3] <= b.box[1] for a, b in itertools.pairwise(copy))
-    assert " ".join(line.text for line in copy) == text
+    assert joiner.join(line.text for line in copy) == text
+    assert all(not line.text.startswith("\U0001f1f7") for line in copy)  # no flag cut in two
     assert image.size == (WIDTH, HEIGHT)
 
 

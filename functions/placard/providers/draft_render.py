@@ -114,6 +114,7 @@ FALLBACK_FONT_PATHS = (
 _EMOJI_SIZE = 109
 _MISSING = "\U0010ffff"  # a noncharacter: every font draws its missing-glyph box for it
 _ZWJ = "\u200d"
+_MAX_CLUSTER = 32  # code points; Unicode's stream-safe text allows 30 marks in a row
 
 
 @dataclass(frozen=True)
@@ -197,10 +198,14 @@ def _clusters(text: str) -> list[str]:
         return list(text)
     out: list[str] = []
     for char in text:
-        if out and (
-            _extends(char)
-            or out[-1].endswith(_ZWJ)
-            or (len(out[-1]) == 1 and _regional(out[-1]) and _regional(char))
+        if (
+            out
+            and len(out[-1]) < _MAX_CLUSTER
+            and (
+                _extends(char)
+                or out[-1].endswith(_ZWJ)
+                or (len(out[-1]) == 1 and _regional(out[-1]) and _regional(char))
+            )
         ):
             out[-1] += char
         else:
@@ -221,6 +226,7 @@ def _wants_emoji(cluster: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=8192)
 def _face_for(cluster: str, main: _Face, setting: Typesetting) -> _Face | None:
     """The first font that has the cluster's base character; None when no font has it."""
     base = cluster[0]
@@ -328,17 +334,43 @@ class _Shaped:
     ascent: int  # origin to baseline
 
 
+@functools.lru_cache(maxsize=8192)  # lines of mixed scripts repeat their short runs
 def _run_metrics(
     run_text: str, face: _Face, rtl: bool, size: int, setting: Typesetting
 ) -> tuple[tuple[float, float, float, float], float]:
     """(ink box relative to the pen on the baseline, advance) at the given size."""
+    if face.emoji:
+        return _emoji_run_metrics(run_text, face, size, setting.engine)
     font = _load(face, size, setting.engine)
     direction = ("rtl" if rtl else "ltr") if setting.shapes else None
-    box = font.getbbox(run_text, anchor="ls", direction=direction)
-    advance = font.getlength(run_text, direction=direction)
-    scale = size / _EMOJI_SIZE if face.emoji else 1.0
-    left, top, right, bottom = (v * scale for v in box)
-    return (left, top, right, bottom), advance * scale
+    left, top, right, bottom = font.getbbox(run_text, anchor="ls", direction=direction)
+    return (left, top, right, bottom), font.getlength(run_text, direction=direction)
+
+
+@functools.lru_cache(maxsize=1024)
+def _emoji_metrics(face: _Face, cluster: str, engine: ImageFont.Layout) -> tuple[Box, float]:
+    font = _load(face, _EMOJI_SIZE, engine)
+    left, top, right, bottom = font.getbbox(cluster, anchor="ls")
+    return (int(left), int(top), int(right), int(bottom)), font.getlength(cluster)
+
+
+def _emoji_run_metrics(
+    run_text: str, face: _Face, size: int, engine: ImageFont.Layout
+) -> tuple[tuple[float, float, float, float], float]:
+    """An emoji run measured cluster by cluster: Pillow loads every glyph's bitmap to measure
+    a run (40 ms for 500 emoji, again for every candidate line), and emoji do not kern."""
+    scale = size / _EMOJI_SIZE
+    pen, lefts, tops, rights, bottoms = 0.0, [0.0], [0.0], [0.0], [0.0]
+    for cluster in _clusters(run_text):
+        (left, top, right, bottom), advance = _emoji_metrics(face, cluster, engine)
+        if right > left:
+            lefts.append(pen + left)
+            rights.append(pen + right)
+            tops.append(top)
+            bottoms.append(bottom)
+        pen += advance
+    box = (min(lefts) * scale, min(tops) * scale, max(rights) * scale, max(bottoms) * scale)
+    return box, pen * scale
 
 
 def _runs(text: str, bold: bool, rtl: bool, setting: Typesetting) -> list[tuple[str, _Face, bool]]:
@@ -409,6 +441,26 @@ def _advance(bold: bool, size: int, text: str) -> float:
     return _shape(bold, size, text).advance
 
 
+@functools.lru_cache(maxsize=256)
+def _emoji_bitmap(
+    face: _Face, cluster: str, size: int, engine: ImageFont.Layout
+) -> tuple[Image.Image, tuple[int, int]] | None:
+    """One emoji drawn at the font's 109 px and scaled to size, and its offset from the pen on
+    the baseline (None: nothing to draw). Cached: a sheet repeats its emoji."""
+    (left, top, right, bottom), _ = _emoji_metrics(face, cluster, engine)
+    if right <= left or bottom <= top:
+        return None
+    bitmap = Image.new("RGBA", (right - left, bottom - top))
+    font = _load(face, _EMOJI_SIZE, engine)
+    ImageDraw.Draw(bitmap).text((-left, -top), cluster, font=font, anchor="ls", embedded_color=True)
+    scale = size / _EMOJI_SIZE
+    scaled = bitmap.resize(
+        (max(1, round(bitmap.width * scale)), max(1, round(bitmap.height * scale))),
+        Image.Resampling.LANCZOS,
+    )
+    return scaled, (round(left * scale), round(top * scale))
+
+
 def _draw_shaped(
     image: Image.Image,
     origin: tuple[int, int],
@@ -416,39 +468,27 @@ def _draw_shaped(
     size: int,
     fill: tuple[int, ...],
 ) -> None:
-    """Each run with its own font on the common baseline; emoji in colour, scaled."""
+    """Each run with its own font on the common baseline; emoji in colour, one by one, as
+    they were measured."""
     setting = typesetting()
     draw = ImageDraw.Draw(image)
     baseline = origin[1] + shaped.ascent
     for run in shaped.runs:
-        font = _load(run.face, size, setting.engine)
-        direction = ("rtl" if run.rtl else "ltr") if setting.shapes else None
         x = origin[0] + run.x
         if not run.face.emoji:
+            font = _load(run.face, size, setting.engine)
+            direction = ("rtl" if run.rtl else "ltr") if setting.shapes else None
             draw.text(
                 (x, baseline), run.text, font=font, fill=fill, anchor="ls", direction=direction
             )
             continue
-        left, top, right, bottom = (
-            int(v) for v in font.getbbox(run.text, anchor="ls", direction=direction)
-        )
-        if right <= left or bottom <= top:
-            continue
-        bitmap = Image.new("RGBA", (right - left, bottom - top))
-        ImageDraw.Draw(bitmap).text(
-            (-left, -top),
-            run.text,
-            font=font,
-            anchor="ls",
-            direction=direction,
-            embedded_color=True,
-        )
-        scale = size / _EMOJI_SIZE
-        scaled = bitmap.resize(
-            (max(1, round(bitmap.width * scale)), max(1, round(bitmap.height * scale))),
-            Image.Resampling.LANCZOS,
-        )
-        image.paste(scaled, (round(x + left * scale), round(baseline + top * scale)), scaled)
+        clusters = _clusters(run.text)
+        for cluster in clusters[::-1] if run.rtl and setting.shapes else clusters:
+            drawn = _emoji_bitmap(run.face, cluster, size, setting.engine)
+            if drawn is not None:
+                bitmap, (left, top) = drawn
+                image.paste(bitmap, (round(x) + left, baseline + top), bitmap)
+            x += _emoji_metrics(run.face, cluster, setting.engine)[1] * size / _EMOJI_SIZE
 
 
 def _package_for(cluster: str) -> str:
@@ -499,15 +539,20 @@ def _break_word(word: str, bold: bool, size: int, max_width: int) -> list[str]:
     cluster: a letter keeps its marks, an emoji sequence stays whole)."""
     pieces: list[str] = []
     clusters = _clusters(word)
+
+    def fits(count: int) -> bool:
+        return _ink_width(bold, size, "".join(clusters[:count])) <= max_width
+
     while clusters:
-        rest = "".join(clusters)
-        if _ink_width(bold, size, rest) <= max_width:
-            pieces.append(rest)
-            break
-        lo, hi = 1, len(clusters) - 1  # the longest prefix that fits is in [1, hi]
+        # gallop (1, 2, 4, ... clusters) then bisect: no prefix measured is much longer than
+        # a line, so a word of thousands of emoji or Arabic letters costs linear time
+        lo, probe = 1, 2
+        while probe <= len(clusters) and fits(probe):
+            lo, probe = probe, probe * 2
+        hi = min(probe - 1, len(clusters))  # the longest prefix that fits is in [lo, hi]
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if _ink_width(bold, size, "".join(clusters[:mid])) <= max_width:
+            if fits(mid):
                 lo = mid
             else:
                 hi = mid - 1
