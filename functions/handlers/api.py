@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
@@ -37,11 +38,65 @@ from placard.api_models import (
 from placard.api_service import ApiError
 from placard.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 
+MAX_BODY_BYTES = 64 * 1024  # a job is copy and names, never image bytes
+MAX_JSON_DEPTH = 10  # a job nests two deep; far deeper is an attack on the parser
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _json_depth(text: str) -> int:
+    """How deep arrays and objects nest, counted outside strings, before anything is parsed
+    (the parser itself recurses, and a deep enough body would exhaust its stack)."""
+    depth = deepest = 0
+    for char in _JSON_STRING.sub("", text):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ApiError(400, "invalid_json", f"the key {key!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
+def _not_a_number(name: str) -> Any:
+    raise ApiError(400, "invalid_json", f"{name} is not a JSON number")
+
+
+def parse_body(text: str) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 saying what is wrong with it: plain JSON only (no
+    duplicate keys, no NaN or Infinity), at most MAX_JSON_DEPTH deep."""
+    depth = _json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ApiError(
+            400, "invalid_json", f"the body nests {depth} deep; at most {MAX_JSON_DEPTH}"
+        )
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_not_a_number)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise ApiError(400, "invalid_json", f"the body is not JSON: {exc.msg} at {where}") from None
+    except ValueError as exc:  # a number of more than 4300 digits
+        raise ApiError(400, "invalid_json", f"the body is not usable JSON: {exc}") from None
+    if not isinstance(value, dict):
+        found = {list: "an array", str: "a string", type(None): "null", bool: "a boolean"}
+        raise ApiError(
+            400,
+            "invalid_json",
+            f"the body must be a JSON object {{...}}; got {found.get(type(value), 'a number')}",
+        )
+    return value
+
+
 logger = Logger()
 tracer = Tracer()
-app = APIGatewayRestResolver(enable_validation=True)
-
-MAX_BODY_BYTES = 64 * 1024  # a job is copy and names, never image bytes
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_body)
 # The same key and body give the same job; the same key and another body is a 409.
 IDEMPOTENCY = IdempotencyConfig(
     event_key_jmespath="key",
@@ -63,6 +118,7 @@ ERRORS: dict[int, Any] = {
         (404, "No such job, campaign or route"),
         (409, "This Idempotency-Key was used with another body"),
         (413, "The body is larger than 64 KiB"),
+        (415, "The body is not application/json"),
         (429, "Throttled"),
     )
 }
@@ -81,41 +137,47 @@ def error(
     return Response(status, "application/json", body.model_dump_json())
 
 
-def raw_body() -> bytes:
-    event = app.current_event
+def raw_body(event: APIGatewayProxyEvent) -> bytes:
     body = event.body or ""
     return base64.b64decode(body) if event.is_base64_encoded else body.encode()
 
 
-def check_request(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    """Size, then signature, before anything is parsed."""
-    event = app.current_event
-    body = raw_body()
+def refusal(event: APIGatewayProxyEvent) -> Response[Any] | None:
+    """Size, signature, replay, then JSON's media type and UTF-8, before anything is parsed.
+    Run ahead of the resolver: its request validation would parse any caller's body first."""
+    body = raw_body(event)
     if len(body) > MAX_BODY_BYTES:
         return error(413, "too_large", f"the body is {len(body)} bytes; at most {MAX_BODY_BYTES}")
     # The path as the caller called it (with the stage, on API Gateway), without the query.
     path = event.request_context.path or event.path
+    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
     try:
-        verify(wiring.webhook_secret(), event.headers, event.http_method, path, body)
+        verify(wiring.webhook_secret(), headers, event.http_method, path, body)
     except SignatureError as exc:
         return error(401, "bad_signature", exc.reason)
     # A request that changes something is accepted once: a captured copy sent again within
     # the window is refused. Reads may repeat, and so may a retry under its Idempotency-Key
     # (signed within the same second, it carries the same signature; it gets the same job).
-    headers = {k.lower(): v for k, v in event.headers.items()}
-    guard = wiring.replay_guard()
     signature, key = headers[SIGNATURE_HEADER.lower()], headers.get("idempotency-key")
-    if event.http_method != "GET" and not guard.first_use(signature, key):
+    if event.http_method != "GET" and not wiring.replay_guard().first_use(signature, key):
         return error(
             401,
             "bad_signature",
             "this signature was used before: sign each request, or retry it with the "
             "Idempotency-Key it was first sent with",
         )
-    return next_middleware(app)
-
-
-app.use(middlewares=[check_request])
+    media = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if body and media != "application/json":
+        return error(
+            415, "unsupported_media_type", f"the body must be application/json; got {media}"
+        )
+    try:
+        body.decode()
+    except UnicodeDecodeError as exc:
+        return error(
+            400, "invalid_json", f"the body is not UTF-8 text: byte {exc.start} is not UTF-8"
+        )
+    return None
 
 
 @app.exception_handler(RequestValidationError)
@@ -261,4 +323,12 @@ DESCRIPTION = """Posters, ads and shop signs on demand. Every request is signed:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     IDEMPOTENCY.register_lambda_context(context)
+    refused = refusal(APIGatewayProxyEvent(event))
+    if refused is not None:
+        return {
+            "statusCode": refused.status_code,
+            "headers": {"Content-Type": "application/json"},
+            "body": refused.body,
+            "isBase64Encoded": False,
+        }
     return app.resolve(event, context)

@@ -14,7 +14,8 @@ JobState = Literal["queued", "running", "succeeded", "failed", "over_budget"]
 class JobRequest(BaseModel):
     """One job: a template filled with variables, like one row of a sheet."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: JSON's true is not the number 1, nor 7 the string "7".
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     campaign: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
     template: str = Field(min_length=1, max_length=100)

@@ -65,8 +65,11 @@ class JobService:
         """The job a request makes and the size it will be made at, or a 400 naming fields."""
         defaults = SheetDefaults(campaign=request.campaign, upload="api")
         parsed = job_from_row(Row(0, request.cells()), self.catalogue, defaults)
-        if not isinstance(parsed, Job):
-            raise _invalid(parsed)
+        errors = [] if isinstance(parsed, Job) else parsed
+        if not any(error.column == "template" for error in errors):
+            errors = [*errors, *self._unknown_variables(request)]
+        if errors or not isinstance(parsed, Job):
+            raise _invalid(errors)
         try:
             for key, field in ((parsed.source_image, "source_image"), (parsed.mask, "mask")):
                 if key and not self.uploads.exists(key):
@@ -78,6 +81,17 @@ class JobService:
         except InvalidInput as exc:
             raise _invalid([RowError(0, exc.field, str(exc.value or ""), exc.reason)]) from exc
         return parsed, size
+
+    def _unknown_variables(self, request: JobRequest) -> list[RowError]:
+        """A variable the template does not declare would be dropped in silence: a typo in an
+        optional variable's name must be told, not ignored."""
+        template = self.catalogue[request.template.strip()]
+        known = ", ".join(template.variables)
+        return [
+            RowError(0, name, value, f"is not a variable of {template.name}; it has {known}")
+            for name, value in request.variables.items()
+            if name not in template.variables
+        ]
 
     def _source_size(self, job: Job) -> Size:
         from placard import imaging  # lazy: Pillow reads only the header here
