@@ -26,14 +26,21 @@ def ingest_upload(upload: dict[str, str]) -> dict[str, Any]:
     report = wiring.ingest().run(upload["key"], upload["run"])
     logger.info(
         "sheet ingested",
-        extra={"key": report.upload.key, "jobs": report.jobs, "errors": report.errors},
+        extra={
+            "key": report.upload.key,
+            "jobs": report.jobs,
+            "errors": report.errors,
+            "warnings": report.warnings,
+        },
     )
     metrics.add_metric("JobsQueued", MetricUnit.Count, report.jobs)
     metrics.add_metric("RowErrors", MetricUnit.Count, report.errors)
+    metrics.add_metric("SheetWarnings", MetricUnit.Count, report.warnings)
     return {
         "key": report.upload.key,
         "jobs": report.jobs,
         "errors": report.errors,
+        "warnings": report.warnings,
         "errors_key": report.errors_key,
     }
 

@@ -36,6 +36,7 @@ def test_the_sample_s3_event_ingests_its_sheet(stack: Stack) -> None:
             "key": key,
             "jobs": 6,
             "errors": 0,
+            "warnings": 0,
             "errors_key": "reports/summer/summer campaign/errors.csv",
         }
     ]
