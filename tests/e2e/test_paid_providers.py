@@ -59,7 +59,7 @@ def test_openai_run_charges_each_image_at_the_table_price(
     costs = [row["cost_usd"] for row in results(tmp_path)]
     # medium/low 1024x1536, medium/low 1024x1024, medium/high 1536x1024 at the list prices
     assert costs == ["0.070500", "0.018000", "0.047000", "0.012000", "0.070500", "0.192000"]
-    assert "ledger total: $0.410000 (openai)" in capsys.readouterr().out
+    assert "ledger total: $0.41 (openai)" in capsys.readouterr().out
 
 
 def test_faults_along_the_way_still_charge_each_image_once(
