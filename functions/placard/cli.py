@@ -290,10 +290,32 @@ def _serve(args: argparse.Namespace) -> int:
             os.environ[name] = value
             print(f"{name} was not set; this session uses {value}")
     # Locally, callbacks may go to loopback (a receiver on this machine); never on Lambda.
+    # Allowed rather than refused, so a receiver can be tried locally; said, since the
+    # deployed API refuses them.
     os.environ.setdefault("PLACARD_ALLOW_LOOPBACK_CALLBACKS", "1")
     logging.basicConfig(level=logging.WARNING)
     with local_cloud(_overrides(args.provider)) as cloud, serving(cloud, args.port) as url:
-        print(f"placard API on {url} (provider {args.provider}); Ctrl-C stops it", flush=True)
+        bucket, endpoint = cloud.uploads_bucket, cloud.endpoint
+        print(f"placard API on {url} (provider {args.provider}); Ctrl-C stops it")
+        key = "campaigns/store-12/photos/shelf.jpg"
+        print(f"local S3 at {endpoint}; uploads bucket {bucket}. Put a photo to edit there:")
+        print(
+            f"  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws s3 cp shelf.jpg "
+            f"s3://{bucket}/{key} --endpoint-url {endpoint}"
+        )
+        print(
+            f"""  or: {sys.executable} -c "import boto3; boto3.client('s3', """
+            f"""endpoint_url='{endpoint}', aws_access_key_id='local', """
+            f"""aws_secret_access_key='local', region_name='us-east-1')"""
+            f""".upload_file('shelf.jpg', '{bucket}', '{key}')\""""
+        )
+        if os.environ["PLACARD_ALLOW_LOOPBACK_CALLBACKS"] == "1":
+            print(
+                "warning: callback_url may name this machine here (loopback, plain http "
+                "included); the deployed API refuses that. PLACARD_ALLOW_LOOPBACK_CALLBACKS=0 "
+                "refuses it here too",
+                flush=True,
+            )
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     return OK

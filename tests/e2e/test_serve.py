@@ -4,6 +4,9 @@ shop sign's price is changed through the API on the provider emulator."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -220,3 +223,48 @@ def test_fifty_concurrent_callers_each_get_their_own_job(
         # Then each gets its own job back
         assert [r.status_code for r in again] == [202] * 50, [r.text for r in again]
         assert [r.json()["job_id"] for r in again] == ids
+
+
+def test_the_readme_webhook_example_succeeds_on_placard_serve(tmp_path: Path) -> None:
+    # Given `placard serve` started as the README starts it (on a free port)
+    secrets = {"PLACARD_WEBHOOK_SECRET": "s3cret", "PLACARD_CALLBACK_SECRET": CALLBACK_SECRET}
+    env = {**os.environ, **secrets, "PYTHONUNBUFFERED": "1"}
+    env.pop("PLACARD_ALLOW_LOOPBACK_CALLBACKS", None)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("placard")), "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline() for _ in range(5)]
+        # Then it says where its S3 is, how to put a photo there, and that it allows loopback
+        url = lines[0].split(" on ")[1].split()[0]
+        assert "uploads bucket placard-local-uploads-" in lines[1]
+        assert "--endpoint-url http://127.0.0.1:" in lines[2]
+        assert lines[4].startswith("warning: callback_url may name this machine")
+        # When the photo is put there with the line it printed (the python one)
+        Image.new("RGB", (1200, 900), "white").save(tmp_path / "shelf.jpg")
+        upload = lines[3].removeprefix("  or: ").strip()
+        subprocess.run(upload, shell=True, cwd=tmp_path, check=True, timeout=60)
+        # And the README's request is sent
+        body = json.dumps(
+            {
+                "campaign": "store-12",
+                "template": "price-tag-edit",
+                "variables": {"price": "$1.99"},
+                "source_image": "photos/shelf.jpg",
+                "mask_box": "400,380,400,160",
+            }
+        ).encode()
+        headers = signed_headers("s3cret", "POST", "/v1/jobs", body) | {"Idempotency-Key": "p-1"}
+        job = httpx.post(url + "/v1/jobs", content=body, headers=headers, timeout=30)
+        # Then the job is accepted
+        assert job.status_code == 202, job.text
+        assert job.json()["status"] == "queued"
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=30)
+    assert "Traceback" not in errors
