@@ -3,8 +3,9 @@
     python -m placard_emulator --port 8099 --latency 0.5 --images-per-minute 120 \
         --fault-rate 0.05 --fault-kinds 5xx,hang
 
-The first line on stdout is the base URL (``http://127.0.0.1:PORT``); point
-OPENAI_BASE_URL at that URL + "/v1". Ctrl-C or SIGTERM stops it.
+The first line on stdout is the base URL (``http://127.0.0.1:PORT``); stderr then gives the
+environment lines to paste (OPENAI_BASE_URL is that URL + "/v1", PROSPOLABS_BASE_URL the URL
+itself) with the API key the emulator accepts. Ctrl-C or SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -84,9 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     print(emulator.url, flush=True)
+    # The lines to paste, as placard reads them (SPEC §6): OpenAI's base ends in /v1, the
+    # reseller's is the root /v1/generate hangs from. One key is accepted, for both.
     print(
-        f"OpenAI base URL {emulator.openai_base_url}, prospolabs {emulator.url}/v1/generate, "
-        f"stats {emulator.url}/_emulator/stats; Ctrl-C to stop",
+        f"Paste to point placard here (the one API key accepted is {config.api_key!r}):\n"
+        f"  export OPENAI_BASE_URL={emulator.openai_base_url} "
+        f"OPENAI_API_KEY={config.api_key}\n"
+        f"  export PROSPOLABS_BASE_URL={emulator.url} PROSPOLABS_API_KEY={config.api_key}\n"
+        f"stats at {emulator.url}/_emulator/stats; Ctrl-C to stop",
         file=sys.stderr,
         flush=True,
     )

@@ -268,3 +268,44 @@ def test_the_readme_webhook_example_succeeds_on_placard_serve(tmp_path: Path) ->
         server.terminate()
         _, errors = server.communicate(timeout=30)
     assert "Traceback" not in errors
+
+
+def test_the_emulator_banner_gives_the_env_lines_placard_reads() -> None:
+    # Given the provider emulator started from the command line
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "placard_emulator", "--port", "0", "--latency", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert emulator.stderr is not None
+        banner = [emulator.stderr.readline() for _ in range(3)]
+        # When its export lines are taken as placard takes them
+        exported = dict(
+            pair.split("=", 1)
+            for line in banner[1:]
+            for pair in line.removeprefix("  export ").split()
+        )
+        assert "test-key" in banner[0]
+        auth = {"Authorization": f"Bearer {exported['PROSPOLABS_API_KEY']}"}
+        wire = {"prompt": "x", "quality": "low", "size": "1024x1024", "n": 1}
+        # Then the reseller's /v1/generate hangs from PROSPOLABS_BASE_URL (not doubled)
+        generate = {"model": "gpt-image-2", "mode": "generate", **wire}
+        prospo = httpx.post(
+            exported["PROSPOLABS_BASE_URL"] + "/v1/generate", json=generate, headers=auth
+        )
+        assert prospo.status_code == 200, prospo.text
+        # And OpenAI's routes hang from OPENAI_BASE_URL, which ends in /v1
+        assert exported["OPENAI_BASE_URL"].endswith("/v1")
+        auth = {"Authorization": f"Bearer {exported['OPENAI_API_KEY']}"}
+        openai = httpx.post(
+            exported["OPENAI_BASE_URL"] + "/images/generations",
+            json={"model": "gpt-image-2", **wire},
+            headers=auth,
+            timeout=30,
+        )
+        assert openai.status_code == 200, openai.text
+    finally:
+        emulator.terminate()
+        emulator.communicate(timeout=30)
