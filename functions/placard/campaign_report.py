@@ -22,7 +22,7 @@ from placard.pipeline import variant_key
 from placard.ports import AssetStore, Ledger, UploadStore
 from placard.reports import read_errors, results_report, row_outcome, same_job_note, same_job_rows
 from placard.runs import UploadRun
-from placard.sheets import Row, RowError, SheetDefaults, job_from_row, read_rows
+from placard.sheets import Row, RowError, SheetDefaults, SheetError, job_from_row, read_rows
 from placard.templates import Catalogue
 
 logger = logging.getLogger(__name__)
@@ -136,9 +136,16 @@ class Reporter:
         except Exception as exc:  # ingest stopped before writing it: rows are judged again
             logger.warning("%s: no errors.csv (%s); its rows are judged again", run.sheet, exc)
             errors_csv = b""
-        with self.uploads.open(run.sheet) as sheet:
-            name = PurePosixPath(run.sheet).name
-            rows = parsed_rows(sheet, name, run, errors_csv, self.catalogue)
+        name = PurePosixPath(run.sheet).name
+        sheet_errors = [e for e in read_errors(errors_csv).get(0, []) if not e.warning]
+        try:
+            with self.uploads.open(run.sheet) as sheet:
+                rows = parsed_rows(sheet, name, run, errors_csv, self.catalogue)
+        except SheetError as exc:  # ingest said why in errors.csv; say it here if it did not
+            rows = []
+            sheet_errors = sheet_errors or [RowError(0, "", name, str(exc))]
+        if sheet_errors:  # what stopped the whole sheet is the reports' first line
+            rows.insert(0, (Row(0, {}), sheet_errors))
         return Gathered(rows, self._items(run, rows), errors_csv)
 
     def _items(

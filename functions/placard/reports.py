@@ -114,7 +114,7 @@ def row_outcome(
     """(status, job_id, images, links, sha256, cost_usd, proof, reason) for one row;
     `same_as` names the earlier row whose job this one repeats (its cost is counted there)."""
     if not isinstance(parsed, Job):
-        reason = "; ".join(f"{e.column}: {e.reason}" for e in parsed)
+        reason = "; ".join(f"{e.column}: {e.reason}" if e.column else e.reason for e in parsed)
         return ("rejected", "", "", "", "", "0", "", reason)
     items = sorted(items_by_job.get(parsed.job_id, ()), key=lambda i: i.image_index)
     charged = [i for i in items if i.status is Status.CHARGED]

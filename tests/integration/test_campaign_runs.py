@@ -288,3 +288,30 @@ def deliver_copies(stack: Stack, requests: list[dict[str, Any]], receive_count: 
     event = sqs_event(requests, stack.arn("DerivativesQueue"), stack.region)
     with pytest.raises(BatchProcessingError):  # every record failed: all go back to the queue
         derivatives.handler(event, LocalContext("DerivativesFunction", 120))
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("template,headline,Headline\nlaunch-poster,A,B\n", "duplicate"),
+        ("template,headline\n", "no rows"),
+        ("", "empty"),
+    ],
+    ids=["duplicate-headers", "header-only", "empty-file"],
+)
+def test_a_sheet_that_cannot_be_read_still_gets_its_reports(
+    stack: Stack, tmp_path: Path, content: str, said: str
+) -> None:
+    # Given a sheet that cannot be read as a sheet at all
+    sheet = tmp_path / "broken.csv"
+    sheet.write_text(content, encoding="utf-8")
+    ingest_event(put_sheet(stack, sheet))
+    # When the report function answers ingest's request
+    requests = take_all(stack, "ReportsQueue")
+    event = sqs_event(requests, stack.arn("ReportsQueue"), stack.region)
+    assert report.handler(event, LocalContext("ReportFunction", 900)) == {"batchItemFailures": []}
+    # Then results.csv and index.html are written, and both say why nothing ran
+    results = report_file(stack, "results.csv", "broken").decode("utf-8-sig")
+    page = report_file(stack, "index.html", "broken").decode("utf-8")
+    assert said in results.lower()
+    assert said in page.lower()
