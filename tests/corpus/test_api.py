@@ -89,6 +89,13 @@ API_CASES = {
     "tab-and-newline-copy-400": case(
         with_variables(cta="\t\n "), 400, "invalid_request", "cta", "required"
     ),
+    "only-control-characters-copy-400": case(
+        with_variables(headline="\x00\x07\x1b\u200b\u202e"),
+        400,
+        "invalid_request",
+        "headline",
+        "required",
+    ),
     # Bodies that are not one plain JSON object.
     "empty-body-400": case(b"", 400, "invalid_request", "body", "required"),
     "null-body-400": case(b"null", 400, "invalid_json", "JSON object", "null"),
@@ -186,6 +193,21 @@ def test_api_request(cloud: Stack, given: Case, capfd: pytest.CaptureFixture[str
         assert word in error["message"], error
     captured = capfd.readouterr()
     no_trace(reply["body"] + captured.out + captured.err)
+
+
+def test_control_characters_in_copy_never_reach_the_queued_job(cloud: Stack) -> None:
+    # Given copy with a NUL, an escape sequence, a bidi override and a zero-width space
+    body = with_variables(headline="Sale\x00 \x1b[31mnow\u202e\u200b!")
+    headers = signed_headers(SECRET, "POST", "/live/v1/jobs", body)
+    # When it is posted
+    reply = api.handler(rest_api_event("POST", "/v1/jobs", headers, body), LocalContext("A", 29))
+    assert reply["statusCode"] == 202, reply["body"]
+    # Then the job queued for the worker (and so its prompt) carries none of them
+    queue = cloud.physical["JobsQueue"]
+    (message,) = boto3.client("sqs").receive_message(QueueUrl=queue)["Messages"]
+    headline = json.loads(message["Body"])["variables"]["headline"]
+    assert headline.startswith("Sale") and headline.endswith("!")
+    assert all(ch.isprintable() and ch not in "\u202e\u200b" for ch in headline), headline
 
 
 # Raw HTTP, over a socket to `placard serve`.
