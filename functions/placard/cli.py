@@ -210,6 +210,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(f"images: {summary.images} in {out / 'images'}")
     print(f"results: {out / 'results.csv'}; review: {out / 'index.html'}")
+    for warning in summary.warnings:
+        print(f"{warning.column}: {warning.reason}")
     if (out / "errors.csv").exists():
         print(f"errors: {out / 'errors.csv'}")
     print(f"ledger total: {usd(summary.cost_usd)} ({args.provider})")

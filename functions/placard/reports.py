@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from placard.jobs import Job
 from placard.ledger_items import OVER_BUDGET, LedgerItem, Status
-from placard.sheets import Row, RowError
+from placard.sheets import WARNING, Row, RowError
 from placard.templates import without_controls
 
 ERRORS_HEADER = ("row", "column", "value", "reason")
@@ -60,7 +60,13 @@ def read_errors(data: bytes) -> dict[int, list[RowError]]:
     for line in csv.DictReader(io.StringIO(data.decode("utf-8-sig"))):
         row = int(line["row"] or 0)
         errors.setdefault(row, []).append(
-            RowError(row, line["column"], unquote_cell(line["value"]), line["reason"])
+            RowError(
+                row,
+                line["column"],
+                unquote_cell(line["value"]),
+                line["reason"],
+                warning=line["reason"].startswith(WARNING),
+            )
         )
     return errors
 

@@ -27,7 +27,7 @@ from placard.local import LocalCloud
 from placard.pipeline import variant_key
 from placard.reports import read_errors, row_outcome
 from placard.runs import UploadRun
-from placard.sheets import Row, SheetDefaults, job_from_row, read_rows, upload_key
+from placard.sheets import Row, RowError, SheetDefaults, job_from_row, read_rows, upload_key
 from placard.templates import default_catalogue
 
 
@@ -41,6 +41,7 @@ class RunSummary:
     images: int
     cost_usd: Decimal
     out: Path
+    warnings: tuple[RowError, ...] = ()  # columns no template used: said, not failed
 
     @property
     def exit_status(self) -> int:
@@ -289,7 +290,8 @@ def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
     (out / "index.html").write_bytes(reports.index_html)
     errors_csv = out / "errors.csv"
     errors_csv.unlink(missing_ok=True)
-    if read_errors(errors_body):
+    said = read_errors(errors_body)
+    if said:
         errors_csv.write_bytes(errors_body)
 
     statuses = [row_outcome(job, items, uri=str, link=str)[0] for _, job in rows]
@@ -305,4 +307,5 @@ def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
         images=len(charged),
         cost_usd=sum((i.cost_usd for i in charged), Decimal(0)),
         out=out,
+        warnings=tuple(e for errors in said.values() for e in errors if e.warning),
     )

@@ -113,6 +113,10 @@ _HAS_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 csv.field_size_limit(max(csv.field_size_limit(), 2 * ROW_LIMIT))
 
 
+# How a warning reads in errors.csv, so that reading the file back knows it from an error.
+WARNING = "warning: "
+
+
 class SheetError(PlacardError):
     """The sheet as a whole cannot be read (not a single row's problem)."""
 
@@ -970,6 +974,6 @@ def _unused_columns(row: Row, template: Template, warned: set[str]) -> Iterator[
             row.header,
             column,
             value[:40],
-            f"warning: {what} (its variables: {names}); its values were not used",
+            f"{WARNING}{what} (its variables: {names}); its values were not used",
             warning=True,
         )

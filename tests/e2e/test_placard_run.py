@@ -110,6 +110,25 @@ def test_two_identical_rows_make_one_image_whose_cost_is_counted_once(
     assert "images: 1 in " in captured.out and "Traceback" not in captured.out + captured.err
 
 
+def test_a_misspelt_column_is_a_warning_not_a_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a sheet whose optional variable's column is misspelt ("ofer" for "offer")
+    sheet = tmp_path / "typo.csv"
+    sheet.write_text(
+        "template,product,headline,cta,ofer\nsocial-square,Cold brew,Cool,Try it,2 for 1\n",
+        "utf-8",
+    )
+    # When it runs
+    status = main(["run", str(sheet), "--out", str(tmp_path / "out")])
+    # Then the row still succeeds, and the terminal and errors.csv name the unused column
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "ofer: warning: names no variable of social-square" in out
+    (warning,) = read_csv(tmp_path / "out" / "errors.csv")
+    assert warning["column"] == "ofer" and "offer" in warning["reason"]
+
+
 def test_running_the_same_sheet_again_into_its_folder_replaces_its_results(
     tmp_path: Path,
 ) -> None:
