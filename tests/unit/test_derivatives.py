@@ -180,7 +180,7 @@ def test_no_metadata_and_same_bytes_every_time() -> None:
     ("data", "words"),
     [
         (b"", "empty"),
-        (b"not an image at all", "not a PNG, JPEG or WebP"),
+        (b"not an image at all", "is a text file, not an image; give a PNG, JPEG or WebP"),
         (b"%PDF-1.7\n...", "PDF"),
         (b"GIF89a\x01\x00\x01\x00", "GIF"),
         (b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", "SVG"),
