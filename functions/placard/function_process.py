@@ -11,17 +11,25 @@ standard error.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
 from typing import Any, TextIO
 
 NICENESS = 10  # the OS gives this process what CPU the others leave
+READY = '{"ready": true}'
 
 
 def serve(handler_path: str, name: str, timeout: int, requests: TextIO, replies: TextIO) -> None:
     from placard.local import call_handler
 
+    # Lambda's init phase: the handler's module is imported before the first event, and its
+    # time is not the invocation's. The local cloud waits for this line before it starts the
+    # function's Timeout.
+    importlib.import_module(handler_path.rsplit(".", 1)[0])
+    replies.write(READY + "\n")
+    replies.flush()
     for line in requests:
         try:
             reply = call_handler(handler_path, json.loads(line), name, timeout)

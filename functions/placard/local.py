@@ -31,6 +31,7 @@ from aws_lambda_powertools import Metrics
 
 from placard import wiring
 from placard.errors import PlacardError
+from placard.function_process import READY
 from placard.stack import Function, Stack, repo_root, s3_filter_matches
 
 LOCAL_ENV = {
@@ -43,6 +44,7 @@ LOCAL_ENV = {
 }
 # Lambda waits out the visibility timeout before a retry; a laptop waits a second or a few.
 MAX_RETRY_PAUSE_SECONDS = 5
+INIT_SECONDS = 10  # Lambda's limit on a function's init phase
 IDLE_WAIT_SECONDS = 1  # an idle queue is long-polled, as Lambda's pollers do
 SQS_MAX_BATCH = 10  # the most one receive or one batch delete takes
 log = logging.getLogger(__name__)
@@ -316,6 +318,17 @@ class FunctionProcesses:
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8"
         )
         self._started.append(process)  # list.append is atomic: no lock
+        assert process.stdout is not None
+        # Init is not the invocation's time, as on Lambda; bounded all the same.
+        timer = threading.Timer(max(INIT_SECONDS, function.timeout), process.kill)
+        timer.start()
+        try:
+            ready = process.stdout.readline().strip()
+        finally:
+            timer.cancel()
+        if ready != READY:
+            code = process.wait()
+            raise PlacardError(f"{function.logical_id} failed to start, exit code {code}")
         return process
 
     def close(self) -> None:

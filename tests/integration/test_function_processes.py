@@ -101,3 +101,16 @@ def test_an_invocation_past_the_timeout_is_stopped_and_the_next_gets_a_new_proce
         assert processes.invoke({"seconds": 0}) == {"slept": 0}
     finally:
         processes.close()
+
+
+def test_a_slow_init_is_not_counted_against_the_invocations_timeout() -> None:
+    # Given a function with a timeout of 1 s whose module takes 1.5 s to import
+    function = Function("Probe", "tests.integration.slow_init_probe.handler", {}, (), 1, True)
+    processes = FunctionProcesses(function)
+    try:
+        # When it is invoked cold
+        reply = processes.invoke({})
+        # Then init ran before the Timeout started, as on Lambda, and the event was answered
+        assert reply == {"answered": True}
+    finally:
+        processes.close()
