@@ -8,6 +8,7 @@ while the server runs, so jobs really run and callbacks really go out.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import re
 import sys
@@ -213,11 +214,15 @@ class _Server(ThreadingHTTPServer):
 
 @contextmanager
 def serving(
-    cloud: LocalCloud, port: int = 0, read_timeout: float = READ_TIMEOUT_SECONDS
+    cloud: LocalCloud,
+    port: int = 0,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
+    run_jobs: bool = True,
 ) -> Iterator[str]:
     """The API on http://127.0.0.1:PORT while the block runs (PORT 0: any free one), the
-    queues pumped meanwhile; yields the base URL. A request that stops coming for
-    `read_timeout` seconds is answered 408 and its connection closed."""
+    queues pumped meanwhile unless `run_jobs` is False (a test of the API alone); yields the
+    base URL. A request that stops coming for `read_timeout` seconds is answered 408 and its
+    connection closed."""
     handler = type(
         "Handler",
         (_Handler,),
@@ -231,7 +236,7 @@ def serving(
     )
     server = _Server(("127.0.0.1", port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
-    with cloud.draining():
+    with cloud.draining() if run_jobs else contextlib.nullcontext():
         thread.start()
         try:
             host, bound = server.server_address[:2]
