@@ -9,12 +9,10 @@ own size with every pixel away from the mask unchanged. Pipeline cases run on in
 from __future__ import annotations
 
 import dataclasses
-import io
 import struct
 import zlib
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 import boto3
 import pytest
@@ -30,6 +28,7 @@ from placard.providers.base import ImageRequest, ImageResult
 from placard.providers.draft import DraftProvider
 from placard.stack import Stack
 from placard.templates import default_catalogue
+from tests.pictures import decode, encode
 
 # --------------------------------------------------------------------------- files
 
@@ -48,18 +47,6 @@ def photo(width: int = 800, height: int = 600) -> Image.Image:
     for i in range(5):
         x, y = (131 * i) % width, (97 * i) % height
         draw.rectangle((x, y, x + width // 9, y + height // 11), fill=(50 * i, 180, 90))
-    return image
-
-
-def encode(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
-def decode(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    image.load()
     return image
 
 

@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from placard_emulator import EmulatorConfig, EmulatorStats, ProviderEmulator
+from tests.pictures import decode
 
 KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -57,12 +58,6 @@ def jpeg(size: tuple[int, int]) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, "white").save(buffer, "JPEG")
     return buffer.getvalue()
-
-
-def decode(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
 
 
 def generate(http: httpx.Client, **body: object) -> httpx.Response:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
 
 from placard.derivatives import THUMB_EDGE, WEB_EDGE, Derivative, derivatives
 from placard.errors import InvalidInput
+from tests.pictures import encode
 
 
 def poster(width: int, height: int, mode: str = "RGB") -> Image.Image:
@@ -24,12 +24,6 @@ def poster(width: int, height: int, mode: str = "RGB") -> Image.Image:
     )
     ImageDraw.Draw(base).rectangle((width // 4, height // 4, width // 2, height // 2), "#FF5A1F")
     return base if mode == "RGB" else base.convert(mode)
-
-
-def encode(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
 
 
 def opened(derivative: Derivative) -> Image.Image:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 import struct
 import time
@@ -28,6 +27,7 @@ from placard.imaging import (
 )
 from placard.jobs import Size, parse_box
 from placard.providers.base import ProviderError
+from tests.pictures import decode, encode
 
 PORTRAIT = Size(1024, 1536)
 RED = (255, 0, 0)
@@ -46,18 +46,6 @@ def photo(width: int, height: int, seed: int = 0) -> Image.Image:
     for i in range(6):
         x, y = (97 * (i + seed)) % width, (151 * (i + 2 * seed)) % height
         draw.rectangle((x, y, x + width // 8, y + height // 12), fill=(40 * i, 200 - 30 * i, 90))
-    return image
-
-
-def encode(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
-def decode(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    image.load()
     return image
 
 
