@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from placard import wiring
@@ -40,3 +41,5 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 
 def _forget_built() -> None:
     wiring.reset()
+    # Powertools keeps secrets it read for their max age: another test's would leak in.
+    parameters.clear_caches()  # type: ignore[no-untyped-call]

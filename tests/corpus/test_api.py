@@ -18,7 +18,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 
 from handlers import api
 from placard import wiring
@@ -163,9 +162,7 @@ API_CASES = {
 
 @pytest.fixture
 def cloud(stack: Stack) -> Iterator[Stack]:
-    """The stack, its secret holding this corpus's signing secret (read afresh, not from
-    what Powertools cached for another test)."""
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    """The stack, its secret holding this corpus's signing secret."""
     boto3.client("secretsmanager").create_secret(
         Name=stack.parameter("ProviderSecretName"),
         SecretString=json.dumps(
