@@ -99,9 +99,9 @@ def child(mode: str, path: Path) -> dict[str, Any]:
         return whole_ingest(path)
     import openpyxl  # imported before the baseline, as a warm Lambda has it
 
-    from placard.jobs import Job
-    from placard.sheets import SheetDefaults, _cell_text, jobs_from_rows, read_rows
-    from placard.templates import default_catalogue
+    from placard.domain.jobs import Job
+    from placard.domain.templates import default_catalogue
+    from placard.sheets.reader import SheetDefaults, _cell_text, jobs_from_rows, read_rows
 
     catalogue = default_catalogue()
     if mode == "calamine":
@@ -142,7 +142,7 @@ def child(mode: str, path: Path) -> dict[str, Any]:
 def whole_ingest(path: Path) -> dict[str, Any]:
     """The ingest Lambda handler itself on the local cloud, moto in its own process: the S3
     download, parse and validation, every job sent to SQS in batches, errors.csv written."""
-    from placard.local import local_cloud
+    from placard_local.cloud import local_cloud
 
     with local_cloud({"LogLevel": "ERROR"}) as cloud:
         key = f"campaigns/bench/{path.name}"

@@ -25,16 +25,16 @@ from typing import Any
 
 from throughput import sheet  # the same rows as the throughput bench; bench/ is on sys.path
 
-from placard import wiring
+from placard import bootstrap
 from placard.aws.ledger import _serialise
-from placard.campaign_report import parsed_rows
-from placard.jobs import Job
-from placard.ledger_items import LedgerItem, Status
-from placard.local import local_cloud
-from placard.pipeline import image_key
-from placard.reports import errors_report
-from placard.runs import UploadRun
-from placard.templates import default_catalogue
+from placard.domain.jobs import Job
+from placard.domain.ledger_items import LedgerItem, Status
+from placard.domain.runs import UploadRun
+from placard.domain.templates import default_catalogue
+from placard.reporting.campaign import parsed_rows
+from placard.reporting.csv_reports import errors_report
+from placard.services.pipeline import image_key
+from placard_local.cloud import local_cloud
 
 CAMPAIGN = "bench"
 BATCH = 25  # the most one BatchWriteItem takes
@@ -47,12 +47,12 @@ def measure(rows: int) -> dict[str, Any]:
         run = UploadRun(CAMPAIGN, f"campaigns/{CAMPAIGN}/sheet.csv", "run-1")
         cloud.put_file(path, run.sheet)
         errors = errors_report().to_bytes()
-        wiring.assets().put_report(run.reports_prefix + "errors.csv", errors, "text/csv")
+        bootstrap.assets().put_report(run.reports_prefix + "errors.csv", errors, "text/csv")
         with path.open("rb") as handle:
             parsed = parsed_rows(handle, path.name, run, errors, default_catalogue())
         jobs = [job for _, job in parsed if isinstance(job, Job)]
         items = [charged(job) for job in jobs]
-        db, table = cloud.client("dynamodb"), wiring.settings().ledger_table
+        db, table = cloud.client("dynamodb"), bootstrap.settings().ledger_table
         for start in range(0, len(items), BATCH):
             requests = [
                 {"PutRequest": {"Item": _serialise(item.to_item())}}
@@ -61,7 +61,7 @@ def measure(rows: int) -> dict[str, Any]:
             db.batch_write_item(RequestItems={table: requests})
         del parsed, jobs, items
 
-        reporter = wiring.reporter()
+        reporter = bootstrap.reporter()
         started = time.perf_counter()
         reports = reporter.write(run)
         seconds = time.perf_counter() - started

@@ -79,12 +79,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]:
-    from placard import wiring
+    from placard import bootstrap
     from placard.aws.ledger import DynamoLedger
-    from placard.ingest import Upload
-    from placard.ledger_items import Status
-    from placard.local import local_cloud
-    from placard.runner import collect
+    from placard.domain.ledger_items import Status
+    from placard.services.ingest import Upload
+    from placard_local.cloud import local_cloud
+    from placard_local.runner import collect
 
     os.environ.update({"OPENAI_BASE_URL": f"{url}/v1", "OPENAI_API_KEY": KEY})
     path = workdir / "bench.csv"
@@ -125,7 +125,7 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
 
         original = worker.record_handler
         worker.record_handler = timed_record
-        pipeline = wiring.pipeline()
+        pipeline = bootstrap.pipeline()
         pipeline.provider.create = timed_provider(pipeline.provider.create)  # type: ignore[method-assign]
         upload = Upload.parse(f"campaigns/bench/{path.name}")
         started = time.perf_counter()
@@ -134,7 +134,7 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
         elapsed = time.perf_counter() - started  # review copies and reports made too
         worker.record_handler = original
         summary = collect(cloud, workdir / "out", upload)
-        ledger = DynamoLedger(cloud.client("dynamodb"), wiring.settings().ledger_table)
+        ledger = DynamoLedger(cloud.client("dynamodb"), bootstrap.settings().ledger_table)
         items = ledger.campaign_items("bench")
     charged = [i for i in items if i.status is Status.CHARGED]
     emulated = stats(url)

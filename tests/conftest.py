@@ -9,10 +9,10 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from placard import wiring
-from placard.local import LOCAL_ENV, provision
-from placard.stack import Stack, repo_root
-from placard.templates import Catalogue, default_catalogue
+from placard import bootstrap
+from placard.domain.templates import Catalogue, default_catalogue
+from placard_local.cloud import LOCAL_ENV, provision
+from placard_local.stack import Stack, repo_root
 
 ROOT = repo_root()
 DATA = Path(__file__).parent / "data"
@@ -40,6 +40,6 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 
 
 def _forget_built() -> None:
-    wiring.reset()
+    bootstrap.reset()
     # Powertools keeps secrets it read for their max age: another test's would leak in.
     parameters.clear_caches()  # type: ignore[no-untyped-call]

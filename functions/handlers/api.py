@@ -23,8 +23,9 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from placard import wiring
-from placard.api_models import (
+from placard import bootstrap
+from placard.api.json_bodies import parse_body
+from placard.api.models import (
     CampaignCosts,
     ErrorBody,
     ErrorDetail,
@@ -34,9 +35,8 @@ from placard.api_models import (
     JobStatus,
     TemplateInfo,
 )
-from placard.api_service import ApiError
-from placard.json_bodies import parse_body
-from placard.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from placard.api.service import ApiError
+from placard.api.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 
 MAX_BODY_BYTES = 64 * 1024  # a job is copy and names, never image bytes
 
@@ -98,14 +98,14 @@ def refusal(event: APIGatewayProxyEvent) -> Response[Any] | None:
     path = event.request_context.path or event.path
     headers = {k.lower(): v for k, v in (event.headers or {}).items()}
     try:
-        verify(wiring.webhook_secret(), headers, event.http_method, path, body)
+        verify(bootstrap.webhook_secret(), headers, event.http_method, path, body)
     except SignatureError as exc:
         return error(401, "bad_signature", exc.reason)
     # A request that changes something is accepted once: a captured copy sent again within
     # the window is refused. Reads may repeat, and so may a retry under its Idempotency-Key
     # (signed within the same second, it carries the same signature; it gets the same job).
     signature, key = headers[SIGNATURE_HEADER.lower()], headers.get("idempotency-key")
-    if event.http_method != "GET" and not wiring.replay_guard().first_use(signature, key):
+    if event.http_method != "GET" and not bootstrap.replay_guard().first_use(signature, key):
         return error(
             401,
             "bad_signature",
@@ -169,7 +169,7 @@ def no_route(exc: Exception) -> Response[Any]:
 
 
 def submit(call: dict[str, Any]) -> JobAccepted:
-    return wiring.job_service().submit(JobRequest.model_validate(call["body"]))
+    return bootstrap.job_service().submit(JobRequest.model_validate(call["body"]))
 
 
 @app.post(
@@ -185,10 +185,10 @@ def create_job(
     ] = None,
 ) -> JobAccepted:
     if idempotency_key is None:
-        return wiring.job_service().submit(request)
+        return bootstrap.job_service().submit(request)
     once = idempotent_function(
         data_keyword_argument="call",
-        persistence_store=wiring.idempotency_store("api"),
+        persistence_store=bootstrap.idempotency_store("api"),
         config=IDEMPOTENCY,
         output_serializer=PydanticSerializer(JobAccepted),
     )(submit)
@@ -204,7 +204,7 @@ def create_job(
     responses=responses(200, JobStatus, "The job as it stands"),
 )
 def get_job(job_id: JOB_ID) -> JobStatus:
-    return wiring.job_service().status(job_id)
+    return bootstrap.job_service().status(job_id)
 
 
 @app.get(
@@ -213,7 +213,7 @@ def get_job(job_id: JOB_ID) -> JobStatus:
     responses=responses(200, CampaignCosts, "Totals by quality, provider and day"),
 )
 def get_costs(campaign: CAMPAIGN) -> CampaignCosts:
-    return wiring.job_service().costs(campaign)
+    return bootstrap.job_service().costs(campaign)
 
 
 @app.post(
@@ -222,7 +222,7 @@ def get_costs(campaign: CAMPAIGN) -> CampaignCosts:
     responses=responses(200, Estimate, "The estimate"),
 )
 def estimate(request: JobRequest) -> Estimate:
-    return wiring.job_service().estimate(request)
+    return bootstrap.job_service().estimate(request)
 
 
 @app.get(
@@ -231,7 +231,7 @@ def estimate(request: JobRequest) -> Estimate:
     responses=responses(200, list[TemplateInfo], "Every template and its variables"),
 )
 def templates() -> list[TemplateInfo]:
-    return [TemplateInfo(**t.describe()) for t in wiring.job_service().catalogue.values()]
+    return [TemplateInfo(**t.describe()) for t in bootstrap.job_service().catalogue.values()]
 
 
 def openapi_json() -> str:

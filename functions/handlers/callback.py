@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.sqs_batch import each_record
-from placard import wiring
-from placard.callbacks import Callback, CallbackRefused, deliver
+from placard import bootstrap
+from placard.api.callbacks import Callback, CallbackRefused, deliver
 
 logger = Logger()
 tracer = Tracer()
@@ -25,7 +25,7 @@ tracer = Tracer()
 def record_handler(record: SQSRecord) -> None:
     request = json.loads(record.body)
     job_id = request["job_id"]
-    status = wiring.job_service().status(job_id)
+    status = bootstrap.job_service().status(job_id)
     callback = Callback(
         url=request["url"],
         webhook_id=f"msg_{job_id}",
@@ -35,9 +35,9 @@ def record_handler(record: SQSRecord) -> None:
     try:
         attempts = deliver(
             callback,
-            wiring.callback_secret(),
-            wiring.callback_client(),
-            allow_loopback=wiring.settings().allow_loopback_callbacks,
+            bootstrap.callback_secret(),
+            bootstrap.callback_client(),
+            allow_loopback=bootstrap.settings().allow_loopback_callbacks,
         )
     except CallbackRefused as exc:
         logger.warning("callback refused", extra={"job_id": job_id, "reason": exc.reason})

@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.sqs_batch import each_record
-from placard import wiring
-from placard.jobs import Job
+from placard import bootstrap
+from placard.domain.jobs import Job
 
 logger = Logger()
 tracer = Tracer()
@@ -27,13 +27,16 @@ def record_handler(record: SQSRecord) -> None:
     job = Job.from_dict(request["job"])
     originals = [(int(index), str(key)) for index, key in request["originals"]]
     try:
-        made = wiring.pipeline().make_derivatives(job, originals)  # stored once: safe to repeat
+        made = bootstrap.pipeline().make_derivatives(job, originals)  # stored once: safe to repeat
     except Exception:
-        if int(record.attributes.approximate_receive_count) >= wiring.settings().job_max_receives:
+        if (
+            int(record.attributes.approximate_receive_count)
+            >= bootstrap.settings().job_max_receives
+        ):
             # The copies cannot be made: the images stand, and the job still ends.
-            wiring.job_endings().ended(job, request["status"], request["reason"])
+            bootstrap.job_endings().ended(job, request["status"], request["reason"])
         raise
-    wiring.job_endings().ended(job, request["status"], request["reason"])
+    bootstrap.job_endings().ended(job, request["status"], request["reason"])
     logger.debug("review copies made", extra={"job_id": job.job_id, "images": made})
 
 

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from placard import wiring
+from placard import bootstrap
 
 logger = Logger()
 tracer = Tracer()
@@ -23,7 +23,7 @@ idempotency = IdempotencyConfig(
 
 
 def ingest_upload(upload: dict[str, str]) -> dict[str, Any]:
-    report = wiring.ingest().run(upload["key"], upload["run"])
+    report = bootstrap.ingest().run(upload["key"], upload["run"])
     logger.info(
         "sheet ingested",
         extra={
@@ -53,7 +53,7 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
     once = idempotent_function(
         data_keyword_argument="upload",
-        persistence_store=wiring.idempotency_store("ingest"),
+        persistence_store=bootstrap.idempotency_store("ingest"),
         config=idempotency,
     )(ingest_upload)
     uploads = []

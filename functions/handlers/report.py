@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.sqs_batch import each_record
-from placard import wiring
-from placard.runs import UploadRun
+from placard import bootstrap
+from placard.domain.runs import UploadRun
 
 logger = Logger()
 tracer = Tracer()
@@ -21,7 +21,7 @@ tracer = Tracer()
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     run = UploadRun.from_dict(json.loads(record.body))
-    wiring.reporter().write(run)  # the same files again if asked twice: safe to repeat
+    bootstrap.reporter().write(run)  # the same files again if asked twice: safe to repeat
     logger.info("reports written", extra={**run.to_dict(), "prefix": run.reports_prefix})
 
 

@@ -19,8 +19,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.sqs_batch import each_record
-from placard import wiring
-from placard.jobs import Job
+from placard import bootstrap
+from placard.domain.jobs import Job
 
 logger = Logger()
 tracer = Tracer()
@@ -30,7 +30,7 @@ idempotency = IdempotencyConfig(event_key_jmespath="job_id", expires_after_secon
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    outcome = wiring.pipeline().run(Job.from_dict(job)).to_dict()
+    outcome = bootstrap.pipeline().run(Job.from_dict(job)).to_dict()
     metrics.add_metric("ImagesCharged", MetricUnit.Count, len(outcome["images"]))
     logger.info("job finished", extra=outcome)
     return outcome
@@ -41,7 +41,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     # Decorated per record, so the store follows wiring (a new local cloud, a test's moto).
     once = idempotent_function(
         data_keyword_argument="job",
-        persistence_store=wiring.idempotency_store("worker"),
+        persistence_store=bootstrap.idempotency_store("worker"),
         config=idempotency,
     )(run_job)
     job = json.loads(record.body)
@@ -54,17 +54,20 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         logger.info("job in progress elsewhere; retried later", extra={"job_id": job.get("job_id")})
         raise
     except Exception as exc:
-        if int(record.attributes.approximate_receive_count) >= wiring.settings().job_max_receives:
+        if (
+            int(record.attributes.approximate_receive_count)
+            >= bootstrap.settings().job_max_receives
+        ):
             # Its last delivery: it goes to the dead-letter queue, and ends as failed.
             reason = f"gave up after every retry: {exc}"
-            wiring.job_endings().ended(Job.from_dict(job), "failed", reason)
+            bootstrap.job_endings().ended(Job.from_dict(job), "failed", reason)
         raise
     parsed, status, reason = Job.from_dict(job), result["status"], result.get("reason") or ""
     if result["images"]:  # the review copies are made off this path; then the job ends
         originals = [(image["index"], image["s3_key"]) for image in result["images"]]
-        wiring.derivative_requests().send(parsed, originals, status, reason)
+        bootstrap.derivative_requests().send(parsed, originals, status, reason)
     else:
-        wiring.job_endings().ended(parsed, status, reason)
+        bootstrap.job_endings().ended(parsed, status, reason)
     return result
 
 

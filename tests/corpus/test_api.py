@@ -20,12 +20,12 @@ import boto3
 import pytest
 
 from handlers import api
-from placard import wiring
-from placard.callbacks import new_secret
-from placard.local import LocalContext, local_cloud, rest_api_event
-from placard.serve import serving
-from placard.signing import signed_headers
-from placard.stack import Stack
+from placard import bootstrap
+from placard.api.callbacks import new_secret
+from placard.api.signing import signed_headers
+from placard_local.cloud import LocalContext, local_cloud, rest_api_event
+from placard_local.serve import serving
+from placard_local.stack import Stack
 
 SECRET = "corpus-secret"
 COPY = {"product": "Tea", "headline": "New: Matcha", "cta": "Taste it"}
@@ -225,7 +225,7 @@ def served() -> Iterator[str]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        wiring.reset()
+        bootstrap.reset()
 
 
 def exchange(address: str, request: bytes) -> tuple[int, dict[str, Any]]:

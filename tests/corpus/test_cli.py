@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from placard import local
-from placard.cli import main
-from placard.templates import default_catalogue
+from placard.domain.templates import default_catalogue
+from placard_local import cloud
+from placard_local.cli import main
 
 GOOD_ROW = "launch-poster,Trail shoe,Run Past Sunrise,Pre-order\n"
 HEADER = "template,product,headline,cta\n"
@@ -206,7 +206,7 @@ def no_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the local cloud was started: something could be spent")
 
-    monkeypatch.setattr(local, "local_cloud", refuse)
+    monkeypatch.setattr(cloud, "local_cloud", refuse)
 
 
 def _run(

@@ -18,16 +18,16 @@ import boto3
 import pytest
 from PIL import Image, ImageDraw
 
-from placard import wiring
-from placard.errors import InvalidInput
-from placard.imaging import finish_edit, prepare_edit
-from placard.jobs import Job, Mode, Quality
-from placard.ledger_items import Status
-from placard.pipeline import Pipeline
+from placard import bootstrap
+from placard.domain.errors import InvalidInput
+from placard.domain.jobs import Job, Mode, Quality
+from placard.domain.ledger_items import Status
+from placard.domain.templates import default_catalogue
+from placard.imaging.edits import finish_edit, prepare_edit
 from placard.providers.base import ImageRequest, ImageResult
 from placard.providers.draft import DraftProvider
-from placard.stack import Stack
-from placard.templates import default_catalogue
+from placard.services.pipeline import Pipeline
+from placard_local.stack import Stack
 from tests.pictures import decode, encode
 
 # --------------------------------------------------------------------------- files
@@ -272,7 +272,7 @@ class Recording:
 @pytest.fixture
 def edits(stack: Stack) -> tuple[Pipeline, Recording]:
     spy = Recording()
-    return dataclasses.replace(wiring.pipeline(), provider=spy), spy
+    return dataclasses.replace(bootstrap.pipeline(), provider=spy), spy
 
 
 def put(stack: Stack, key: str, data: bytes) -> str:

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from placard.sheets import SheetDefaults, SheetError, check_rows, jobs_from_rows, read_rows
-from placard.templates import default_catalogue
+from placard.domain.templates import default_catalogue
+from placard.sheets.reader import SheetDefaults, SheetError, check_rows, jobs_from_rows, read_rows
 
 CATALOGUE = default_catalogue()
 DEFAULTS = SheetDefaults(campaign="props", upload="sheet")

@@ -20,12 +20,13 @@ from decimal import Decimal
 import pytest
 from openpyxl import Workbook
 
-from placard.ingest import Ingest
-from placard.jobs import Job
-from placard.ledger_items import LedgerItem
-from placard.reports import read_errors
-from placard.runs import UploadRun
-from placard.sheets import (
+from placard.domain.jobs import Job
+from placard.domain.ledger_items import LedgerItem
+from placard.domain.runs import UploadRun
+from placard.domain.templates import Catalogue, default_catalogue
+from placard.reporting.csv_reports import read_errors
+from placard.services.ingest import Ingest
+from placard.sheets.reader import (
     RowError,
     SheetDefaults,
     SheetError,
@@ -33,7 +34,6 @@ from placard.sheets import (
     jobs_from_rows,
     read_rows,
 )
-from placard.templates import Catalogue, default_catalogue
 
 HEADER = "template,store_name,message"
 GOOD = "storefront-sign,Zoe,Now open"

@@ -9,7 +9,7 @@ import contextlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from placard.signing import (
+from placard.api.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WINDOW_SECONDS,

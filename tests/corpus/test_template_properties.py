@@ -9,8 +9,8 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from placard.errors import InvalidInput
-from placard.templates import Template, default_catalogue, normalise, parse_template
+from placard.domain.errors import InvalidInput
+from placard.domain.templates import Template, default_catalogue, normalise, parse_template
 
 # Any Unicode text (controls, zero-width and bidi characters included), and Jinja's own syntax.
 JINJA = st.sampled_from(

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from placard import wiring
+from placard import bootstrap
 
 
 @pytest.fixture(autouse=True)
@@ -15,4 +15,4 @@ def own_environment() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
-    wiring.reset()
+    bootstrap.reset()

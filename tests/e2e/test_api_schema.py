@@ -18,9 +18,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from placard.local import local_cloud
-from placard.serve import serving
-from placard.signing import signed_headers
+from placard.api.signing import signed_headers
+from placard_local.cloud import local_cloud
+from placard_local.serve import serving
 
 DOCUMENT = Path(__file__).parents[2] / "docs" / "openapi.json"
 SECRET = "schema-test-secret"

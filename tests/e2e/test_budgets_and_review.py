@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from placard.cli import main
 from placard_emulator import EmulatorConfig, ProviderEmulator
+from placard_local.cli import main
 
 ROOT = Path(__file__).parents[2]
 KEY = "sk-budget-key"

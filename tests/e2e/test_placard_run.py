@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from placard.cli import main
+from placard_local.cli import main
 
 ROOT = Path(__file__).parents[2]
 DATA = Path(__file__).parents[1] / "data"
@@ -145,7 +145,7 @@ def test_running_the_same_sheet_again_into_its_folder_replaces_its_results(
 
 
 def _context() -> Any:  # what the local runner hands a handler in Lambda's place
-    from placard.local import LocalContext
+    from placard_local.cloud import LocalContext
 
     return LocalContext("WorkerFunction", 60)
 

@@ -20,11 +20,11 @@ import pytest
 from PIL import Image, ImageDraw
 from standardwebhooks import Webhook
 
-from placard.callbacks import new_secret
-from placard.local import local_cloud
-from placard.serve import serving
-from placard.signing import signed_headers
+from placard.api.callbacks import new_secret
+from placard.api.signing import signed_headers
 from placard_emulator import EmulatorConfig, ProviderEmulator
+from placard_local.cloud import local_cloud
+from placard_local.serve import serving
 
 SECRET = "serve-test-secret"
 CALLBACK_SECRET = new_secret()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import boto3
 
 from handlers import derivatives
-from placard.local import LocalContext, sqs_event
-from placard.stack import Stack
+from placard_local.cloud import LocalContext, sqs_event
+from placard_local.stack import Stack
 
 
 def make_review_copies(stack: Stack) -> int:

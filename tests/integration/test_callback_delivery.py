@@ -12,7 +12,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from placard.callbacks import Callback, CallbackFailed, CallbackRefused, deliver, new_secret
+from placard.api.callbacks import Callback, CallbackFailed, CallbackRefused, deliver, new_secret
 
 PAYLOAD = {"job_id": "job-42", "status": "succeeded", "images": 2, "note": "café"}
 

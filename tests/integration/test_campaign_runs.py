@@ -14,10 +14,10 @@ import boto3
 import pytest
 
 from handlers import ingest, report, worker
-from placard import wiring
+from placard import bootstrap
 from placard.aws.budgets import DynamoBudgets
-from placard.local import LocalContext, s3_put_event, sqs_event
-from placard.stack import Stack
+from placard_local.cloud import LocalContext, s3_put_event, sqs_event
+from placard_local.stack import Stack
 from tests.integration.review_copies import make_review_copies
 
 DATA = Path(__file__).parents[1] / "data"
@@ -230,7 +230,7 @@ def test_a_new_limit_moves_what_remains_by_the_difference(stack: Stack) -> None:
 def test_wiring_gives_each_handler_its_own_idempotency_store(stack: Stack) -> None:
     # The local cloud runs every handler in one process; a shared store keeps the first
     # handler's key path and would key the other's records on nothing.
-    assert wiring.idempotency_store("ingest") is not wiring.idempotency_store("worker")
+    assert bootstrap.idempotency_store("ingest") is not bootstrap.idempotency_store("worker")
 
 
 def test_inserting_a_row_does_not_make_its_neighbours_new_jobs(
@@ -267,7 +267,7 @@ def test_review_copies_that_cannot_be_made_still_end_the_job_on_the_last_try(
     def broken(job: Any, originals: Any) -> int:
         raise OSError("S3 is having a day")
 
-    monkeypatch.setattr(wiring.pipeline(), "make_derivatives", broken)
+    monkeypatch.setattr(bootstrap.pipeline(), "make_derivatives", broken)
     requests = take_all(stack, "DerivativesQueue")
     assert len(requests) == 2
     # When they fail before the last delivery, Then the jobs have not ended

@@ -22,8 +22,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
-from placard.contact_sheet import Entry, ImageLinks, contact_sheet
-from placard.derivatives import derivatives
+from placard.imaging.derivatives import derivatives
+from placard.reporting.contact_sheet import Entry, ImageLinks, contact_sheet
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTEFACTS = ROOT / "tests" / "artifacts"

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from placard.errors import PlacardError
-from placard.function_process import NICENESS
-from placard.local import FunctionProcesses
-from placard.stack import Function
+from placard.domain.errors import PlacardError
+from placard_local.cloud import FunctionProcesses
+from placard_local.function_process import NICENESS
+from placard_local.stack import Function
 
 
 def probe(handler: str, timeout: int = 30) -> FunctionProcesses:

@@ -14,11 +14,11 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from handlers import ingest, worker
-from placard import wiring
-from placard.ledger_items import Status
-from placard.local import LocalContext, s3_put_event, sqs_event
+from placard import bootstrap
+from placard.domain.ledger_items import Status
 from placard.providers.base import ImageRequest, ImageResult, ProviderRefused, ProviderUnavailable
-from placard.stack import Stack
+from placard_local.cloud import LocalContext, s3_put_event, sqs_event
+from placard_local.stack import Stack
 from tests.integration.review_copies import make_review_copies
 
 DATA = Path(__file__).parents[1] / "data"
@@ -175,7 +175,9 @@ def test_a_transient_failure_is_reported_for_retry_and_the_rest_go_on(
     # Given two jobs and a provider that is throttled for the first call only
     upload(stack, DATA / "events-semicolon-bom.csv")
     messages = receive(stack)[:2]
-    monkeypatch.setattr(wiring.pipeline(), "provider", Flaky(ProviderUnavailable("429 throttled")))
+    monkeypatch.setattr(
+        bootstrap.pipeline(), "provider", Flaky(ProviderUnavailable("429 throttled"))
+    )
     # When the batch is processed
     reply = deliver(stack, messages)
     # Then exactly one record is reported failed, so SQS retries only that one
@@ -195,7 +197,7 @@ def test_a_refusal_is_final_and_costs_nothing(
 ) -> None:
     upload(stack, DATA / "events-semicolon-bom.csv")
     messages = receive(stack)[:1]
-    monkeypatch.setattr(wiring.pipeline(), "provider", Flaky(ProviderRefused("content policy")))
+    monkeypatch.setattr(bootstrap.pipeline(), "provider", Flaky(ProviderRefused("content policy")))
     # When the provider refuses, Then the message is consumed (no retry) and recorded as failed
     assert deliver(stack, messages) == {"batchItemFailures": []}
     (item,) = ledger_items(stack)
@@ -220,7 +222,7 @@ def test_an_unknown_outcome_is_recorded_and_the_retry_charges_once(
     upload(stack, DATA / "events-semicolon-bom.csv")
     messages = receive(stack)[:1]
     lost = ProviderUnavailable("no answer after sending: ReadTimeout", unknown_outcomes=1)
-    monkeypatch.setattr(wiring.pipeline(), "provider", Flaky(lost))
+    monkeypatch.setattr(bootstrap.pipeline(), "provider", Flaky(lost))
     # When the job is processed, Then the batch fails (SQS will redeliver it)
     with pytest.raises(BatchProcessingError):
         deliver(stack, messages)

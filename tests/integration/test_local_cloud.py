@@ -12,10 +12,10 @@ from typing import Any
 import boto3
 import pytest
 
-from placard import wiring
-from placard.jobs import Job, Mode, Quality
-from placard.local import LocalCloud, local_cloud
-from placard.stack import Stack, repo_root
+from placard import bootstrap
+from placard.domain.jobs import Job, Mode, Quality
+from placard_local.cloud import LocalCloud, local_cloud
+from placard_local.stack import Stack, repo_root
 from tests.integration import function_probe
 
 
@@ -220,8 +220,8 @@ def test_an_empty_file_uploads_promptly_and_then_gets_a_clear_answer(tmp_path: P
                 source_image=key,
                 mask_box=(10, 10, 50, 50),
             )
-            outcome = wiring.pipeline().run(job)
+            outcome = bootstrap.pipeline().run(job)
             assert outcome.status == "failed" and outcome.cost_usd == 0
             assert outcome.reason.startswith("source_image: is empty")
         finally:
-            wiring.reset()  # its clients name this cloud's endpoint
+            bootstrap.reset()  # its clients name this cloud's endpoint

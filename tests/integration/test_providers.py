@@ -11,7 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from placard.jobs import Mode, Quality, Size
+from placard.domain.jobs import Mode, Quality, Size
 from placard.providers.base import ImageRequest, ProviderRefused, ProviderUnavailable
 from placard.providers.http import HttpCaller, RetryPolicy, Timeouts, retry_after
 from placard.providers.openai import OpenAIProvider

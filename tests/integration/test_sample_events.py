@@ -10,8 +10,8 @@ from urllib.parse import unquote_plus
 import boto3
 
 from handlers import ingest, worker
-from placard.local import LocalContext
-from placard.stack import Stack
+from placard_local.cloud import LocalContext
+from placard_local.stack import Stack
 
 ROOT = Path(__file__).parents[2]
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from placard.callbacks import (
+from placard.api.callbacks import (
     Callback,
     CallbackFailed,
     CallbackRefused,

@@ -6,13 +6,13 @@ import io
 from collections import Counter
 from decimal import Decimal
 
-from placard.campaign_report import build, parsed_rows
-from placard.jobs import Job
-from placard.ledger_items import LedgerItem, Status
-from placard.pipeline import image_key, variant_key
-from placard.reports import errors_report
-from placard.runs import UploadRun
-from placard.templates import default_catalogue
+from placard.domain.jobs import Job
+from placard.domain.ledger_items import LedgerItem, Status
+from placard.domain.runs import UploadRun
+from placard.domain.templates import default_catalogue
+from placard.reporting.campaign import build, parsed_rows
+from placard.reporting.csv_reports import errors_report
+from placard.services.pipeline import image_key, variant_key
 
 SHEET = (
     "template,product,headline,cta,quality,size\r\n"
@@ -94,7 +94,7 @@ def test_a_repeated_row_shows_the_same_images_and_its_cost_is_counted_once() -> 
 
 def test_reports_are_written_when_the_ledger_cannot_be_read() -> None:
     # Given a ledger whose campaign read fails, and one job of two that cannot be read either
-    from placard.campaign_report import Reporter
+    from placard.reporting.campaign import Reporter
 
     run = UploadRun("summer", "campaigns/summer/sheet.csv", "run-1")
     sheet_rows = parsed_rows(io.BytesIO(SHEET.encode()), "sheet.csv", run, b"", default_catalogue())

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from placard.contact_sheet import STATUSES, Entry, ImageLinks, contact_sheet, usd
+from placard.reporting.contact_sheet import STATUSES, Entry, ImageLinks, contact_sheet, usd
 
 
 @dataclass

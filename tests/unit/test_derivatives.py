@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image, ImageDraw
 
-from placard.derivatives import THUMB_EDGE, WEB_EDGE, Derivative, derivatives
-from placard.errors import InvalidInput
+from placard.domain.errors import InvalidInput
+from placard.imaging.derivatives import THUMB_EDGE, WEB_EDGE, Derivative, derivatives
 from tests.pictures import encode
 
 

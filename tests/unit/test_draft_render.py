@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 from PIL import Image, ImageChops
 
-from placard.errors import InvalidInput
+from placard.domain.errors import InvalidInput
 from placard.providers.draft_render import PlacedLine, layout, render_edit, render_generate
 
 TEXTS = [

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageFilter, ImageOps
 
-from placard import imaging
-from placard.errors import InvalidInput
-from placard.imaging import (
+from placard.domain.errors import InvalidInput
+from placard.domain.jobs import Size, parse_box
+from placard.imaging import edits
+from placard.imaging.edits import (
     MAX_INPUT_BYTES,
     composite,
     edit_size,
@@ -25,7 +26,6 @@ from placard.imaging import (
     prepare_edit,
     probe,
 )
-from placard.jobs import Size, parse_box
 from placard.providers.base import ProviderError
 from tests.pictures import decode, encode
 
@@ -192,7 +192,7 @@ def test_an_image_over_the_pixel_limit_is_refused_even_when_pillow_would_allow_i
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given the pixel limit lowered to 10,000 and Pillow's own limit off
-    monkeypatch.setattr(imaging, "MAX_INPUT_PIXELS", 10_000)
+    monkeypatch.setattr(edits, "MAX_INPUT_PIXELS", 10_000)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     # Then a 101x100 image is refused and a 100x100 one is not
     refused(lambda: probe(encode(Image.new("RGB", (101, 100))), "source_image"), "source_image")

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from placard.errors import InvalidInput
-from placard.jobs import Job, Mode, Quality, Size, parse_campaign, parse_n
-from placard.ledger_items import LedgerItem, Status
+from placard.domain.errors import InvalidInput
+from placard.domain.jobs import Job, Mode, Quality, Size, parse_campaign, parse_n
+from placard.domain.ledger_items import LedgerItem, Status
 
 
 def job(**changes: object) -> Job:

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from placard.jobs import Quality, Size
-from placard.pricing import default_prices, estimate
-from placard.reports import errors_report, safe_cell
-from placard.sheets import RowError
+from placard.domain.jobs import Quality, Size
+from placard.domain.pricing import default_prices, estimate
+from placard.reporting.csv_reports import errors_report, safe_cell
+from placard.sheets.reader import RowError
 
 
 @pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", '=HYPERLINK("http://x")'])
@@ -53,9 +53,9 @@ def test_estimate_sums_by_quality() -> None:
 
 def test_same_job_rows_names_the_first_row_of_each_repeated_job() -> None:
     # Given rows 2 and 5 asking for one job, row 3 another, row 4 rejected
-    from placard.jobs import Job, Quality
-    from placard.reports import same_job_rows
-    from placard.sheets import Row, RowError
+    from placard.domain.jobs import Job, Quality
+    from placard.reporting.csv_reports import same_job_rows
+    from placard.sheets.reader import Row, RowError
 
     def job(headline: str) -> Job:
         return Job("c", "launch-poster", "v1", {"headline": headline}, Quality.LOW, None)
@@ -75,9 +75,9 @@ def test_a_reservation_never_settled_is_named_as_possibly_billed() -> None:
     # Given a job whose one image was reserved and never settled (the call got no answer)
     from decimal import Decimal
 
-    from placard.jobs import Job, Quality
-    from placard.ledger_items import LedgerItem, Status
-    from placard.reports import UNFINISHED, row_outcome
+    from placard.domain.jobs import Job, Quality
+    from placard.domain.ledger_items import LedgerItem, Status
+    from placard.reporting.csv_reports import UNFINISHED, row_outcome
 
     job = Job("c", "launch-poster", "v1", {"headline": "A"}, Quality.LOW, None)
     held = LedgerItem(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from placard.signing import (
+from placard.api.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     SignatureError,

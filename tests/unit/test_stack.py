@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from placard.stack import Stack
+from placard_local.stack import Stack
 
 ROOT = Path(__file__).parents[2]
 STACK = Stack.load(ROOT / "template.yaml")

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from placard.errors import InvalidInput, UnknownTemplate
-from placard.jobs import Mode, Size
-from placard.templates import Catalogue, TemplateFileError, parse_template
+from placard.domain.errors import InvalidInput, UnknownTemplate
+from placard.domain.jobs import Mode, Size
+from placard.domain.templates import Catalogue, TemplateFileError, parse_template
 
 # SPEC §1: names and required variables are part of the contract.
 CONTRACT = {

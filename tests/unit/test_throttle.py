@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from placard.serve import TokenBucket
+from placard_local.serve import TokenBucket
 
 
 def test_a_bucket_serves_its_burst_then_its_rate() -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from placard.aws.ledger import condition_failed
-from placard.ledger_items import campaign_pk
+from placard.domain.ledger_items import campaign_pk
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

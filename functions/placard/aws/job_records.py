@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from placard.aws.ledger import condition_failed
-from placard.ports import JobRecord
+from placard.domain.ports import JobRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

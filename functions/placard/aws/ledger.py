@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from placard.ledger_items import LedgerItem, Status, campaign_pk, job_prefix
+from placard.domain.ledger_items import LedgerItem, Status, campaign_pk, job_prefix
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

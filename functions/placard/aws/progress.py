@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from placard.ledger_items import campaign_pk
-from placard.runs import UploadRun
+from placard.domain.ledger_items import campaign_pk
+from placard.domain.runs import UploadRun
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

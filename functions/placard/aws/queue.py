@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from placard.errors import PlacardError
-from placard.jobs import Job
-from placard.runs import UploadRun
+from placard.domain.errors import PlacardError
+from placard.domain.jobs import Job
+from placard.domain.runs import UploadRun
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from placard.errors import InvalidInput
+from placard.domain.errors import InvalidInput
 from placard.providers.base import ImageProvider
 from placard.settings import Settings
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from placard.errors import PlacardError
-from placard.jobs import Mode, Quality, Size
+from placard.domain.errors import PlacardError
+from placard.domain.jobs import Mode, Quality, Size
 
 
 @dataclass(frozen=True)

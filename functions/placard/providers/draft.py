@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from placard.jobs import Mode
+from placard.domain.jobs import Mode
 from placard.providers.base import ImageRequest, ImageResult
 
 

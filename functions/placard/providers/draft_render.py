@@ -35,7 +35,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageStat, UnidentifiedImageError, features
 
-from placard.errors import InvalidInput
+from placard.domain.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 

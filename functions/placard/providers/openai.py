@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import httpx
 
-from placard.jobs import Mode
+from placard.domain.jobs import Mode
 from placard.providers.base import ImageRequest, ImageResult
 from placard.providers.http import CallStats, HttpCaller, Malformed, error_message, json_body
 

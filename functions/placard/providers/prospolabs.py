@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from placard.jobs import Mode
+from placard.domain.jobs import Mode
 from placard.providers.base import ImageRequest, ImageResult
 from placard.providers.http import CallStats, HttpCaller, Malformed, error_message, json_body
 

@@ -1,5 +1,5 @@
 """One function of the stack in a process of its own, as Lambda gives each invocation a sandbox:
-`python -m placard.function_process HANDLER NAME TIMEOUT` answers each event, one JSON line on
+`python -m placard_local.function_process HANDLER NAME TIMEOUT` answers each event, one JSON line on
 its standard input, with one JSON line on its standard output, and exits when its input closes.
 
 The local cloud runs here the functions template.yaml marks `LocalProcess: background`: on a
@@ -22,7 +22,7 @@ READY = '{"ready": true}'
 
 
 def serve(handler_path: str, name: str, timeout: int, requests: TextIO, replies: TextIO) -> None:
-    from placard.local import call_handler
+    from placard_local.cloud import call_handler
 
     # Lambda's init phase: the handler's module is imported before the first event, and its
     # time is not the invocation's. The local cloud waits for this line before it starts the

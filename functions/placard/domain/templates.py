@@ -22,8 +22,8 @@ import yaml
 from jinja2 import StrictUndefined, TemplateError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from placard.errors import InvalidInput, PlacardError, UnknownTemplate
-from placard.jobs import Mode, Quality, Size, parse_n
+from placard.domain.errors import InvalidInput, PlacardError, UnknownTemplate
+from placard.domain.jobs import Mode, Quality, Size, parse_n
 
 KINDS = ("poster", "ad", "signage")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.DOTALL)
@@ -326,7 +326,7 @@ def templates_dir() -> Path:
     configured = os.environ.get("PLACARD_TEMPLATES_DIR")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[2] / "templates"
+    return Path(__file__).resolve().parents[3] / "templates"
 
 
 @cache

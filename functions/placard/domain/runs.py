@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from placard.jobs import Job
+from placard.domain.jobs import Job
 
 
 @dataclass(frozen=True)

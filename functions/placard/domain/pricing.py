@@ -10,8 +10,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from placard.errors import InvalidInput
-from placard.jobs import Quality, Size
+from placard.domain.errors import InvalidInput
+from placard.domain.jobs import Quality, Size
 
 CENT_FRACTION = Decimal("0.000001")
 

@@ -54,10 +54,10 @@ from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
-from placard.errors import InvalidInput, PlacardError
-from placard.jobs import Job, Mode, Quality, Size, parse_background, parse_box, parse_n
-from placard.number_formats import shown
-from placard.templates import Catalogue, Template
+from placard.domain.errors import InvalidInput, PlacardError
+from placard.domain.jobs import Job, Mode, Quality, Size, parse_background, parse_box, parse_n
+from placard.domain.templates import Catalogue, Template
+from placard.sheets.number_formats import shown
 
 if TYPE_CHECKING:
     from openpyxl.workbook.workbook import Workbook

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from placard.jobs import Job
-from placard.ledger_items import OVER_BUDGET
-from placard.ports import CallbackRequests, JobRecords, Progress, ReportRequests
-from placard.runs import UploadRun
+from placard.domain.jobs import Job
+from placard.domain.ledger_items import OVER_BUDGET
+from placard.domain.ports import CallbackRequests, JobRecords, Progress, ReportRequests
+from placard.domain.runs import UploadRun
 
 
 @dataclass

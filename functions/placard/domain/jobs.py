@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from placard.errors import InvalidInput
+from placard.domain.errors import InvalidInput
 
 MAX_IMAGES_PER_JOB = 10
 

@@ -7,10 +7,10 @@ import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 
-from placard.jobs import Job
-from placard.ledger_items import OVER_BUDGET, LedgerItem, Status
-from placard.sheets import WARNING, Row, RowError
-from placard.templates import without_controls
+from placard.domain.jobs import Job
+from placard.domain.ledger_items import OVER_BUDGET, LedgerItem, Status
+from placard.domain.templates import without_controls
+from placard.sheets.reader import WARNING, Row, RowError
 
 ERRORS_HEADER = ("row", "column", "value", "reason")
 OUTCOME_HEADER = ("status", "job_id", "images", "links", "sha256", "cost_usd", "proof", "reason")

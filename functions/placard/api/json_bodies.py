@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from placard.api_service import ApiError
+from placard.api.service import ApiError
 
 MAX_JSON_DEPTH = 10  # a job nests two deep; far deeper is an attack on the parser
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')

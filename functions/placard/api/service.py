@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, cast
 
-from placard.api_models import (
+from placard.api.models import (
     CampaignCosts,
     CostTotals,
     Estimate,
@@ -19,13 +19,13 @@ from placard.api_models import (
     JobState,
     JobStatus,
 )
-from placard.errors import InvalidInput, PlacardError
-from placard.jobs import Job, Size
-from placard.ledger_items import LedgerItem, Status
-from placard.ports import AssetStore, JobQueue, JobRecord, JobRecords, Ledger, UploadStore
-from placard.pricing import PriceTable
-from placard.sheets import Row, RowError, SheetDefaults, job_from_row
-from placard.templates import Catalogue
+from placard.domain.errors import InvalidInput, PlacardError
+from placard.domain.jobs import Job, Size
+from placard.domain.ledger_items import LedgerItem, Status
+from placard.domain.ports import AssetStore, JobQueue, JobRecord, JobRecords, Ledger, UploadStore
+from placard.domain.pricing import PriceTable
+from placard.domain.templates import Catalogue
+from placard.sheets.reader import Row, RowError, SheetDefaults, job_from_row
 
 
 class ApiError(PlacardError):
@@ -94,11 +94,11 @@ class JobService:
         ]
 
     def _source_size(self, job: Job) -> Size:
-        from placard import imaging  # lazy: Pillow reads only the header here
+        from placard.imaging import edits  # lazy: Pillow reads only the header here
 
         assert job.source_image is not None  # an edit without a size names its source
-        _, width, height = imaging.probe(self.uploads.read(job.source_image), "source_image")
-        return imaging.edit_size(width, height)
+        _, width, height = edits.probe(self.uploads.read(job.source_image), "source_image")
+        return edits.edit_size(width, height)
 
     def estimate(self, request: JobRequest) -> Estimate:
         job, size = self.plan(request)

@@ -14,16 +14,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from placard.errors import InvalidInput
-from placard.jobs import Job, Mode, Size
-from placard.ledger_items import OVER_BUDGET, LedgerItem, Status
-from placard.ports import AssetStore, Budgets, Ledger, UploadStore
-from placard.pricing import CENT_FRACTION, PriceTable
+from placard.domain.errors import InvalidInput
+from placard.domain.jobs import Job, Mode, Size
+from placard.domain.ledger_items import OVER_BUDGET, LedgerItem, Status
+from placard.domain.ports import AssetStore, Budgets, Ledger, UploadStore
+from placard.domain.pricing import CENT_FRACTION, PriceTable
+from placard.domain.templates import Catalogue
 from placard.providers.base import ImageProvider, ImageRequest, ImageResult, ProviderError
-from placard.templates import Catalogue
 
 if TYPE_CHECKING:
-    from placard.imaging import EditInputs
+    from placard.imaging.edits import EditInputs
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
@@ -142,18 +142,18 @@ class Pipeline:
         source = mask = None
         box = None
         if job.mode is Mode.EDIT:
-            from placard import imaging  # lazy: Pillow only where images are made
+            from placard.imaging import edits  # lazy: Pillow only where images are made
 
             if not job.source_image:
                 raise InvalidInput("source_image", "an edit needs a source image")
-            edit = imaging.prepare_edit(
+            edit = edits.prepare_edit(
                 self._upload(job.source_image, "source_image"),
                 size=job.size,
                 mask=self._upload(job.mask, "mask") if job.mask else None,
                 box=job.mask_box,
             )
             size, source, box = edit.size, edit.source_png, edit.box
-            mask = imaging.openai_mask_png(edit.mask)
+            mask = edits.openai_mask_png(edit.mask)
         if size is None:
             raise InvalidInput("size", "a size is needed for a new image")
         self.prices[self.provider.name].check_size(size)
@@ -213,12 +213,12 @@ class Pipeline:
         extension = EXTENSIONS.get(result.media_type, "bin")
         raw_key = ""
         if edit is not None:
-            from placard import imaging
+            from placard.imaging import edits
 
             # The provider's own bytes are kept unchanged beside the composite (invariant 4).
             raw_key = image_key(job, index, extension, "provider")
             self._put(job, raw_key, data, result.media_type)
-            data = imaging.finish_edit(edit, data)  # back at the photo's size, the rest kept
+            data = edits.finish_edit(edit, data)  # back at the photo's size, the rest kept
             extension = "png"
         key = image_key(job, index, extension)
         sha256 = self._put(job, key, data, "image/png" if edit else result.media_type)
@@ -243,7 +243,9 @@ class Pipeline:
         """A web size and a thumbnail beside each (index, key) original, for review pages;
         returns how many got them. Bytes Pillow cannot read are still the provider's billed
         answer: kept and charged, with no derivatives."""
-        from placard.derivatives import derivatives  # lazy: Pillow only where images are made
+        from placard.imaging.derivatives import (
+            derivatives,  # lazy: Pillow only where images are made
+        )
 
         made = 0
         for index, key in originals:

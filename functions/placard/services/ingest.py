@@ -8,10 +8,10 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import PurePosixPath
 
-from placard.errors import InvalidInput
-from placard.jobs import Job, parse_campaign
-from placard.ledger_items import Status
-from placard.ports import (
+from placard.domain.errors import InvalidInput
+from placard.domain.jobs import Job, parse_campaign
+from placard.domain.ledger_items import Status
+from placard.domain.ports import (
     AssetStore,
     Budgets,
     JobQueue,
@@ -20,9 +20,10 @@ from placard.ports import (
     ReportRequests,
     UploadStore,
 )
-from placard.reports import add_error, errors_report
-from placard.runs import UploadRun
-from placard.sheets import (
+from placard.domain.runs import UploadRun
+from placard.domain.templates import Catalogue
+from placard.reporting.csv_reports import add_error, errors_report
+from placard.sheets.reader import (
     MAX_ROWS,
     Row,
     RowError,
@@ -32,7 +33,6 @@ from placard.sheets import (
     jobs_from_rows,
     read_rows,
 )
-from placard.templates import Catalogue
 
 UPLOADS_PREFIX = "campaigns/"
 BUDGET_METADATA = "budget-usd"  # x-amz-meta-budget-usd on the uploaded sheet

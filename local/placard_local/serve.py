@@ -21,10 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from placard.api_models import ErrorBody, ErrorDetail
-from placard.errors import PlacardError
-from placard.local import LocalCloud, rest_api_event
-from placard.stack import Function
+from placard.api.models import ErrorBody, ErrorDetail
+from placard.domain.errors import PlacardError
+from placard_local.cloud import LocalCloud, rest_api_event
+from placard_local.stack import Function
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's own limit; the handler caps lower
 READ_TIMEOUT_SECONDS = 10.0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from placard.imaging import _decode, _normalise
+from placard.imaging.edits import _decode, _normalise
 
 WEB_EDGE: int = 1280  # longest edge of the web-sized copy, at most
 THUMB_EDGE: int = 320  # longest edge of the thumbnail, at most

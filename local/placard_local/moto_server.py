@@ -1,5 +1,5 @@
 """moto's server in a process of its own, so the embedded cloud does not share the handlers'
-interpreter lock: `python -m placard.moto_process` prints its endpoint, and exits when its
+interpreter lock: `python -m placard_local.moto_server` prints its endpoint, and exits when its
 standard input closes (when the process that started it ends, however it ends).
 
 moto's app is served by waitress, which keeps connections open between requests; moto's own

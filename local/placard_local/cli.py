@@ -15,11 +15,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from placard.contact_sheet import usd
-from placard.errors import PlacardError, UnknownTemplate
-from placard.jobs import Quality
+from placard.domain.errors import PlacardError, UnknownTemplate
+from placard.domain.jobs import Quality
+from placard.domain.templates import Template, default_catalogue
 from placard.providers import NAMES
-from placard.templates import Template, default_catalogue
+from placard.reporting.contact_sheet import usd
 
 OK, SOME_FAILED, NOTHING_RAN = 0, 1, 2
 
@@ -181,8 +181,8 @@ def _templates(name: str | None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # lazy: only the local runner draws progress
 
-    from placard.local import local_cloud
-    from placard.runner import claim_out, plan_sheet, run_sheet
+    from placard_local.cloud import local_cloud
+    from placard_local.runner import claim_out, plan_sheet, run_sheet
 
     # Everything checkable is checked before the cloud starts: nothing is spent on a run
     # that could not deliver its results.
@@ -236,10 +236,10 @@ def _usd(text: str) -> Decimal:
 
 
 def _estimate(sheet: Path, campaign: str | None) -> int:
-    from placard.estimates import estimate_rows
-    from placard.pricing import default_prices
-    from placard.runner import campaign_for
-    from placard.sheets import SheetDefaults, read_rows
+    from placard.domain.pricing import default_prices
+    from placard.services.estimates import estimate_rows
+    from placard.sheets.reader import SheetDefaults, read_rows
+    from placard_local.runner import campaign_for
 
     def source(name: str) -> bytes | None:
         path = sheet.parent / name
@@ -278,9 +278,9 @@ def _serve(args: argparse.Namespace) -> int:
     import secrets
     import threading
 
-    from placard.callbacks import new_secret
-    from placard.local import local_cloud
-    from placard.serve import serving
+    from placard.api.callbacks import new_secret
+    from placard_local.cloud import local_cloud
+    from placard_local.serve import serving
 
     _check_provider(args.provider)
     fresh = {
@@ -331,8 +331,8 @@ def _overrides(provider: str) -> dict[str, str]:
 
 
 def _edit(args: argparse.Namespace) -> int:
-    from placard.local import local_cloud
-    from placard.runner import campaign_for, plan_edit, run_edit, writable_folder
+    from placard_local.cloud import local_cloud
+    from placard_local.runner import campaign_for, plan_edit, run_edit, writable_folder
 
     image: Path = args.image
     for path in (image, args.mask):

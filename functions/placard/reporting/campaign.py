@@ -15,15 +15,21 @@ from functools import cache
 from pathlib import PurePosixPath
 from typing import IO
 
-from placard.contact_sheet import Entry, ImageLinks, contact_sheet
-from placard.jobs import Job
-from placard.ledger_items import LedgerItem, Status
-from placard.pipeline import variant_key
-from placard.ports import AssetStore, Ledger, UploadStore
-from placard.reports import read_errors, results_report, row_outcome, same_job_note, same_job_rows
-from placard.runs import UploadRun
-from placard.sheets import Row, RowError, SheetDefaults, SheetError, job_from_row, read_rows
-from placard.templates import Catalogue
+from placard.domain.jobs import Job
+from placard.domain.ledger_items import LedgerItem, Status
+from placard.domain.ports import AssetStore, Ledger, UploadStore
+from placard.domain.runs import UploadRun
+from placard.domain.templates import Catalogue
+from placard.reporting.contact_sheet import Entry, ImageLinks, contact_sheet
+from placard.reporting.csv_reports import (
+    read_errors,
+    results_report,
+    row_outcome,
+    same_job_note,
+    same_job_rows,
+)
+from placard.services.pipeline import variant_key
+from placard.sheets.reader import Row, RowError, SheetDefaults, SheetError, job_from_row, read_rows
 
 logger = logging.getLogger(__name__)
 # Columns that steer a row rather than carry its copy.

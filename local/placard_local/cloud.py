@@ -29,10 +29,10 @@ from urllib.parse import quote_plus
 import boto3
 from aws_lambda_powertools import Metrics
 
-from placard import wiring
-from placard.errors import PlacardError
-from placard.function_process import READY
-from placard.stack import Function, Stack, repo_root, s3_filter_matches
+from placard import bootstrap
+from placard.domain.errors import PlacardError
+from placard_local.function_process import READY
+from placard_local.stack import Function, Stack, repo_root, s3_filter_matches
 
 LOCAL_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -98,7 +98,7 @@ class LocalCloud:
 
     def start(self) -> None:
         self._server = subprocess.Popen(
-            [sys.executable, "-m", "placard.moto_process"],
+            [sys.executable, "-m", "placard_local.moto_server"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -115,7 +115,7 @@ class LocalCloud:
             for name, function in self.functions.items()
             if function.background
         }
-        wiring.reset()
+        bootstrap.reset()
 
     def stop(self) -> None:
         for processes in self._processes.values():
@@ -269,7 +269,7 @@ def provision(stack: Stack, root: Path) -> dict[str, str]:
 
 
 class FunctionProcesses:
-    """A background function's processes (placard.function_process), started as invocations
+    """A background function's processes (placard_local.function_process), started as invocations
     need them, each answering one invocation at a time, and stopped at the function's
     Timeout."""
 
@@ -312,7 +312,7 @@ class FunctionProcesses:
 
     def _start(self) -> subprocess.Popen[str]:
         function = self.function
-        command = [sys.executable, "-m", "placard.function_process", function.handler,
+        command = [sys.executable, "-m", "placard_local.function_process", function.handler,
                    function.logical_id, str(function.timeout)]  # fmt: skip
         process = subprocess.Popen(  # noqa: S603 (placard's own module, the template's handler)
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8"

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Protocol
 
-from placard.jobs import Job
-from placard.ledger_items import LedgerItem
-from placard.runs import UploadRun
+from placard.domain.jobs import Job
+from placard.domain.ledger_items import LedgerItem
+from placard.domain.runs import UploadRun
 
 
 class AssetStore(Protocol):

@@ -13,6 +13,7 @@ import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from botocore.config import Config
 
+from placard.api.signing import WINDOW_SECONDS
 from placard.aws.assets import S3Assets, S3Uploads
 from placard.aws.budgets import DynamoBudgets
 from placard.aws.job_records import DynamoJobRecords
@@ -26,21 +27,20 @@ from placard.aws.queue import (
 )
 from placard.aws.replays import DynamoReplayGuard
 from placard.aws.secrets import api_key
-from placard.endings import JobEndings
-from placard.errors import InvalidInput
-from placard.ingest import Ingest
-from placard.pipeline import Pipeline, utc_now
-from placard.pricing import default_prices
+from placard.domain.errors import InvalidInput
+from placard.domain.pricing import default_prices
+from placard.domain.templates import default_catalogue
 from placard.providers import make_provider
+from placard.services.endings import JobEndings
+from placard.services.ingest import Ingest
+from placard.services.pipeline import Pipeline, utc_now
 from placard.settings import Settings
-from placard.signing import WINDOW_SECONDS
-from placard.templates import default_catalogue
 
 if TYPE_CHECKING:  # built only by the handlers that use them, so others do not import them
     import httpx
 
-    from placard.api_service import JobService
-    from placard.campaign_report import Reporter
+    from placard.api.service import JobService
+    from placard.reporting.campaign import Reporter
 
 # Workers share clients across threads (the local runner) and invocations (Lambda): a pool as
 # large as the concurrency keeps connections open instead of opening one per call.
@@ -128,7 +128,7 @@ def ingest() -> Ingest:
 
 @cache
 def reporter() -> Reporter:
-    from placard.campaign_report import Reporter
+    from placard.reporting.campaign import Reporter
 
     return Reporter(
         catalogue=default_catalogue(), uploads=uploads(), assets=assets(), ledger=ledger()
@@ -180,7 +180,7 @@ def callback_client() -> httpx.Client:
 
 
 def check_callback(url: str) -> None:
-    from placard.callbacks import CallbackRefused, check_callback_url
+    from placard.api.callbacks import CallbackRefused, check_callback_url
 
     try:
         check_callback_url(url, allow_loopback=settings().allow_loopback_callbacks)
@@ -190,7 +190,7 @@ def check_callback(url: str) -> None:
 
 @cache
 def job_service() -> JobService:
-    from placard.api_service import JobService
+    from placard.api.service import JobService
 
     return JobService(
         catalogue=default_catalogue(),

@@ -15,20 +15,20 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from placard import wiring
+from placard import bootstrap
 from placard.aws.ledger import DynamoLedger
 from placard.aws.queue import SqsJobQueue
-from placard.campaign_report import build
-from placard.errors import InvalidInput, PlacardError
-from placard.ingest import BUDGET_METADATA, Upload
-from placard.jobs import Job, Mode, parse_campaign
-from placard.ledger_items import Status
-from placard.local import LocalCloud
-from placard.pipeline import variant_key
-from placard.reports import read_errors, row_outcome
-from placard.runs import UploadRun
-from placard.sheets import Row, RowError, SheetDefaults, job_from_row, read_rows, upload_key
-from placard.templates import default_catalogue
+from placard.domain.errors import InvalidInput, PlacardError
+from placard.domain.jobs import Job, Mode, parse_campaign
+from placard.domain.ledger_items import Status
+from placard.domain.runs import UploadRun
+from placard.domain.templates import default_catalogue
+from placard.reporting.campaign import build
+from placard.reporting.csv_reports import read_errors, row_outcome
+from placard.services.ingest import BUDGET_METADATA, Upload
+from placard.services.pipeline import variant_key
+from placard.sheets.reader import Row, RowError, SheetDefaults, job_from_row, read_rows, upload_key
+from placard_local.cloud import LocalCloud
 
 
 @dataclass(frozen=True)
@@ -179,8 +179,9 @@ def plan_edit(
     image: Path, cells: dict[str, str], campaign: str, mask: Path | None = None
 ) -> EditPlan:
     """The edit's job, with its photo, mask or box checked here as the worker would check them
-    (placard.imaging.prepare_edit); raises InvalidInput naming the field, before any upload."""
-    from placard import imaging  # lazy: Pillow only for edits
+    (placard.imaging.edits.prepare_edit); raises InvalidInput naming the field, before any
+    upload."""
+    from placard.imaging import edits  # lazy: Pillow only for edits
 
     cells = {**cells, "source_image": f"edits/{image.name}"}
     if mask is not None:
@@ -199,9 +200,7 @@ def plan_edit(
             data[field] = path.read_bytes()
         except OSError as exc:
             raise InvalidInput(field, f"{path} cannot be read ({exc.strerror or exc})") from exc
-    imaging.prepare_edit(
-        data["source_image"], size=job.size, mask=data.get("mask"), box=job.mask_box
-    )
+    edits.prepare_edit(data["source_image"], size=job.size, mask=data.get("mask"), box=job.mask_box)
     return EditPlan(job, image, mask)
 
 
@@ -212,9 +211,9 @@ def run_edit(cloud: LocalCloud, plan: EditPlan, out: Path) -> EditSummary:
     cloud.put_file(image, job.source_image)
     if plan.mask is not None and job.mask is not None:
         cloud.put_file(plan.mask, job.mask)
-    SqsJobQueue(cloud.client("sqs"), wiring.settings().jobs_queue_url).send([job])
+    SqsJobQueue(cloud.client("sqs"), bootstrap.settings().jobs_queue_url).send([job])
     cloud.drain()
-    settings = wiring.settings()
+    settings = bootstrap.settings()
     ledger = DynamoLedger(cloud.client("dynamodb"), settings.ledger_table)
     items = sorted(ledger.job_items(job.campaign, job.job_id), key=lambda i: i.image_index)
     out.mkdir(parents=True, exist_ok=True)
@@ -252,10 +251,10 @@ def _download(s3: Any, bucket: str, key: str, target: Path) -> bool:
 def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
     """Images and their derivatives, results.csv, index.html and errors.csv into `out`, from
     what the cloud now holds; the pages link to the local copies."""
-    settings = wiring.settings()
+    settings = bootstrap.settings()
     s3 = cloud.client("s3")
     run = UploadRun(upload.campaign, upload.key, "local")
-    found = wiring.reporter().gather(run)  # as the report function reads the upload
+    found = bootstrap.reporter().gather(run)  # as the report function reads the upload
     rows, items, errors_body = found.rows, found.items, found.errors_csv
 
     out.mkdir(parents=True, exist_ok=True)

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from PIL import ExifTags, Image, ImageFilter, ImageOps
 
-from placard.errors import InvalidInput
-from placard.jobs import MAX_EDGE, MAX_PIXELS, MIN_PIXELS, Size, check_box
+from placard.domain.errors import InvalidInput
+from placard.domain.jobs import MAX_EDGE, MAX_PIXELS, MIN_PIXELS, Size, check_box
 from placard.providers.base import ProviderError
 
 MAX_INPUT_BYTES: int = 50 * 1024 * 1024

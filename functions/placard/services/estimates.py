@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from placard.errors import InvalidInput
-from placard.jobs import Job, Size
-from placard.pricing import Estimate, PriceTable, estimate
-from placard.sheets import Row, RowError, SheetDefaults, job_from_row
-from placard.templates import Catalogue
+from placard.domain.errors import InvalidInput
+from placard.domain.jobs import Job, Size
+from placard.domain.pricing import Estimate, PriceTable, estimate
+from placard.domain.templates import Catalogue
+from placard.sheets.reader import Row, RowError, SheetDefaults, job_from_row
 
 PAID = ("openai", "prospolabs")
 
@@ -36,7 +36,7 @@ def estimate_rows(
 ) -> SheetEstimate:
     """Validate every row as ingest would; an edit's size comes from its source image, read
     with `source(name)` (None when the file is not there)."""
-    from placard import imaging  # lazy: Pillow reads only image headers here
+    from placard.imaging import edits  # lazy: Pillow reads only image headers here
 
     result = SheetEstimate()
     seen: set[str] = set()
@@ -60,10 +60,10 @@ def estimate_rows(
                 )
                 continue
             try:
-                _, width, height = imaging.probe(data, "source_image")
+                _, width, height = edits.probe(data, "source_image")
             except InvalidInput as exc:
                 result.errors.append(RowError(row.number, exc.field, name, exc.reason))
                 continue
-            size = imaging.edit_size(width, height)
+            size = edits.edit_size(width, height)
         result.jobs.append((parsed, size))
     return result

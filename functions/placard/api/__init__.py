@@ -1,0 +1,1 @@
+"""The HTTP API's parts: request models, the job service, signatures, callbacks."""

@@ -1,0 +1,1 @@
+"""Every pixel placard touches: edits (source, mask, composite) and derivatives."""

@@ -1,0 +1,1 @@
+"""An upload's reports: results.csv and errors.csv, and the contact sheet."""

@@ -1,0 +1,1 @@
+"""What placard does, on the domain and its ports: pipeline, ingest, endings, estimates."""
