@@ -20,7 +20,7 @@ import random
 import statistics
 
 from placard.providers.http import RetryPolicy
-from placard_emulator.server import _TokenBucket
+from placard_emulator.rate_limit import TokenBucket as _TokenBucket
 
 FAULT_KINDS = ("5xx", "hang", "malformed", "disconnect")  # as bench/throughput.py injects them
 

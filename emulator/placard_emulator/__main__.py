@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from placard_emulator.server import FAULT_KINDS, EmulatorConfig, ProviderEmulator
+from placard_emulator import FAULT_KINDS, EmulatorConfig, ProviderEmulator
 
 
 def _fault_kinds(text: str) -> tuple[str, ...]:
