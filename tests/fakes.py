@@ -1,0 +1,320 @@
+"""In-memory fakes of the ports (placard.domain.ports), for unit tests with no moto.
+
+Each fake answers as its aws/ adapter does, conditional writes included: an asset is never
+overwritten, a charged ledger item is final, a budget is taken from atomically and never past
+its limit, a job record is kept from its first put. What is missing raises KeyError where S3 or
+DynamoDB would raise. Every write holds a lock, since workers share the ports across threads.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import IO, Any, Literal
+
+from placard.domain.jobs import Job
+from placard.domain.ledger_items import LedgerItem, Status
+from placard.domain.ports import JobRecord
+from placard.domain.runs import UploadRun
+from placard.providers.base import (
+    ImageRequest,
+    ImageResult,
+    ProviderRefused,
+    ProviderUnavailable,
+)
+
+# How the fake provider fails: permanently, transiently, or after sending (it may have billed).
+Failure = Literal["", "refuse", "unavailable", "lost"]
+PNG = b"\x89PNG\r\n\x1a\n fake image"  # what the fake provider answers: bytes, never decoded
+
+
+@dataclass(frozen=True)
+class Stored:
+    data: bytes
+    content_type: str
+    metadata: dict[str, str]
+
+
+class FakeAssets:
+    """The assets bucket: images are written once (If-None-Match), reports may be rewritten."""
+
+    def __init__(self, bucket: str = "assets") -> None:
+        self.bucket = bucket
+        self.objects: dict[str, Stored] = {}
+        self._lock = threading.Lock()
+
+    def put_new(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> bool:
+        with self._lock:
+            if key in self.objects:
+                return False
+            self.objects[key] = Stored(data, content_type, dict(metadata))
+            return True
+
+    def put_report(self, key: str, data: bytes, content_type: str) -> None:
+        with self._lock:
+            self.objects[key] = Stored(data, content_type, {})
+
+    def read(self, key: str) -> bytes:
+        return self.objects[key].data
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def link(self, key: str) -> str:
+        return f"https://{self.bucket}.example/{key}?signed"
+
+
+class FakeUploads:
+    """The uploads bucket; `put` stands for the user's upload (metadata names in lower case,
+    as S3 keeps them)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, Stored] = {}
+
+    def put(self, key: str, data: bytes, metadata: dict[str, str] | None = None) -> None:
+        given = {name.lower(): value for name, value in (metadata or {}).items()}
+        self.objects[key] = Stored(data, "application/octet-stream", given)
+
+    def open(self, key: str) -> IO[bytes]:
+        return io.BytesIO(self.objects[key].data)
+
+    def read(self, key: str) -> bytes:
+        return self.objects[key].data
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects
+
+    def metadata(self, key: str) -> dict[str, str]:
+        return dict(self.objects[key].metadata)
+
+
+class FakeLedger:
+    """The ledger table: items kept as DynamoDB holds them (to_item, under their own key),
+    read back in sort-key order."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def job_items(self, campaign: str, job_id: str) -> list[LedgerItem]:
+        return [i for i in self.campaign_items(campaign) if i.job_id == job_id]
+
+    def campaign_items(self, campaign: str) -> list[LedgerItem]:
+        with self._lock:
+            rows = [self.rows[key] for key in sorted(self.rows)]
+        items = [LedgerItem.from_item(row) for row in rows]
+        return [item for item in items if item.campaign == campaign]
+
+    def reserve(self, items: Sequence[LedgerItem]) -> bool:
+        # One conditional put per image, stopping at the first refused, as the adapter does.
+        return all(self._put_unless_charged(item) for item in items)
+
+    def save(self, item: LedgerItem) -> None:
+        self._put_unless_charged(item)
+
+    def _put_unless_charged(self, item: LedgerItem) -> bool:
+        row = item.to_item()
+        key = (row["pk"], row["sk"])
+        with self._lock:
+            held = self.rows.get(key)
+            if held is not None and held["status"] == Status.CHARGED.value:
+                return False
+            self.rows[key] = row
+            return True
+
+
+@dataclass
+class Budget:
+    limit: Decimal
+    remaining: Decimal
+
+
+class FakeBudgets:
+    """Campaign budgets: taken from atomically, refused past the limit; a campaign without
+    one always has room and holds nothing."""
+
+    def __init__(self) -> None:
+        self.budgets: dict[str, Budget] = {}
+        self._lock = threading.Lock()
+
+    def set_limit(self, campaign: str, limit: Decimal, spent: Decimal) -> None:
+        with self._lock:
+            budget = self.budgets.get(campaign)
+            if budget is None:
+                self.budgets[campaign] = Budget(limit, limit - spent)
+            else:  # a new limit moves what remains by the difference
+                budget.remaining += limit - budget.limit
+                budget.limit = limit
+
+    def take(self, campaign: str, amount: Decimal) -> Decimal | None:
+        with self._lock:
+            budget = self.budgets.get(campaign)
+            if budget is None:
+                return Decimal(0)
+            if budget.remaining < amount:
+                return None
+            budget.remaining -= amount
+            return amount
+
+    def give_back(self, campaign: str, amount: Decimal) -> None:
+        with self._lock:
+            budget = self.budgets.get(campaign)
+            if amount and budget is not None:
+                budget.remaining += amount
+
+    def limit(self, campaign: str) -> Decimal | None:
+        budget = self.budgets.get(campaign)
+        return budget.limit if budget else None
+
+    def remaining(self, campaign: str) -> Decimal | None:
+        budget = self.budgets.get(campaign)
+        return budget.remaining if budget else None
+
+
+class FakeJobQueue:
+    """The jobs queue: each job as the JSON message SQS would carry, read back as a Job."""
+
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+        self._lock = threading.Lock()
+
+    def send(self, jobs: Iterable[Job]) -> int:
+        bodies = [job.to_json() for job in jobs]
+        with self._lock:
+            self.bodies += bodies
+        return len(bodies)
+
+    @property
+    def jobs(self) -> list[Job]:
+        return [Job.from_dict(json.loads(body)) for body in self.bodies]
+
+
+class FakeProgress:
+    """Each run's count of ended jobs against its total, updated atomically."""
+
+    def __init__(self) -> None:
+        self.ended: dict[UploadRun, int] = {}
+        self.total: dict[UploadRun, int] = {}
+        self._lock = threading.Lock()
+
+    def expect(self, run: UploadRun, jobs: int) -> bool:
+        with self._lock:
+            self.total[run] = jobs
+            return self.ended.get(run, 0) >= jobs
+
+    def job_ended(self, run: UploadRun) -> bool:
+        with self._lock:
+            self.ended[run] = self.ended.get(run, 0) + 1
+            total = self.total.get(run)
+            return total is not None and self.ended[run] == total
+
+
+class FakeReportRequests:
+    def __init__(self) -> None:
+        self.sent: list[UploadRun] = []
+
+    def send(self, run: UploadRun) -> None:
+        self.sent.append(run)
+
+
+class FakeCallbackRequests:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, job_id: str, url: str) -> None:
+        self.sent.append((job_id, url))
+
+
+class FakeDerivativeRequests:
+    """As SqsDerivativeRequests (ports.py has no protocol for it yet)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Job, list[tuple[int, str]], str, str]] = []
+
+    def send(self, job: Job, originals: list[tuple[int, str]], status: str, reason: str) -> None:
+        self.sent.append((job, list(originals), status, reason))
+
+
+class FakeJobRecords:
+    """One record per API job: the first put is kept; ending an unknown job raises."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, JobRecord] = {}
+        self._lock = threading.Lock()
+
+    def put(self, record: JobRecord) -> None:
+        with self._lock:
+            self.records.setdefault(record.job_id, record)
+
+    def get(self, job_id: str) -> JobRecord | None:
+        return self.records.get(job_id)
+
+    def end(self, job_id: str, state: str, reason: str) -> None:
+        with self._lock:
+            self.records[job_id] = replace(self.records[job_id], ended=state, reason=reason)
+
+
+class FakeReplayGuard:
+    """As DynamoReplayGuard (no protocol in ports.py): a signature passes once, or again
+    under the idempotency key it first came with."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+
+    def first_use(self, signature: str, idempotency_key: str | None = None) -> bool:
+        with self._lock:
+            if signature not in self.seen:
+                self.seen[signature] = idempotency_key
+                return True
+            return idempotency_key is not None and self.seen[signature] == idempotency_key
+
+
+@dataclass
+class FakeProvider:
+    """An image API that answers, or fails as told: `refuse` (permanent), `unavailable`
+    (transient), `lost` (sent, answer never came: maybe billed). `fail_times` fails that many
+    calls, then answers; `short_by` answers fewer images than asked. Counts its calls; each
+    answer's bytes name their call, so a test can tell whose bytes were kept. `before_answer`
+    runs inside each call (a test's barrier)."""
+
+    name: str = "prospolabs"
+    failure: Failure = ""
+    fail_times: int = 1_000_000
+    short_by: int = 0  # answers this many images fewer than asked
+    before_answer: Callable[[], object] | None = None
+    requests: list[ImageRequest] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+    def create(self, request: ImageRequest) -> ImageResult:
+        with self._lock:
+            self.requests.append(request)
+            call = len(self.requests)
+            failing = bool(self.failure) and self.fail_times > 0
+            if failing:
+                self.fail_times -= 1
+        if self.before_answer is not None:
+            self.before_answer()
+        if failing:
+            raise self._error()
+        images = tuple(
+            PNG + f" call {call} image {i}".encode() for i in range(request.n - self.short_by)
+        )
+        return ImageResult(images=images, model="fake-model", generation_id=f"gen-{call}")
+
+    def _error(self) -> Exception:
+        if self.failure == "refuse":
+            return ProviderRefused("content policy: refused")
+        if self.failure == "unavailable":
+            return ProviderUnavailable("429 throttled")
+        if self.failure == "lost":
+            return ProviderUnavailable("no answer after sending: ReadTimeout", unknown_outcomes=1)
+        raise AssertionError(f"not a failure: {self.failure!r}")
