@@ -17,6 +17,7 @@ from typing import Any
 
 from placard.domain.errors import PlacardError, UnknownTemplate
 from placard.domain.jobs import Quality
+from placard.domain.statuses import JobState
 from placard.domain.templates import Template, default_catalogue
 from placard.providers import NAMES
 from placard.reporting.contact_sheet import usd
@@ -359,7 +360,7 @@ def _edit(args: argparse.Namespace) -> int:
         print(path)
     print(f"{summary.status}{': ' + summary.reason if summary.reason else ''}")
     print(f"cost: {usd(summary.cost_usd)} ({args.provider})")
-    return OK if summary.status == "succeeded" else SOME_FAILED
+    return OK if summary.status is JobState.SUCCEEDED else SOME_FAILED
 
 
 if __name__ == "__main__":

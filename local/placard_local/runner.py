@@ -22,6 +22,7 @@ from placard.domain.errors import InvalidInput, PlacardError
 from placard.domain.jobs import Job, Mode, parse_campaign
 from placard.domain.ledger_items import Status
 from placard.domain.runs import UploadRun
+from placard.domain.statuses import JobState, RowStatus
 from placard.domain.templates import default_catalogue
 from placard.reporting.campaign import build
 from placard.reporting.csv_reports import read_errors, row_outcome
@@ -160,7 +161,7 @@ def run_sheet(
 
 @dataclass(frozen=True)
 class EditSummary:
-    status: str
+    status: JobState  # succeeded or failed
     reason: str
     images: tuple[Path, ...]
     cost_usd: Decimal
@@ -230,7 +231,7 @@ def run_edit(cloud: LocalCloud, plan: EditPlan, out: Path) -> EditSummary:
     failed = [i for i in items if i.status is not Status.CHARGED]
     reasons = [i.reason for i in failed if i.reason] or ["no outcome was recorded for this edit"]
     return EditSummary(
-        status="succeeded" if len(charged) == job.n else "failed",
+        status=JobState.SUCCEEDED if len(charged) == job.n else JobState.FAILED,
         reason="" if len(charged) == job.n else reasons[0],
         images=tuple(saved),
         cost_usd=sum((i.cost_usd for i in charged), Decimal(0)),
@@ -293,16 +294,16 @@ def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
     if said:
         errors_csv.write_bytes(errors_body)
 
-    statuses = [row_outcome(job, items, uri=str, link=str)[0] for _, job in rows]
+    statuses = [row_outcome(job, items, uri=str, link=str).status for _, job in rows]
     charged = [
         i for k in items for i in items[k] if i.status is Status.CHARGED and i.s3_key in local_files
     ]
     return RunSummary(
         rows=len(rows),
-        succeeded=statuses.count("succeeded"),
-        failed=statuses.count("failed"),
-        rejected=statuses.count("rejected"),
-        over_budget=statuses.count("over_budget"),
+        succeeded=statuses.count(RowStatus.SUCCEEDED),
+        failed=statuses.count(RowStatus.FAILED),
+        rejected=statuses.count(RowStatus.REJECTED),
+        over_budget=statuses.count(RowStatus.OVER_BUDGET),
         images=len(charged),
         cost_usd=sum((i.cost_usd for i in charged), Decimal(0)),
         out=out,

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from placard.domain.statuses import RowStatus
 from placard.reporting.contact_sheet import STATUSES, Entry, ImageLinks, contact_sheet, usd
 
 
@@ -75,7 +76,7 @@ def links(i: int) -> ImageLinks:
     )
 
 
-def entry(row: int, status: str = "succeeded", **changes: object) -> Entry:
+def entry(row: int, status: str = RowStatus.SUCCEEDED, **changes: object) -> Entry:
     values: dict[str, object] = {
         "row": row,
         "status": status,
@@ -167,11 +168,11 @@ def test_every_entry_has_a_card_in_row_order_with_its_details() -> None:
     # Given rows in every status, out of order, one with three images
     three = [links(40), links(41), links(42)]
     entries = [
-        entry(9, "rejected", reason="headline: is 52 characters; the limit is 40"),
+        entry(9, RowStatus.REJECTED, reason="headline: is 52 characters; the limit is 40"),
         entry(3),
-        entry(7, "over_budget", reason="the campaign budget of $5.00 would be exceeded"),
+        entry(7, RowStatus.OVER_BUDGET, reason="the campaign budget of $5.00 would be exceeded"),
         entry(4, images=three, cost_usd=Decimal("0.0216")),
-        entry(5, "failed", reason="the image service timed out"),
+        entry(5, RowStatus.FAILED, reason="the image service timed out"),
     ]
     # When the contact sheet is rendered
     root = page(entries)
@@ -238,7 +239,8 @@ def test_header_counts_by_status_and_totals_in_decimal() -> None:
     # Given 10 low-quality images at $0.0072, one at $0.077 over two images, and failures
     entries = [entry(i + 2, cost_usd=Decimal("0.0072")) for i in range(10)]
     entries.append(entry(12, images=[links(12), links(13)], cost_usd=Decimal("0.154")))
-    entries += [entry(13, "failed"), entry(14, "failed"), entry(15, "over_budget")]
+    entries += [entry(13, RowStatus.FAILED), entry(14, RowStatus.FAILED)]
+    entries.append(entry(15, RowStatus.OVER_BUDGET))
     # When the contact sheet is rendered
     root = page(entries, campaign="summer-2026", upload="stores.xlsx")
     # Then the header names the campaign and upload

@@ -77,6 +77,7 @@ def test_a_reservation_never_settled_is_named_as_possibly_billed() -> None:
 
     from placard.domain.jobs import Job, Quality
     from placard.domain.ledger_items import LedgerItem, Status
+    from placard.domain.statuses import RowStatus
     from placard.reporting.csv_reports import UNFINISHED, row_outcome
 
     job = Job("c", "launch-poster", "v1", {"headline": "A"}, Quality.LOW, None)
@@ -85,6 +86,6 @@ def test_a_reservation_never_settled_is_named_as_possibly_billed() -> None:
         "1024x1024", Decimal("0.006"), Decimal("0.006"), Status.RESERVED, "t0", "t0",
     )  # fmt: skip
     # When its row's outcome is read
-    status, *_, reason = row_outcome(job, {job.job_id: [held]}, uri=str, link=str)
+    outcome = row_outcome(job, {job.job_id: [held]}, uri=str, link=str)
     # Then it failed, saying the call may have been billed
-    assert status == "failed" and reason == UNFINISHED
+    assert outcome.status is RowStatus.FAILED and outcome.reason == UNFINISHED

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from placard.domain.statuses import JobState
+
 Quality = Literal["low", "medium", "high"]
-JobState = Literal["queued", "running", "succeeded", "failed", "over_budget"]
 
 
 class JobRequest(BaseModel):

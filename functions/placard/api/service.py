@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from placard.api.models import (
     CampaignCosts,
@@ -16,7 +16,6 @@ from placard.api.models import (
     ImageInfo,
     JobAccepted,
     JobRequest,
-    JobState,
     JobStatus,
 )
 from placard.domain.errors import InvalidInput, PlacardError
@@ -24,6 +23,7 @@ from placard.domain.jobs import Job, Size
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import AssetStore, JobQueue, JobRecord, JobRecords, Ledger, UploadStore
 from placard.domain.pricing import PriceTable
+from placard.domain.statuses import JobState
 from placard.domain.templates import Catalogue
 from placard.sheets.reader import Row, RowError, SheetDefaults, job_from_row
 
@@ -135,7 +135,7 @@ class JobService:
         self.queue.send([job])
         return JobAccepted(
             job_id=job.job_id,
-            status="queued",
+            status=JobState.QUEUED,
             status_url=f"/v1/jobs/{job.job_id}",
             estimated_cost_usd=cost,
         )
@@ -156,11 +156,15 @@ class JobService:
             )
             for i in charged
         ]
+        if record.ended:
+            state = JobState(record.ended)
+        else:  # not ended: running once its first image is reserved
+            state = JobState.RUNNING if items else JobState.QUEUED
         return JobStatus(
             job_id=job_id,
             campaign=record.campaign,
             template=record.template,
-            status=cast(JobState, record.ended or ("running" if items else "queued")),
+            status=state,
             images_requested=record.n,
             images=images,
             cost_usd=sum((i.cost_usd for i in charged), Decimal(0)),

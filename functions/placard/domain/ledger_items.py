@@ -7,8 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-# The reason a failed item gives when the campaign's budget refused it; reports key on it.
-OVER_BUDGET = "over budget: this image would take the campaign past its budget"
+from placard.domain.statuses import said_over_budget
 
 
 class Status(StrEnum):
@@ -45,6 +44,7 @@ class LedgerItem:
     attempts: int = 0  # HTTP attempts the image took, throttled ones included
     unknown_outcomes: int = 0  # attempts sent whose answer never came (the provider may bill)
     usage: dict[str, int] = field(default_factory=dict)
+    over_budget: bool = False  # failed: the campaign's budget refused it before the call
 
     @property
     def key(self) -> dict[str, str]:
@@ -66,6 +66,9 @@ class LedgerItem:
         for name in ("row", "attempts", "unknown_outcomes"):
             values[name] = int(values.get(name, 0))
         values["usage"] = {k: int(v) for k, v in (values.get("usage") or {}).items()}
+        # Items refused for budget before the flag was stored say so only in their reason.
+        over_budget = bool(values.get("over_budget")) or said_over_budget(values["reason"])
+        values["over_budget"] = over_budget
         return cls(**values)
 
     def but(self, **changes: Any) -> LedgerItem:

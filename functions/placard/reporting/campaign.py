@@ -91,9 +91,8 @@ def _entry(
     link: Callable[[str], str],
     same_as: int = 0,
 ) -> Entry:
-    status, *_, cost, _, reason = row_outcome(parsed, items_by_job, uri=str, link=str)
-    if same_as:  # the same images as the earlier row; their cost is counted there
-        cost = "0"
+    outcome = row_outcome(parsed, items_by_job, uri=str, link=str)  # the note has its own line
+    cost = Decimal(0) if same_as else outcome.cost_usd  # the earlier row counts the cost
     if isinstance(parsed, Job):
         template = parsed.template
         copy = dict(parsed.variables)
@@ -114,7 +113,7 @@ def _entry(
         for i in charged
     ]
     note = same_job_note(same_as) if same_as else ""
-    return Entry(row.number, status, template, copy, Decimal(cost), reason, images, note)
+    return Entry(row.number, outcome.status, template, copy, cost, outcome.reason, images, note)
 
 
 @dataclass(frozen=True)

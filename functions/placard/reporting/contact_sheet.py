@@ -24,7 +24,9 @@ from functools import cache
 
 from jinja2 import Environment, StrictUndefined, Template
 
-STATUSES: tuple[str, ...] = ("succeeded", "failed", "rejected", "over_budget")
+from placard.domain.statuses import RowStatus
+
+STATUSES: tuple[RowStatus, ...] = tuple(RowStatus)  # each with its colour, in this order
 THUMB_BOX: int = 320  # the thumbnails' box, px: derivatives.THUMB_EDGE
 
 _FOUR_PLACES = Decimal("0.0001")
@@ -42,7 +44,7 @@ class ImageLinks:
 @dataclass(frozen=True)
 class Entry:
     row: int
-    status: str
+    status: RowStatus  # another word still renders, in neutral grey
     template: str
     copy: Mapping[str, str]
     cost_usd: Decimal

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from placard.domain.jobs import Job
-from placard.domain.ledger_items import OVER_BUDGET, LedgerItem, Status
+from placard.domain.ledger_items import LedgerItem, Status
+from placard.domain.statuses import RowStatus
 from placard.domain.templates import without_controls
 from placard.sheets.reader import WARNING, Row, RowError
 
@@ -89,7 +91,7 @@ def results_report(
     for row, parsed in pairs:
         cells = [row.cells.get(c, "") for c in columns]
         outcome = row_outcome(parsed, items_by_job, uri, link, twins.get(row.number, 0))
-        report.add((row.number, *cells, *outcome))
+        report.add((row.number, *cells, *outcome.cells()))
     return report
 
 
@@ -110,35 +112,67 @@ def same_job_note(row: int) -> str:
     return f"same job as row {row}: the same images, their cost counted on row {row}"
 
 
+@dataclass(frozen=True)
+class RowOutcome:
+    """What became of one row: the last columns of its line in results.csv."""
+
+    status: RowStatus
+    job_id: str = ""
+    images: tuple[str, ...] = ()  # S3 URIs of the charged originals
+    links: tuple[str, ...] = ()  # hrefs to the same images
+    sha256: tuple[str, ...] = ()
+    cost_usd: Decimal = Decimal(0)
+    proof: str = ""
+    reason: str = ""
+
+    def cells(self) -> tuple[str, ...]:
+        """The row's cells under OUTCOME_HEADER, in its order."""
+        return (
+            self.status,
+            self.job_id,
+            " ".join(self.images),
+            " ".join(self.links),
+            " ".join(self.sha256),
+            str(self.cost_usd),
+            self.proof,
+            self.reason,
+        )
+
+
 def row_outcome(
     parsed: Job | Sequence[RowError],
     items_by_job: Mapping[str, Sequence[LedgerItem]],
     uri: Callable[[LedgerItem], str],
     link: Callable[[LedgerItem], str],
     same_as: int = 0,
-) -> tuple[str, ...]:
-    """(status, job_id, images, links, sha256, cost_usd, proof, reason) for one row;
-    `same_as` names the earlier row whose job this one repeats (its cost is counted there)."""
+) -> RowOutcome:
+    """One row's outcome from its job's ledger items; `same_as` names the earlier row whose
+    job this one repeats (its cost is counted there)."""
     if not isinstance(parsed, Job):
         reason = "; ".join(f"{e.column}: {e.reason}" if e.column else e.reason for e in parsed)
-        return ("rejected", "", "", "", "", "0", "", reason)
+        return RowOutcome(RowStatus.REJECTED, reason=reason)
     items = sorted(items_by_job.get(parsed.job_id, ()), key=lambda i: i.image_index)
     charged = [i for i in items if i.status is Status.CHARGED]
-    cost = str(sum((i.cost_usd for i in charged), Decimal(0)))
-    images = " ".join(uri(i) for i in charged)
-    links = " ".join(link(i) for i in charged)
-    digests = " ".join(i.sha256 for i in charged)
+    made = RowOutcome(
+        RowStatus.SUCCEEDED,
+        parsed.job_id,
+        images=tuple(uri(i) for i in charged),
+        links=tuple(link(i) for i in charged),
+        sha256=tuple(i.sha256 for i in charged),
+        cost_usd=Decimal(0) if same_as else sum((i.cost_usd for i in charged), Decimal(0)),
+    )
     note = same_job_note(same_as) if same_as else ""
-    if same_as:
-        cost = "0"
     if len(charged) == parsed.n:
-        return ("succeeded", parsed.job_id, images, links, digests, cost, "unchecked", note)
-    reasons = [i.reason for i in items if i.status is not Status.CHARGED and i.reason]
-    if any(i.status is Status.RESERVED for i in items):
+        return replace(made, proof="unchecked", reason=note)
+    said = [i for i in items if i.status is not Status.CHARGED and i.reason]
+    reasons = [i.reason for i in said]
+    unfinished = any(i.status is Status.RESERVED for i in items)
+    if unfinished:
         reasons.append(UNFINISHED)
     if not items:
         reasons = ["no outcome was recorded for this job"]
     reason = reasons[0] if reasons else "it failed without a recorded reason"
-    status = "over_budget" if reasons and set(reasons) == {OVER_BUDGET} else "failed"
-    reason = f"{note}; {reason}" if note else reason
-    return (status, parsed.job_id, images, links, digests, cost, "", reason)
+    # Over budget only when the budget is every reason given: nothing else went wrong.
+    refused = bool(said) and not unfinished and all(i.over_budget for i in said)
+    status = RowStatus.OVER_BUDGET if refused else RowStatus.FAILED
+    return replace(made, status=status, reason=f"{note}; {reason}" if note else reason)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from placard.domain.jobs import Job
-from placard.domain.ledger_items import OVER_BUDGET
 from placard.domain.ports import CallbackRequests, JobRecords, Progress, ReportRequests
 from placard.domain.runs import UploadRun
+from placard.domain.statuses import ended_state
 
 
 @dataclass
@@ -21,6 +21,7 @@ class JobEndings:
     reports: ReportRequests
 
     def ended(self, job: Job, status: str, reason: str) -> None:
+        """`status` is the job outcome's (a JobState), as the worker's message carries it."""
         if job.origin.get("api"):
             self.records.end(job.job_id, ended_state(status, reason), reason)
             if job.origin.get("callback_url"):
@@ -28,10 +29,3 @@ class JobEndings:
         run = UploadRun.of(job)
         if run is not None and self.progress.job_ended(run):
             self.reports.send(run)
-
-
-def ended_state(outcome_status: str, reason: str) -> str:
-    """The API's final state for a job's outcome."""
-    if outcome_status == "succeeded":
-        return "succeeded"
-    return "over_budget" if reason == OVER_BUDGET else "failed"

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job, Mode, Size
-from placard.domain.ledger_items import OVER_BUDGET, LedgerItem, Status
+from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import AssetStore, Budgets, Ledger, UploadStore
 from placard.domain.pricing import CENT_FRACTION, PriceTable
+from placard.domain.statuses import OVER_BUDGET_REASON, JobState
 from placard.domain.templates import Catalogue
 from placard.providers.base import ImageProvider, ImageRequest, ImageResult, ProviderError
 
@@ -35,7 +36,7 @@ def utc_now() -> str:
 @dataclass(frozen=True)
 class JobOutcome:
     job_id: str
-    status: str  # succeeded | failed
+    status: JobState  # succeeded, failed or over_budget: how the job ends for the API
     items: tuple[LedgerItem, ...] = ()
     reason: str = ""
 
@@ -111,7 +112,7 @@ class Pipeline:
         if job.origin.get("budget"):  # the campaign had a budget when the job was queued
             held = self.budgets.take(job.campaign, sum((i.cost_usd for i in reserved), Decimal(0)))
         if held is None:
-            return self._fail(job, todo, OVER_BUDGET, reserved)
+            return self._fail(job, todo, OVER_BUDGET_REASON, reserved, over_budget=True)
         try:
             result = self.provider.create(prepared.request)
         except ProviderError as exc:
@@ -287,22 +288,34 @@ class Pipeline:
             )
 
     def _fail(
-        self, job: Job, indices: list[int], reason: str, reserved: list[LedgerItem] | None = None
+        self,
+        job: Job,
+        indices: list[int],
+        reason: str,
+        reserved: list[LedgerItem] | None = None,
+        over_budget: bool = False,
     ) -> JobOutcome:
-        """Failures cost nothing and say why."""
+        """Failures cost nothing and say why; a budget's refusal is also marked as data."""
         items = {i.image_index: i for i in reserved or ()}
         now = self.clock()
         for index in indices:
             base = items.get(index) or self._item(job, index, job.size, priced=False)
             self.ledger.save(
-                base.but(status=Status.FAILED, cost_usd=Decimal(0), reason=reason, updated_at=now)
+                base.but(
+                    status=Status.FAILED,
+                    cost_usd=Decimal(0),
+                    reason=reason,
+                    over_budget=over_budget,
+                    updated_at=now,
+                )
             )
+        status = JobState.OVER_BUDGET if over_budget else JobState.FAILED
         return JobOutcome(
-            job.job_id, "failed", tuple(self.ledger.job_items(job.campaign, job.job_id)), reason
+            job.job_id, status, tuple(self.ledger.job_items(job.campaign, job.job_id)), reason
         )
 
     def _outcome(self, job: Job, done: dict[int, LedgerItem]) -> JobOutcome:
         items = tuple(done[i] for i in sorted(done))
         if len(items) == job.n:
-            return JobOutcome(job.job_id, "succeeded", items)
-        return JobOutcome(job.job_id, "failed", items, "some images could not be made")
+            return JobOutcome(job.job_id, JobState.SUCCEEDED, items)
+        return JobOutcome(job.job_id, JobState.FAILED, items, "some images could not be made")
