@@ -13,17 +13,14 @@ import datetime as dt
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pytest
 from openpyxl import Workbook
 
 from placard.domain.jobs import Job
-from placard.domain.ledger_items import LedgerItem
-from placard.domain.runs import UploadRun
-from placard.domain.templates import Catalogue, default_catalogue
+from placard.domain.templates import default_catalogue
 from placard.reporting.csv_reports import read_errors
 from placard.services.ingest import Ingest
 from placard.sheets.reader import (
@@ -33,6 +30,15 @@ from placard.sheets.reader import (
     check_rows,
     jobs_from_rows,
     read_rows,
+)
+from tests.fakes import (
+    FakeAssets,
+    FakeBudgets,
+    FakeJobQueue,
+    FakeLedger,
+    FakeProgress,
+    FakeReportRequests,
+    FakeUploads,
 )
 
 HEADER = "template,store_name,message"
@@ -307,71 +313,44 @@ def test_a_duplicate_header_leaves_no_noise_on_the_terminal(
 # Ingest: the same answers where the jobs are queued
 
 
-class Uploads:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def open(self, key: str) -> io.BytesIO:
-        return io.BytesIO(self.data)
-
-    def read(self, key: str) -> bytes:
-        return self.data
-
-    def exists(self, key: str) -> bool:
-        return True
-
-    def metadata(self, key: str) -> dict[str, str]:
-        return {}
-
-
 @dataclass
-class Recorder:
-    """The queue, the reports bucket and the other ports ingest talks to, in memory."""
+class Ingested:
+    """What ingest left behind: the queued jobs, errors.csv by row, and its counts."""
 
-    queued: list[Job] = field(default_factory=list)
-    reports: dict[str, bytes] = field(default_factory=dict)
-
-    def send(self, jobs: Iterable[Job] | UploadRun) -> int:
-        if isinstance(jobs, UploadRun):  # a report request
-            return 0
-        self.queued.extend(jobs)
-        return len(self.queued)
-
-    def put_report(self, key: str, data: bytes, content_type: str) -> None:
-        self.reports[key] = data
-
-    def expect(self, run: UploadRun, jobs: int) -> bool:
-        return jobs == 0
-
-    def campaign_items(self, campaign: str) -> list[LedgerItem]:
-        return []
-
-    def limit(self, campaign: str) -> Decimal | None:
-        return None
+    queued: list[Job]
+    errors: dict[int, list[RowError]]
+    failed: int
+    warnings: int
 
 
-def ingest(
-    data: bytes, name: str = "sheet.csv", max_rows: int = 200_000
-) -> tuple[Recorder, dict[int, list[RowError]], int, int]:
-    recorder = Recorder()
-    catalogue: Catalogue = default_catalogue()
-    ports: dict[str, object] = dict.fromkeys(
-        ("assets", "queue", "ledger", "budgets", "progress", "reports"), recorder
+def ingest(data: bytes, name: str = "sheet.csv", max_rows: int = 200_000) -> Ingested:
+    key = f"campaigns/corpus/{name}"
+    uploads, assets, queue = FakeUploads(), FakeAssets(), FakeJobQueue()
+    uploads.put(key, data)
+    runner = Ingest(
+        catalogue=default_catalogue(),
+        uploads=uploads,
+        assets=assets,
+        queue=queue,
+        ledger=FakeLedger(),
+        budgets=FakeBudgets(),
+        progress=FakeProgress(),
+        reports=FakeReportRequests(),
+        max_rows=max_rows,
     )
-    runner = Ingest(catalogue=catalogue, uploads=Uploads(data), max_rows=max_rows, **ports)  # type: ignore[arg-type]
-    report = runner.run(f"campaigns/corpus/{name}", "run-1")
-    errors = read_errors(recorder.reports["reports/corpus/sheet/errors.csv"])
-    return recorder, errors, report.errors, report.warnings
+    report = runner.run(key, "run-1")
+    errors = read_errors(assets.read("reports/corpus/sheet/errors.csv"))
+    return Ingested(queue.jobs, errors, report.errors, report.warnings)
 
 
 def test_two_identical_rows_are_one_job_queued_once() -> None:
     # Given the same row twice, and another row
     data = csv_bytes(HEADER, GOOD, GOOD, GOOD.replace("Zoe", "Ann"))
     # When the sheet is ingested
-    recorder, errors, failed, _ = ingest(data)
+    done = ingest(data)
     # Then each job is queued once, and the repeated row is no error
-    assert len(recorder.queued) == 2 and len({j.job_id for j in recorder.queued}) == 2
-    assert errors == {} and failed == 0
+    assert len(done.queued) == 2 and len({j.job_id for j in done.queued}) == 2
+    assert done.errors == {} and done.failed == 0
 
 
 def test_a_column_no_template_uses_is_one_warning_not_a_failed_row() -> None:
@@ -379,39 +358,39 @@ def test_a_column_no_template_uses_is_one_warning_not_a_failed_row() -> None:
     data = csv_bytes(HEADER + ",hourz", GOOD + ",9-5", GOOD.replace("Zoe", "Ann") + ",10-6",
                      "storefront-sign,Bo,,8-4")  # fmt: skip
     # When the sheet is ingested
-    recorder, errors, failed, warnings = ingest(data)
+    done = ingest(data)
     # Then errors.csv warns once, on the header row, naming the template's variables
-    assert [(e.column, e.value) for e in errors[1]] == [("hourz", "9-5")]
-    assert errors[1][0].reason == (
+    assert [(e.column, e.value) for e in done.errors[1]] == [("hourz", "9-5")]
+    assert done.errors[1][0].reason == (
         "warning: names no variable of storefront-sign (its variables: store_name, message, "
         "hours); its values were not used"
     )
     # And only the row missing its message counts as failed; the good rows are queued
-    assert (
-        failed == 1 and warnings == 1 and [(e.row, e.column) for e in errors[4]] == [(4, "message")]
-    )
-    assert len(recorder.queued) == 2
+    assert done.failed == 1 and done.warnings == 1
+    assert [(e.row, e.column) for e in done.errors[4]] == [(4, "message")]
+    assert len(done.queued) == 2
 
 
 def test_a_header_only_sheet_is_answered_as_such() -> None:
-    recorder, errors, failed, _ = ingest(csv_bytes(HEADER))
-    assert recorder.queued == [] and failed == 1
-    assert [e.reason for e in errors[0]] == ["sheet.csv: has a header but no rows below it"]
+    done = ingest(csv_bytes(HEADER))
+    assert done.queued == [] and done.failed == 1
+    assert [e.reason for e in done.errors[0]] == ["sheet.csv: has a header but no rows below it"]
 
 
 def test_a_sheet_over_the_row_limit_queues_nothing() -> None:
     # Given three good rows and a limit of two
     data = csv_bytes(HEADER, *[GOOD.replace("Zoe", name) for name in ("A", "B", "C")])
     # When it is ingested, then no job is queued (none could be refused after running)
-    recorder, errors, failed, _ = ingest(data, max_rows=2)
-    assert recorder.queued == [] and failed == 1
-    assert "more than 2 rows" in errors[0][0].reason and "at most 2 rows" in errors[0][0].reason
+    done = ingest(data, max_rows=2)
+    assert done.queued == [] and done.failed == 1
+    reason = done.errors[0][0].reason
+    assert "more than 2 rows" in reason and "at most 2 rows" in reason
 
 
 def test_row_errors_from_the_reader_reach_errors_csv_with_their_line() -> None:
     # Given an unclosed quote between good rows
     data = csv_bytes(HEADER, GOOD, 'storefront-sign,Ann,"Open', GOOD.replace("Zoe", "Bo"))
-    recorder, errors, failed, _ = ingest(data)
+    done = ingest(data)
     # Then the broken row is in errors.csv with its line, and the rows around it are queued
-    assert failed == 1 and "line 3: a quote opens a cell" in errors[3][0].reason
-    assert sorted(j.origin["row"] for j in recorder.queued) == [2, 4]
+    assert done.failed == 1 and "line 3: a quote opens a cell" in done.errors[3][0].reason
+    assert sorted(j.origin["row"] for j in done.queued) == [2, 4]
