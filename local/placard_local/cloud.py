@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -47,6 +48,7 @@ MAX_RETRY_PAUSE_SECONDS = 5
 INIT_SECONDS = 10  # Lambda's limit on a function's init phase
 IDLE_WAIT_SECONDS = 1  # an idle queue is long-polled, as Lambda's pollers do
 SQS_MAX_BATCH = 10  # the most one receive or one batch delete takes
+EMPTY_METRICS_WARNING = "No application metrics to publish"  # Powertools' words
 log = logging.getLogger(__name__)
 
 
@@ -76,6 +78,11 @@ def call_handler(path: str, event: dict[str, Any], name: str, timeout: int) -> A
     """Invoke the handler at `module.attribute` as Lambda would, in this process."""
     module, attribute = path.rsplit(".", 1)
     handler = getattr(importlib.import_module(module), attribute)
+    # Metrics are off locally, so a handler's @log_metrics may flush an empty set, and
+    # Powertools then warns on the terminal, in the middle of the progress bar (on Lambda it
+    # goes to the function's log). Set on every call, not once: a filter added later (a
+    # caller's catch_warnings) would otherwise come first.
+    warnings.filterwarnings("ignore", EMPTY_METRICS_WARNING, UserWarning)
     try:
         return handler(event, LocalContext(name, timeout))
     finally:
