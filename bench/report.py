@@ -47,12 +47,12 @@ def measure(rows: int) -> dict[str, Any]:
         run = UploadRun(CAMPAIGN, f"campaigns/{CAMPAIGN}/sheet.csv", "run-1")
         cloud.put_file(path, run.sheet)
         errors = errors_report().to_bytes()
-        bootstrap.assets().put_report(run.reports_prefix + "errors.csv", errors, "text/csv")
+        bootstrap.parts().assets.put_report(run.reports_prefix + "errors.csv", errors, "text/csv")
         with path.open("rb") as handle:
             parsed = parsed_rows(handle, path.name, run, errors, default_catalogue())
         jobs = [job for _, job in parsed if isinstance(job, Job)]
         items = [charged(job) for job in jobs]
-        db, table = cloud.client("dynamodb"), bootstrap.settings().ledger_table
+        db, table = cloud.client("dynamodb"), bootstrap.parts().settings.ledger_table
         for start in range(0, len(items), BATCH):
             requests = [
                 {"PutRequest": {"Item": _serialise(item.to_item())}}
@@ -61,7 +61,7 @@ def measure(rows: int) -> dict[str, Any]:
             db.batch_write_item(RequestItems={table: requests})
         del parsed, jobs, items
 
-        reporter = bootstrap.reporter()
+        reporter = bootstrap.parts().reporter
         started = time.perf_counter()
         reports = reporter.write(run)
         seconds = time.perf_counter() - started

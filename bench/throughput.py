@@ -108,12 +108,12 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
 
         return run
 
-    def timed_record(record: Any) -> Any:
+    def timed_record(record: Any, parts: Any) -> Any:
         ident = threading.get_ident()
         with lock:
             provider_seconds[ident] = 0.0
         started = time.perf_counter()
-        result = original(record)
+        result = original(record, parts=parts)
         ended = time.perf_counter()
         with lock:
             record_seconds.append((ended - started - provider_seconds[ident], 1))
@@ -125,7 +125,7 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
 
         original = worker.record_handler
         worker.record_handler = timed_record
-        pipeline = bootstrap.pipeline()
+        pipeline = bootstrap.parts().pipeline
         pipeline.provider.create = timed_provider(pipeline.provider.create)  # type: ignore[method-assign]
         upload = Upload.parse(f"campaigns/bench/{path.name}")
         started = time.perf_counter()
@@ -134,7 +134,7 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
         elapsed = time.perf_counter() - started  # review copies and reports made too
         worker.record_handler = original
         summary = collect(cloud, workdir / "out", upload)
-        ledger = DynamoLedger(cloud.client("dynamodb"), bootstrap.settings().ledger_table)
+        ledger = DynamoLedger(cloud.client("dynamodb"), bootstrap.parts().settings.ledger_table)
         items = ledger.campaign_items("bench")
     charged = [i for i in items if i.status is Status.CHARGED]
     emulated = stats(url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,11 +12,26 @@ from moto import mock_aws
 
 from placard import bootstrap
 from placard.domain.templates import Catalogue, default_catalogue
+from placard.settings import REQUIRED, Settings
 from placard_local.cloud import LOCAL_ENV, provision
 from placard_local.stack import Stack, repo_root
 
 ROOT = repo_root()
 DATA = Path(__file__).parent / "data"
+
+
+def template_environment() -> dict[str, str]:
+    """What template.yaml gives every function, before any resource exists."""
+    function = next(iter(Stack.load(ROOT / "template.yaml").functions().values()))
+    return function.environment
+
+
+# Test modules import handlers as they are collected, before any fixture runs, and a handler
+# checks its settings on import (Lambda's init). The template's names stand in until the
+# `stack` fixture (or a local cloud) sets the real ones; nothing else of the template is set.
+for _name, _value in template_environment().items():
+    if _name in REQUIRED:
+        os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture
@@ -39,7 +55,14 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     _forget_built()
 
 
+@pytest.fixture
+def parts(stack: Stack) -> bootstrap.Parts:
+    """The parts a function builds, from this test's moto clients: a test hands them (or a
+    copy with one part replaced) to a handler's `process`."""
+    return bootstrap.build(Settings.from_env(), bootstrap.Clients.from_env())
+
+
 def _forget_built() -> None:
-    bootstrap.reset()
+    bootstrap.forget()
     # Powertools keeps secrets it read for their max age: another test's would leak in.
     parameters.clear_caches()  # type: ignore[no-untyped-call]

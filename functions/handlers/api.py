@@ -38,6 +38,7 @@ from placard.api.models import (
 from placard.api.service import ApiError
 from placard.api.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 
+bootstrap.cold_start()
 MAX_BODY_BYTES = 64 * 1024  # a job is copy and names, never image bytes
 
 logger = Logger()
@@ -88,7 +89,7 @@ def raw_body(event: APIGatewayProxyEvent) -> bytes:
     return base64.b64decode(body) if event.is_base64_encoded else body.encode()
 
 
-def refusal(event: APIGatewayProxyEvent) -> Response[Any] | None:
+def refusal(event: APIGatewayProxyEvent, parts: bootstrap.Parts) -> Response[Any] | None:
     """Size, signature, replay, then JSON's media type and UTF-8, before anything is parsed.
     Run ahead of the resolver: its request validation would parse any caller's body first."""
     body = raw_body(event)
@@ -98,14 +99,14 @@ def refusal(event: APIGatewayProxyEvent) -> Response[Any] | None:
     path = event.request_context.path or event.path
     headers = {k.lower(): v for k, v in (event.headers or {}).items()}
     try:
-        verify(bootstrap.webhook_secret(), headers, event.http_method, path, body)
+        verify(parts.webhook_secret(), headers, event.http_method, path, body)
     except SignatureError as exc:
         return error(401, "bad_signature", exc.reason)
     # A request that changes something is accepted once: a captured copy sent again within
     # the window is refused. Reads may repeat, and so may a retry under its Idempotency-Key
     # (signed within the same second, it carries the same signature; it gets the same job).
     signature, key = headers[SIGNATURE_HEADER.lower()], headers.get("idempotency-key")
-    if event.http_method != "GET" and not bootstrap.replay_guard().first_use(signature, key):
+    if event.http_method != "GET" and not parts.replay_guard.first_use(signature, key):
         return error(
             401,
             "bad_signature",
@@ -168,8 +169,14 @@ def no_route(exc: Exception) -> Response[Any]:
     )
 
 
-def submit(call: dict[str, Any]) -> JobAccepted:
-    return bootstrap.job_service().submit(JobRequest.model_validate(call["body"]))
+def current() -> bootstrap.Parts:
+    """The parts this request is handled with, as `process` put them in the app's context."""
+    parts: bootstrap.Parts = app.context["parts"]
+    return parts
+
+
+def submit(call: dict[str, Any], parts: bootstrap.Parts) -> JobAccepted:
+    return parts.job_service.submit(JobRequest.model_validate(call["body"]))
 
 
 @app.post(
@@ -184,16 +191,17 @@ def create_job(
         str | None, Header(alias="Idempotency-Key", max_length=255, min_length=1)
     ] = None,
 ) -> JobAccepted:
+    parts = current()
     if idempotency_key is None:
-        return bootstrap.job_service().submit(request)
+        return parts.job_service.submit(request)
     once = idempotent_function(
         data_keyword_argument="call",
-        persistence_store=bootstrap.idempotency_store("api"),
+        persistence_store=parts.idempotency["api"],
         config=IDEMPOTENCY,
         output_serializer=PydanticSerializer(JobAccepted),
     )(submit)
     accepted: JobAccepted = once(
-        call={"key": idempotency_key, "body": request.model_dump(mode="json")}
+        call={"key": idempotency_key, "body": request.model_dump(mode="json")}, parts=parts
     )
     return accepted
 
@@ -204,7 +212,7 @@ def create_job(
     responses=responses(200, JobStatus, "The job as it stands"),
 )
 def get_job(job_id: JOB_ID) -> JobStatus:
-    return bootstrap.job_service().status(job_id)
+    return current().job_service.status(job_id)
 
 
 @app.get(
@@ -213,7 +221,7 @@ def get_job(job_id: JOB_ID) -> JobStatus:
     responses=responses(200, CampaignCosts, "Totals by quality, provider and day"),
 )
 def get_costs(campaign: CAMPAIGN) -> CampaignCosts:
-    return bootstrap.job_service().costs(campaign)
+    return current().job_service.costs(campaign)
 
 
 @app.post(
@@ -222,7 +230,7 @@ def get_costs(campaign: CAMPAIGN) -> CampaignCosts:
     responses=responses(200, Estimate, "The estimate"),
 )
 def estimate(request: JobRequest) -> Estimate:
-    return bootstrap.job_service().estimate(request)
+    return current().job_service.estimate(request)
 
 
 @app.get(
@@ -231,7 +239,7 @@ def estimate(request: JobRequest) -> Estimate:
     responses=responses(200, list[TemplateInfo], "Every template and its variables"),
 )
 def templates() -> list[TemplateInfo]:
-    return [TemplateInfo(**t.describe()) for t in bootstrap.job_service().catalogue.values()]
+    return [TemplateInfo(**t.describe()) for t in current().job_service.catalogue.values()]
 
 
 def openapi_json() -> str:
@@ -268,8 +276,15 @@ DESCRIPTION = """Posters, ads and shop signs on demand. Every request is signed:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process(event, context, bootstrap.parts())
+
+
+def process(
+    event: dict[str, Any], context: LambdaContext, parts: bootstrap.Parts
+) -> dict[str, Any]:
+    """The handler's work with the parts it is given (a test hands in its own)."""
     IDEMPOTENCY.register_lambda_context(context)
-    refused = refusal(APIGatewayProxyEvent(event))
+    refused = refusal(APIGatewayProxyEvent(event), parts)
     if refused is not None:
         return {
             "statusCode": refused.status_code,
@@ -277,4 +292,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "body": refused.body,
             "isBase64Encoded": False,
         }
+    # The routes read the parts from here; resolve() clears the context when it is done.
+    app.append_context(parts=parts)  # type: ignore[no-untyped-call]
     return app.resolve(event, context)

@@ -6,6 +6,7 @@ so the receiver can drop duplicates; a receiver that refuses (4xx) is not asked 
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -17,15 +18,16 @@ from handlers.sqs_batch import each_record
 from placard import bootstrap
 from placard.api.callbacks import Callback, CallbackRefused, deliver
 
+bootstrap.cold_start()
 logger = Logger()
 tracer = Tracer()
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, parts: bootstrap.Parts) -> None:
     request = json.loads(record.body)
     job_id = request["job_id"]
-    status = bootstrap.job_service().status(job_id)
+    status = parts.job_service.status(job_id)
     callback = Callback(
         url=request["url"],
         webhook_id=f"msg_{job_id}",
@@ -35,9 +37,9 @@ def record_handler(record: SQSRecord) -> None:
     try:
         attempts = deliver(
             callback,
-            bootstrap.callback_secret(),
-            bootstrap.callback_client(),
-            allow_loopback=bootstrap.settings().allow_loopback_callbacks,
+            parts.callback_secret(),
+            parts.callback_client,
+            allow_loopback=parts.settings.allow_loopback_callbacks,
         )
     except CallbackRefused as exc:
         logger.warning("callback refused", extra={"job_id": job_id, "reason": exc.reason})
@@ -48,4 +50,11 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return each_record(event, context, record_handler)
+    return process(event, context, bootstrap.parts())
+
+
+def process(
+    event: dict[str, Any], context: LambdaContext, parts: bootstrap.Parts
+) -> PartialItemFailureResponse:
+    """The handler's work with the parts it is given (a test hands in its own)."""
+    return each_record(event, context, partial(record_handler, parts=parts))

@@ -6,6 +6,7 @@ Off the worker's path: a worker's slot is the provider's, and Pillow's time is n
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -17,30 +18,35 @@ from handlers.sqs_batch import each_record
 from placard import bootstrap
 from placard.domain.jobs import Job
 
+bootstrap.cold_start()
 logger = Logger()
 tracer = Tracer()
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, parts: bootstrap.Parts) -> None:
     request = json.loads(record.body)
     job = Job.from_dict(request["job"])
     originals = [(int(index), str(key)) for index, key in request["originals"]]
     try:
-        made = bootstrap.pipeline().make_derivatives(job, originals)  # stored once: safe to repeat
+        made = parts.pipeline.make_derivatives(job, originals)  # stored once: safe to repeat
     except Exception:
-        if (
-            int(record.attributes.approximate_receive_count)
-            >= bootstrap.settings().job_max_receives
-        ):
+        if int(record.attributes.approximate_receive_count) >= parts.settings.job_max_receives:
             # The copies cannot be made: the images stand, and the job still ends.
-            bootstrap.job_endings().ended(job, request["status"], request["reason"])
+            parts.job_endings.ended(job, request["status"], request["reason"])
         raise
-    bootstrap.job_endings().ended(job, request["status"], request["reason"])
+    parts.job_endings.ended(job, request["status"], request["reason"])
     logger.debug("review copies made", extra={"job_id": job.job_id, "images": made})
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return each_record(event, context, record_handler)
+    return process(event, context, bootstrap.parts())
+
+
+def process(
+    event: dict[str, Any], context: LambdaContext, parts: bootstrap.Parts
+) -> PartialItemFailureResponse:
+    """The handler's work with the parts it is given (a test hands in its own)."""
+    return each_record(event, context, partial(record_handler, parts=parts))

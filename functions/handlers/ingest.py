@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from placard import bootstrap
 
+bootstrap.cold_start()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
@@ -22,8 +23,8 @@ idempotency = IdempotencyConfig(
 )
 
 
-def ingest_upload(upload: dict[str, str]) -> dict[str, Any]:
-    report = bootstrap.ingest().run(upload["key"], upload["run"])
+def ingest_upload(upload: dict[str, str], parts: bootstrap.Parts) -> dict[str, Any]:
+    report = parts.ingest.run(upload["key"], upload["run"])
     logger.info(
         "sheet ingested",
         extra={
@@ -50,15 +51,20 @@ def ingest_upload(upload: dict[str, str]) -> dict[str, Any]:
 @metrics.log_metrics
 @event_source(data_class=S3Event)
 def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+    return process(event, context, bootstrap.parts())
+
+
+def process(event: S3Event, context: LambdaContext, parts: bootstrap.Parts) -> dict[str, Any]:
+    """The handler's work with the parts it is given (a test hands in its own)."""
     idempotency.register_lambda_context(context)
     once = idempotent_function(
         data_keyword_argument="upload",
-        persistence_store=bootstrap.idempotency_store("ingest"),
+        persistence_store=parts.idempotency["ingest"],
         config=idempotency,
     )(ingest_upload)
     uploads = []
     for record in event.records:
         s3_object = record.s3.get_object
         upload = {"key": unquote_plus(s3_object.key), "run": s3_object.sequencer}
-        uploads.append(once(upload=upload))
+        uploads.append(once(upload=upload, parts=parts))
     return {"uploads": uploads}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -14,18 +15,26 @@ from handlers.sqs_batch import each_record
 from placard import bootstrap
 from placard.domain.runs import UploadRun
 
+bootstrap.cold_start()
 logger = Logger()
 tracer = Tracer()
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, parts: bootstrap.Parts) -> None:
     run = UploadRun.from_dict(json.loads(record.body))
-    bootstrap.reporter().write(run)  # the same files again if asked twice: safe to repeat
+    parts.reporter.write(run)  # the same files again if asked twice: safe to repeat
     logger.info("reports written", extra={**run.to_dict(), "prefix": run.reports_prefix})
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return each_record(event, context, record_handler)
+    return process(event, context, bootstrap.parts())
+
+
+def process(
+    event: dict[str, Any], context: LambdaContext, parts: bootstrap.Parts
+) -> PartialItemFailureResponse:
+    """The handler's work with the parts it is given (a test hands in its own)."""
+    return each_record(event, context, partial(record_handler, parts=parts))

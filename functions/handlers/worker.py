@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -22,6 +23,7 @@ from handlers.sqs_batch import each_record
 from placard import bootstrap
 from placard.domain.jobs import Job
 
+bootstrap.cold_start()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
@@ -29,24 +31,24 @@ metrics = Metrics()
 idempotency = IdempotencyConfig(event_key_jmespath="job_id", expires_after_seconds=24 * 3600)
 
 
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    outcome = bootstrap.pipeline().run(Job.from_dict(job)).to_dict()
+def run_job(job: dict[str, Any], parts: bootstrap.Parts) -> dict[str, Any]:
+    outcome = parts.pipeline.run(Job.from_dict(job)).to_dict()
     metrics.add_metric("ImagesCharged", MetricUnit.Count, len(outcome["images"]))
     logger.info("job finished", extra=outcome)
     return outcome
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> dict[str, Any]:
-    # Decorated per record, so the store follows wiring (a new local cloud, a test's moto).
+def record_handler(record: SQSRecord, parts: bootstrap.Parts) -> dict[str, Any]:
+    # Decorated per record, so the store is the parts' (a new local cloud, a test's moto).
     once = idempotent_function(
         data_keyword_argument="job",
-        persistence_store=bootstrap.idempotency_store("worker"),
+        persistence_store=parts.idempotency["worker"],
         config=idempotency,
     )(run_job)
     job = json.loads(record.body)
     try:
-        result: dict[str, Any] = once(job=job)
+        result: dict[str, Any] = once(job=job, parts=parts)
     except IdempotencyAlreadyInProgressError:
         # Another delivery of this job (a twin row, a redelivery) is running it now: this
         # message goes back to the queue and later finds its outcome. That delivery ends the
@@ -54,20 +56,17 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         logger.info("job in progress elsewhere; retried later", extra={"job_id": job.get("job_id")})
         raise
     except Exception as exc:
-        if (
-            int(record.attributes.approximate_receive_count)
-            >= bootstrap.settings().job_max_receives
-        ):
+        if int(record.attributes.approximate_receive_count) >= parts.settings.job_max_receives:
             # Its last delivery: it goes to the dead-letter queue, and ends as failed.
             reason = f"gave up after every retry: {exc}"
-            bootstrap.job_endings().ended(Job.from_dict(job), "failed", reason)
+            parts.job_endings.ended(Job.from_dict(job), "failed", reason)
         raise
     parsed, status, reason = Job.from_dict(job), result["status"], result.get("reason") or ""
     if result["images"]:  # the review copies are made off this path; then the job ends
         originals = [(image["index"], image["s3_key"]) for image in result["images"]]
-        bootstrap.derivative_requests().send(parsed, originals, status, reason)
+        parts.derivative_requests.send(parsed, originals, status, reason)
     else:
-        bootstrap.job_endings().ended(parsed, status, reason)
+        parts.job_endings.ended(parsed, status, reason)
     return result
 
 
@@ -75,7 +74,17 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process(event, context, bootstrap.parts())
+
+
+def process(
+    event: dict[str, Any], context: LambdaContext, parts: bootstrap.Parts
+) -> PartialItemFailureResponse:
+    """The handler's work with the parts it is given (a test hands in its own)."""
     idempotency.register_lambda_context(context)
     return each_record(
-        event, context, record_handler, retry_quietly=(IdempotencyAlreadyInProgressError,)
+        event,
+        context,
+        partial(record_handler, parts=parts),
+        retry_quietly=(IdempotencyAlreadyInProgressError,),
     )

@@ -1,16 +1,20 @@
-"""Builds the pipeline's parts from Settings once per container, so handlers stay thin.
+"""Builds the functions' parts: `build` wires settings and clients into a `Parts`; `parts()`
+is the one a container builds, on its handler's first call, and every later call reuses.
 
-Nothing is built at import: a test or the local runner sets the environment first.
+A test makes its own `Parts` (with `build` from its moto clients, or directly from fakes) and
+hands it to a handler's `process`; nothing here is patched. Handlers call `cold_start()` at
+import, Lambda's init, so a missing or malformed variable fails the init naming it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import cache
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+from typing import TYPE_CHECKING
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from botocore.config import Config
 
 from placard.api.signing import WINDOW_SECONDS
@@ -28,211 +32,221 @@ from placard.aws.queue import (
 from placard.aws.replays import DynamoReplayGuard
 from placard.aws.secrets import api_key
 from placard.domain.errors import InvalidInput
-from placard.domain.pricing import default_prices
-from placard.domain.templates import default_catalogue
+from placard.domain.pricing import PriceTable, default_prices
+from placard.domain.templates import Catalogue, default_catalogue
 from placard.providers import make_provider
 from placard.services.endings import JobEndings
 from placard.services.ingest import Ingest
 from placard.services.pipeline import Pipeline, utc_now
 from placard.settings import Settings
 
-if TYPE_CHECKING:  # built only by the handlers that use them, so others do not import them
+if TYPE_CHECKING:  # built only by the functions that use them, so others do not import them
     import httpx
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import (
+        BasePersistenceLayer,
+    )
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
     from placard.api.service import JobService
+    from placard.domain.ports import (
+        AssetStore,
+        CallbackRequests,
+        JobQueue,
+        JobRecords,
+        Ledger,
+        Progress,
+        ReportRequests,
+        UploadStore,
+    )
+    from placard.providers.base import ImageProvider
     from placard.reporting.campaign import Reporter
 
 # Workers share clients across threads (the local runner) and invocations (Lambda): a pool as
 # large as the concurrency keeps connections open instead of opening one per call.
 CLIENT_CONFIG = Config(max_pool_connections=64, retries={"mode": "standard"})
-
-
 # Presigned links signed with SigV4, which lets them live up to seven days.
 S3_CONFIG = CLIENT_CONFIG.merge(Config(signature_version="s3v4"))
+# The handlers that keep Powertools idempotency records, each in a store of its own.
+IDEMPOTENT_HANDLERS = ("api", "ingest", "worker")
 
 
-@cache
-def client(service: str) -> Any:
-    config = S3_CONFIG if service == "s3" else CLIENT_CONFIG
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+@dataclass(frozen=True)
+class Clients:
+    s3: S3Client
+    dynamodb: DynamoDBClient
+    sqs: SQSClient
+
+    @classmethod
+    def from_env(cls) -> Clients:
+        """Clients for the environment's region and endpoint (AWS_ENDPOINT_URL locally)."""
+        return cls(
+            s3=boto3.client("s3", config=S3_CONFIG),
+            dynamodb=boto3.client("dynamodb", config=CLIENT_CONFIG),
+            sqs=boto3.client("sqs", config=CLIENT_CONFIG),
+        )
 
 
-@cache
-def settings() -> Settings:
+@dataclass(frozen=True)
+class Parts:
+    """What the handlers use: the ports are given, and each service is made from them on its
+    first use, so a function makes only what it calls (the API never makes the provider,
+    whose HTTP client is httpx). Racing threads may make a service twice; it holds no state
+    of its own, so either one serves."""
+
+    settings: Settings
+    assets: AssetStore
+    uploads: UploadStore
+    ledger: Ledger
+    budgets: DynamoBudgets
+    jobs_queue: JobQueue
+    progress: Progress
+    job_records: JobRecords
+    report_requests: ReportRequests
+    derivative_requests: SqsDerivativeRequests
+    callback_requests: CallbackRequests
+    replay_guard: DynamoReplayGuard
+    # One store per handler: a store keeps the first configuration it is given (its key
+    # path), and the local cloud runs every handler in one process.
+    idempotency: Mapping[str, BasePersistenceLayer]
+    # Secrets are read when first needed and re-read as Powertools Parameters' cache ages.
+    webhook_secret: Callable[[], str]  # the shared secret API callers sign with
+    callback_secret: Callable[[], str]  # the whsec_... job-end callbacks are signed with
+    make_provider: Callable[[Settings], ImageProvider] = make_provider
+    catalogue: Catalogue = field(default_factory=default_catalogue)
+    prices: PriceTable = field(default_factory=default_prices)
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        return Pipeline(
+            catalogue=self.catalogue,
+            prices=self.prices,
+            provider=self.make_provider(self.settings),
+            assets=self.assets,
+            ledger=self.ledger,
+            uploads=self.uploads,
+            budgets=self.budgets,
+        )
+
+    @cached_property
+    def ingest(self) -> Ingest:
+        return Ingest(
+            catalogue=self.catalogue,
+            uploads=self.uploads,
+            assets=self.assets,
+            queue=self.jobs_queue,
+            ledger=self.ledger,
+            budgets=self.budgets,
+            progress=self.progress,
+            reports=self.report_requests,
+        )
+
+    @cached_property
+    def reporter(self) -> Reporter:
+        from placard.reporting.campaign import Reporter
+
+        return Reporter(
+            catalogue=self.catalogue, uploads=self.uploads, assets=self.assets, ledger=self.ledger
+        )
+
+    @cached_property
+    def job_endings(self) -> JobEndings:
+        return JobEndings(
+            records=self.job_records,
+            callbacks=self.callback_requests,
+            progress=self.progress,
+            reports=self.report_requests,
+        )
+
+    @cached_property
+    def job_service(self) -> JobService:
+        from placard.api.service import JobService
+
+        return JobService(
+            catalogue=self.catalogue,
+            prices=self.prices,
+            provider=self.settings.provider,
+            uploads=self.uploads,
+            assets=self.assets,
+            queue=self.jobs_queue,
+            ledger=self.ledger,
+            records=self.job_records,
+            remaining_budget=self.budgets.remaining,
+            check_callback=self.check_callback,
+            clock=utc_now,
+        )
+
+    @cached_property
+    def callback_client(self) -> httpx.Client:
+        import httpx
+
+        # Redirects are never followed: one to a private address would get past the URL check.
+        # No proxy from the environment either: a proxy would resolve the host on its own.
+        return httpx.Client(follow_redirects=False, trust_env=False)
+
+    def check_callback(self, url: str) -> None:
+        from placard.api.callbacks import CallbackRefused, check_callback_url
+
+        try:
+            check_callback_url(url, allow_loopback=self.settings.allow_loopback_callbacks)
+        except CallbackRefused as exc:
+            raise InvalidInput("callback_url", exc.reason, url) from exc
+
+
+def build(settings: Settings, clients: Clients) -> Parts:
+    """The parts on AWS: one adapter per port, all sharing the three clients."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    db, table = clients.dynamodb, settings.ledger_table
+    return Parts(
+        settings=settings,
+        assets=S3Assets(clients.s3, settings.assets_bucket),
+        uploads=S3Uploads(clients.s3, settings.uploads_bucket),
+        ledger=DynamoLedger(db, table),
+        budgets=DynamoBudgets(db, table),
+        jobs_queue=SqsJobQueue(clients.sqs, settings.jobs_queue_url),
+        progress=DynamoProgress(db, table),
+        job_records=DynamoJobRecords(db, table),
+        report_requests=SqsReportRequests(clients.sqs, settings.reports_queue_url),
+        derivative_requests=SqsDerivativeRequests(clients.sqs, settings.derivatives_queue_url),
+        callback_requests=SqsCallbackRequests(clients.sqs, settings.callbacks_queue_url),
+        # Twice the window: a signature stays refused for as long as it could be accepted.
+        replay_guard=DynamoReplayGuard(db, settings.idempotency_table, 2 * WINDOW_SECONDS),
+        idempotency={
+            handler: DynamoDBPersistenceLayer(
+                table_name=settings.idempotency_table, boto3_client=db
+            )
+            for handler in IDEMPOTENT_HANDLERS
+        },
+        webhook_secret=api_key("PLACARD_WEBHOOK_SECRET", settings.secret_name),
+        callback_secret=api_key("PLACARD_CALLBACK_SECRET", settings.secret_name),
+    )
+
+
+def cold_start() -> Settings:
+    """Called at a handler's import (Lambda's init): the environment's settings, or a
+    SettingsError naming each missing or malformed variable, before any call is taken."""
     return Settings.from_env()
 
 
-# One of each adapter; the services below share them.
+_BUILDING = threading.Lock()  # the local cloud's first calls come in threads at once
+
+
+def parts() -> Parts:
+    """This container's parts, built from the environment on the first call."""
+    with _BUILDING:
+        return _built()
 
 
 @cache
-def assets() -> S3Assets:
-    return S3Assets(client("s3"), settings().assets_bucket)
+def _built() -> Parts:
+    return build(Settings.from_env(), Clients.from_env())
 
 
-@cache
-def uploads() -> S3Uploads:
-    return S3Uploads(client("s3"), settings().uploads_bucket)
-
-
-@cache
-def ledger() -> DynamoLedger:
-    return DynamoLedger(client("dynamodb"), settings().ledger_table)
-
-
-@cache
-def budgets() -> DynamoBudgets:
-    return DynamoBudgets(client("dynamodb"), settings().ledger_table)
-
-
-@cache
-def jobs_queue() -> SqsJobQueue:
-    return SqsJobQueue(client("sqs"), settings().jobs_queue_url)
-
-
-@cache
-def pipeline() -> Pipeline:
-    return Pipeline(
-        catalogue=default_catalogue(),
-        prices=default_prices(),
-        provider=make_provider(settings()),
-        assets=assets(),
-        ledger=ledger(),
-        uploads=uploads(),
-        budgets=budgets(),
-    )
-
-
-@cache
-def idempotency_store(handler: str) -> DynamoDBPersistenceLayer:
-    """One store per handler: a store keeps the first configuration it is given (its key
-    path), and the local cloud runs every handler in one process."""
-    return DynamoDBPersistenceLayer(
-        table_name=settings().idempotency_table, boto3_client=client("dynamodb")
-    )
-
-
-@cache
-def ingest() -> Ingest:
-    return Ingest(
-        catalogue=default_catalogue(),
-        uploads=uploads(),
-        assets=assets(),
-        queue=jobs_queue(),
-        ledger=ledger(),
-        budgets=budgets(),
-        progress=progress(),
-        reports=report_requests(),
-    )
-
-
-@cache
-def reporter() -> Reporter:
-    from placard.reporting.campaign import Reporter
-
-    return Reporter(
-        catalogue=default_catalogue(), uploads=uploads(), assets=assets(), ledger=ledger()
-    )
-
-
-@cache
-def progress() -> DynamoProgress:
-    return DynamoProgress(client("dynamodb"), settings().ledger_table)
-
-
-@cache
-def report_requests() -> SqsReportRequests:
-    return SqsReportRequests(client("sqs"), settings().reports_queue_url)
-
-
-@cache
-def derivative_requests() -> SqsDerivativeRequests:
-    return SqsDerivativeRequests(client("sqs"), settings().derivatives_queue_url)
-
-
-@cache
-def job_endings() -> JobEndings:
-    return JobEndings(
-        records=job_records(),
-        callbacks=callback_requests(),
-        progress=progress(),
-        reports=report_requests(),
-    )
-
-
-@cache
-def callback_requests() -> SqsCallbackRequests:
-    return SqsCallbackRequests(client("sqs"), settings().callbacks_queue_url)
-
-
-@cache
-def job_records() -> DynamoJobRecords:
-    return DynamoJobRecords(client("dynamodb"), settings().ledger_table)
-
-
-@cache
-def callback_client() -> httpx.Client:
-    import httpx
-
-    # Redirects are never followed: one to a private address would get past the URL check.
-    # No proxy from the environment either: a proxy would resolve the host on its own.
-    return httpx.Client(follow_redirects=False, trust_env=False)
-
-
-def check_callback(url: str) -> None:
-    from placard.api.callbacks import CallbackRefused, check_callback_url
-
-    try:
-        check_callback_url(url, allow_loopback=settings().allow_loopback_callbacks)
-    except CallbackRefused as exc:
-        raise InvalidInput("callback_url", exc.reason, url) from exc
-
-
-@cache
-def job_service() -> JobService:
-    from placard.api.service import JobService
-
-    return JobService(
-        catalogue=default_catalogue(),
-        prices=default_prices(),
-        provider=settings().provider,
-        uploads=uploads(),
-        assets=assets(),
-        queue=jobs_queue(),
-        ledger=ledger(),
-        records=job_records(),
-        remaining_budget=budgets().remaining,
-        check_callback=check_callback,
-        clock=utc_now,
-    )
-
-
-@cache
-def replay_guard() -> DynamoReplayGuard:
-    # Twice the window: a signature stays refused for as long as it could be accepted.
-    return DynamoReplayGuard(client("dynamodb"), settings().idempotency_table, 2 * WINDOW_SECONDS)
-
-
-@cache
-def secret_reader(name: str) -> Callable[[], str]:
-    return api_key(name, settings().secret_name)
-
-
-def webhook_secret() -> str:
-    """The shared secret API callers sign with (re-read as Parameters' cache ages)."""
-    return secret_reader("PLACARD_WEBHOOK_SECRET")()
-
-
-def callback_secret() -> str:
-    """The Standard Webhooks secret (whsec_...) job-end callbacks are signed with."""
-    return secret_reader("PLACARD_CALLBACK_SECRET")()
-
-
-def reset() -> None:
-    """Forget what was built, for a new environment (tests, a new local run)."""
-    adapters = (client, settings, assets, uploads, ledger, budgets, jobs_queue, progress)
-    sheets = (pipeline, ingest, reporter, report_requests, derivative_requests, job_endings)
-    api = (job_records, job_service, replay_guard, secret_reader, callback_requests)
-    for built in (*adapters, *sheets, *api, callback_client, idempotency_store):
-        built.cache_clear()
-    default_catalogue.cache_clear()
+def forget() -> None:
+    """Build anew on the next call: the environment changed (a new local cloud, a test's
+    moto), and the clients name the old endpoint and the catalogue the old templates."""
+    with _BUILDING:
+        _built.cache_clear()
+        default_catalogue.cache_clear()

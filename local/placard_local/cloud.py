@@ -122,7 +122,7 @@ class LocalCloud:
             for name, function in self.functions.items()
             if function.background
         }
-        bootstrap.reset()
+        bootstrap.forget()
 
     def stop(self) -> None:
         for processes in self._processes.values():

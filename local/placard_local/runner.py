@@ -212,9 +212,9 @@ def run_edit(cloud: LocalCloud, plan: EditPlan, out: Path) -> EditSummary:
     cloud.put_file(image, job.source_image)
     if plan.mask is not None and job.mask is not None:
         cloud.put_file(plan.mask, job.mask)
-    SqsJobQueue(cloud.client("sqs"), bootstrap.settings().jobs_queue_url).send([job])
+    settings = bootstrap.parts().settings
+    SqsJobQueue(cloud.client("sqs"), settings.jobs_queue_url).send([job])
     cloud.drain()
-    settings = bootstrap.settings()
     ledger = DynamoLedger(cloud.client("dynamodb"), settings.ledger_table)
     items = sorted(ledger.job_items(job.campaign, job.job_id), key=lambda i: i.image_index)
     out.mkdir(parents=True, exist_ok=True)
@@ -252,10 +252,11 @@ def _download(s3: Any, bucket: str, key: str, target: Path) -> bool:
 def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
     """Images and their derivatives, results.csv, index.html and errors.csv into `out`, from
     what the cloud now holds; the pages link to the local copies."""
-    settings = bootstrap.settings()
+    parts = bootstrap.parts()
+    settings = parts.settings
     s3 = cloud.client("s3")
     run = UploadRun(upload.campaign, upload.key, "local")
-    found = bootstrap.reporter().gather(run)  # as the report function reads the upload
+    found = parts.reporter.gather(run)  # as the report function reads the upload
     rows, items, errors_body = found.rows, found.items, found.errors_csv
 
     out.mkdir(parents=True, exist_ok=True)

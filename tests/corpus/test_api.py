@@ -225,7 +225,7 @@ def served() -> Iterator[str]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        bootstrap.reset()
+        bootstrap.forget()
 
 
 def exchange(address: str, request: bytes) -> tuple[int, dict[str, Any]]:

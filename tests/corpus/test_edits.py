@@ -270,9 +270,9 @@ class Recording:
 
 
 @pytest.fixture
-def edits(stack: Stack) -> tuple[Pipeline, Recording]:
+def edits(parts: bootstrap.Parts) -> tuple[Pipeline, Recording]:
     spy = Recording()
-    return dataclasses.replace(bootstrap.pipeline(), provider=spy), spy
+    return dataclasses.replace(parts, make_provider=lambda settings: spy).pipeline, spy
 
 
 def put(stack: Stack, key: str, data: bytes) -> str:

@@ -15,4 +15,4 @@ def own_environment() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
-    bootstrap.reset()
+    bootstrap.forget()

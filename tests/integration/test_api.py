@@ -3,6 +3,7 @@ secrets read from Secrets Manager, as on Lambda."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -50,13 +51,15 @@ def call(
     headers: dict[str, str] | None = None,
     secret: str = SECRET,
     skew: float = 0,
+    parts: bootstrap.Parts | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Sign as a caller would (the path with the stage, as called), with a clock `skew`
-    seconds off; send; read the answer."""
+    seconds off; send (to the function on `parts` when given); read the answer."""
     raw = json.dumps(body).encode() if body is not None else b""
     signed = signed_headers(secret, method, f"/live{path}", raw, now=time.time() + skew)
     event = rest_api_event(method, path, {**signed, **(headers or {})}, raw)
-    reply = api.handler(event, LocalContext("ApiFunction", 29))
+    context = LocalContext("ApiFunction", 29)
+    reply = api.handler(event, context) if parts is None else api.process(event, context, parts)
     return reply["statusCode"], json.loads(reply["body"]) if reply.get("body") else {}
 
 
@@ -200,20 +203,18 @@ def test_invalid_requests_name_each_field(cloud: Stack) -> None:
     assert {d["field"] for d in body["error"]["details"]} == {"n", "colour"}
 
 
-def test_a_job_past_the_budget_is_refused_with_402(
-    cloud: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_job_past_the_budget_is_refused_with_402(cloud: Stack, parts: bootstrap.Parts) -> None:
     # Given a paid provider and a campaign with 0.01 USD left
-    monkeypatch.setenv("PLACARD_PROVIDER", "prospolabs")
-    bootstrap.reset()
+    paid = dataclasses.replace(parts.settings, provider="prospolabs")
+    parts = dataclasses.replace(parts, settings=paid)
     DynamoBudgets(boto3.client("dynamodb"), cloud.physical["LedgerTable"]).set_limit(
         "spring", limit=Decimal("0.01"), spent=Decimal(0)
     )
     # When a job estimated at 0.0144 is posted, Then it is refused before it is queued
-    status, body = call("POST", "/v1/jobs", {**POSTER, "n": 2})
+    status, body = call("POST", "/v1/jobs", {**POSTER, "n": 2}, parts=parts)
     assert status == 402 and body["error"]["code"] == "budget_exceeded"
     # And one that fits is accepted
-    assert call("POST", "/v1/jobs", POSTER)[0] == 202
+    assert call("POST", "/v1/jobs", POSTER, parts=parts)[0] == 202
 
 
 def test_unknown_jobs_routes_and_campaigns_are_404(cloud: Stack) -> None:
@@ -258,14 +259,14 @@ def test_estimate_and_templates(cloud: Stack) -> None:
     assert {"social-square", "price-tag-edit"} <= {t["name"] for t in templates}
 
 
-def test_an_unexpected_error_is_a_500_without_a_trace(
-    cloud: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_unexpected_error_is_a_500_without_a_trace(cloud: Stack, parts: bootstrap.Parts) -> None:
     class Broken(dict[str, Any]):
         def values(self) -> Any:
             raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(bootstrap.job_service(), "catalogue", Broken())
-    status, body = call("GET", "/v1/templates")
+    # Given a function whose template catalogue breaks when read
+    broken = dataclasses.replace(parts, catalogue=Broken())
+    # When the templates are asked for, Then the answer is a 500 that tells nothing inside
+    status, body = call("GET", "/v1/templates", parts=broken)
     assert status == 500
     assert "internals" not in json.dumps(body) and "Traceback" not in json.dumps(body)

@@ -4,6 +4,7 @@ in-process moto with the handlers wired as template.yaml wires them."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from decimal import Decimal
@@ -227,10 +228,11 @@ def test_a_new_limit_moves_what_remains_by_the_difference(stack: Stack) -> None:
     assert budgets.take("summer", Decimal("0.000001")) is None
 
 
-def test_wiring_gives_each_handler_its_own_idempotency_store(stack: Stack) -> None:
+def test_wiring_gives_each_handler_its_own_idempotency_store(parts: bootstrap.Parts) -> None:
     # The local cloud runs every handler in one process; a shared store keeps the first
     # handler's key path and would key the other's records on nothing.
-    assert bootstrap.idempotency_store("ingest") is not bootstrap.idempotency_store("worker")
+    stores = [parts.idempotency[handler] for handler in ("api", "ingest", "worker")]
+    assert len({id(store) for store in stores}) == 3
 
 
 def test_inserting_a_row_does_not_make_its_neighbours_new_jobs(
@@ -254,8 +256,21 @@ def test_inserting_a_row_does_not_make_its_neighbours_new_jobs(
     assert before < after and len(after - before) == 1
 
 
+class Unreadable:
+    """The assets bucket, every read of which fails."""
+
+    def __init__(self, assets: Any) -> None:
+        self.assets = assets
+
+    def read(self, key: str) -> bytes:
+        raise OSError("S3 is having a day")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.assets, name)
+
+
 def test_review_copies_that_cannot_be_made_still_end_the_job_on_the_last_try(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, parts: bootstrap.Parts
 ) -> None:
     # Given a sheet whose two jobs' images are made, and review copies that always fail
     sheet = DATA / "mixed.csv"
@@ -264,21 +279,20 @@ def test_review_copies_that_cannot_be_made_still_end_the_job_on_the_last_try(
         worker.handler(sqs_event([message], stack.arn("JobsQueue"), stack.region),
                        LocalContext("WorkerFunction", 600))  # fmt: skip
 
-    def broken(job: Any, originals: Any) -> int:
-        raise OSError("S3 is having a day")
-
-    monkeypatch.setattr(bootstrap.pipeline(), "make_derivatives", broken)
+    broken = dataclasses.replace(parts, assets=Unreadable(parts.assets))
     requests = take_all(stack, "DerivativesQueue")
     assert len(requests) == 2
     # When they fail before the last delivery, Then the jobs have not ended
-    deliver_copies(stack, requests, receive_count=1)
+    deliver_copies(stack, requests, broken, receive_count=1)
     assert take_all(stack, "ReportsQueue") == []
     # When they fail on the last delivery, Then the jobs end and the reports are asked for
-    deliver_copies(stack, requests, receive_count=5)
+    deliver_copies(stack, requests, broken, receive_count=5)
     assert len(take_all(stack, "ReportsQueue")) == 1
 
 
-def deliver_copies(stack: Stack, requests: list[dict[str, Any]], receive_count: int) -> None:
+def deliver_copies(
+    stack: Stack, requests: list[dict[str, Any]], parts: bootstrap.Parts, receive_count: int
+) -> None:
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
     from handlers import derivatives
@@ -287,7 +301,7 @@ def deliver_copies(stack: Stack, requests: list[dict[str, Any]], receive_count: 
         message["Attributes"]["ApproximateReceiveCount"] = str(receive_count)
     event = sqs_event(requests, stack.arn("DerivativesQueue"), stack.region)
     with pytest.raises(BatchProcessingError):  # every record failed: all go back to the queue
-        derivatives.handler(event, LocalContext("DerivativesFunction", 120))
+        derivatives.process(event, LocalContext("DerivativesFunction", 120), parts)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from decimal import Decimal
@@ -16,7 +17,13 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from handlers import ingest, worker
 from placard import bootstrap
 from placard.domain.ledger_items import Status
-from placard.providers.base import ImageRequest, ImageResult, ProviderRefused, ProviderUnavailable
+from placard.providers.base import (
+    ImageProvider,
+    ImageRequest,
+    ImageResult,
+    ProviderRefused,
+    ProviderUnavailable,
+)
 from placard_local.cloud import LocalContext, s3_put_event, sqs_event
 from placard_local.stack import Stack
 from tests.integration.review_copies import make_review_copies
@@ -48,9 +55,15 @@ def receive(stack: Stack) -> list[dict[str, Any]]:
     return messages
 
 
-def deliver(stack: Stack, messages: list[dict[str, Any]]) -> dict[str, Any]:
+def deliver(
+    stack: Stack, messages: list[dict[str, Any]], parts: bootstrap.Parts | None = None
+) -> dict[str, Any]:
+    """The worker as Lambda invokes it; with `parts`, on those instead of the container's."""
     event = sqs_event(messages, stack.arn("JobsQueue"), stack.region)
-    result: dict[str, Any] = worker.handler(event, LocalContext("WorkerFunction", 600))
+    context = LocalContext("WorkerFunction", 600)
+    result: dict[str, Any] = (
+        worker.handler(event, context) if parts is None else worker.process(event, context, parts)
+    )
     return result
 
 
@@ -154,6 +167,10 @@ def forget_idempotency_records(stack: Stack) -> None:
         table.delete_item(Key={"id": record["id"]})
 
 
+def with_provider(parts: bootstrap.Parts, provider: ImageProvider) -> bootstrap.Parts:
+    return dataclasses.replace(parts, make_provider=lambda settings: provider)
+
+
 class Flaky:
     """A provider that fails as told, then behaves like the draft."""
 
@@ -170,16 +187,14 @@ class Flaky:
 
 
 def test_a_transient_failure_is_reported_for_retry_and_the_rest_go_on(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, parts: bootstrap.Parts
 ) -> None:
     # Given two jobs and a provider that is throttled for the first call only
     upload(stack, DATA / "events-semicolon-bom.csv")
     messages = receive(stack)[:2]
-    monkeypatch.setattr(
-        bootstrap.pipeline(), "provider", Flaky(ProviderUnavailable("429 throttled"))
-    )
+    parts = with_provider(parts, Flaky(ProviderUnavailable("429 throttled")))
     # When the batch is processed
-    reply = deliver(stack, messages)
+    reply = deliver(stack, messages, parts)
     # Then exactly one record is reported failed, so SQS retries only that one
     assert len(reply["batchItemFailures"]) == 1
     failed_id = reply["batchItemFailures"][0]["itemIdentifier"]
@@ -188,18 +203,16 @@ def test_a_transient_failure_is_reported_for_retry_and_the_rest_go_on(
     assert statuses == ["charged", "failed"]
     # When the retry comes, Then it is charged once
     retry = [m for m in messages if m["MessageId"] == failed_id]
-    assert deliver(stack, retry) == {"batchItemFailures": []}
+    assert deliver(stack, retry, parts) == {"batchItemFailures": []}
     assert sorted(i["status"] for i in ledger_items(stack)) == ["charged", "charged"]
 
 
-def test_a_refusal_is_final_and_costs_nothing(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_refusal_is_final_and_costs_nothing(stack: Stack, parts: bootstrap.Parts) -> None:
     upload(stack, DATA / "events-semicolon-bom.csv")
     messages = receive(stack)[:1]
-    monkeypatch.setattr(bootstrap.pipeline(), "provider", Flaky(ProviderRefused("content policy")))
+    parts = with_provider(parts, Flaky(ProviderRefused("content policy")))
     # When the provider refuses, Then the message is consumed (no retry) and recorded as failed
-    assert deliver(stack, messages) == {"batchItemFailures": []}
+    assert deliver(stack, messages, parts) == {"batchItemFailures": []}
     (item,) = ledger_items(stack)
     assert item["status"] == "failed"
     assert item["cost_usd"] == 0
@@ -216,23 +229,23 @@ def test_a_malformed_message_fails_alone(stack: Stack) -> None:
 
 
 def test_an_unknown_outcome_is_recorded_and_the_retry_charges_once(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, parts: bootstrap.Parts
 ) -> None:
     # Given a provider whose answer never came back after the request was sent
     upload(stack, DATA / "events-semicolon-bom.csv")
     messages = receive(stack)[:1]
     lost = ProviderUnavailable("no answer after sending: ReadTimeout", unknown_outcomes=1)
-    monkeypatch.setattr(bootstrap.pipeline(), "provider", Flaky(lost))
+    parts = with_provider(parts, Flaky(lost))
     # When the job is processed, Then the batch fails (SQS will redeliver it)
     with pytest.raises(BatchProcessingError):
-        deliver(stack, messages)
+        deliver(stack, messages, parts)
     # And the ledger keeps the reservation and says the outcome is unknown
     (item,) = ledger_items(stack)
     assert item["status"] == "reserved"
     assert item["reason"].startswith("outcome unknown")
     assert item["unknown_outcomes"] == 1
     # When the retry succeeds, Then the image is charged once, in the same ledger item
-    assert deliver(stack, messages) == {"batchItemFailures": []}
+    assert deliver(stack, messages, parts) == {"batchItemFailures": []}
     (item,) = ledger_items(stack)
     assert item["status"] == "charged"
     assert len(image_versions(stack)) == 1

@@ -14,6 +14,7 @@ import pytest
 
 from placard import bootstrap
 from placard.domain.jobs import Job, Mode, Quality
+from placard.settings import Settings
 from placard_local.cloud import LocalCloud, local_cloud
 from placard_local.stack import Stack, repo_root
 from tests.integration import function_probe
@@ -198,30 +199,28 @@ def test_an_empty_file_uploads_promptly_and_then_gets_a_clear_answer(tmp_path: P
     empty = tmp_path / "shelf.jpg"
     empty.write_bytes(b"")
     with local_cloud() as cloud:
-        try:
-            # When it is put in the local uploads bucket (boto3 sends Expect: 100-continue)
-            key = "campaigns/store-12/shelf.jpg"
-            upload = threading.Thread(target=cloud.put_file, args=(empty, key), daemon=True)
-            upload.start()
-            upload.join(timeout=60)
-            # Then the upload returns (it hung for good) and the object is there, empty
-            assert not upload.is_alive(), "putting an empty file into the local cloud hung"
-            head = cloud.client("s3").head_object(Bucket=cloud.uploads_bucket, Key=key)
-            assert head["ContentLength"] == 0
-            # And an edit of it fails saying the photo is empty, at no cost
-            job = Job(
-                campaign="store-12",
-                template="price-tag-edit",
-                template_version="v1",
-                variables={"price": "$1.99"},
-                quality=Quality.MEDIUM,
-                size=None,
-                mode=Mode.EDIT,
-                source_image=key,
-                mask_box=(10, 10, 50, 50),
-            )
-            outcome = bootstrap.pipeline().run(job)
-            assert outcome.status == "failed" and outcome.cost_usd == 0
-            assert outcome.reason.startswith("source_image: is empty")
-        finally:
-            bootstrap.reset()  # its clients name this cloud's endpoint
+        # When it is put in the local uploads bucket (boto3 sends Expect: 100-continue)
+        key = "campaigns/store-12/shelf.jpg"
+        upload = threading.Thread(target=cloud.put_file, args=(empty, key), daemon=True)
+        upload.start()
+        upload.join(timeout=60)
+        # Then the upload returns (it hung for good) and the object is there, empty
+        assert not upload.is_alive(), "putting an empty file into the local cloud hung"
+        head = cloud.client("s3").head_object(Bucket=cloud.uploads_bucket, Key=key)
+        assert head["ContentLength"] == 0
+        # And an edit of it fails saying the photo is empty, at no cost
+        job = Job(
+            campaign="store-12",
+            template="price-tag-edit",
+            template_version="v1",
+            variables={"price": "$1.99"},
+            quality=Quality.MEDIUM,
+            size=None,
+            mode=Mode.EDIT,
+            source_image=key,
+            mask_box=(10, 10, 50, 50),
+        )
+        parts = bootstrap.build(Settings.from_env(), bootstrap.Clients.from_env())
+        outcome = parts.pipeline.run(job)
+        assert outcome.status == "failed" and outcome.cost_usd == 0
+        assert outcome.reason.startswith("source_image: is empty")
