@@ -28,12 +28,12 @@ from throughput import sheet  # the same rows as the throughput bench; bench/ is
 from placard import bootstrap
 from placard.aws.ledger import _serialise
 from placard.domain.jobs import Job
+from placard.domain.keys import image_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.runs import UploadRun
 from placard.domain.templates import default_catalogue
 from placard.reporting.campaign import parsed_rows
 from placard.reporting.csv_reports import errors_report
-from placard.services.pipeline import image_key
 from placard_local.cloud import local_cloud
 
 CAMPAIGN = "bench"
@@ -87,8 +87,8 @@ def charged(job: Job) -> LedgerItem:
         quality=job.quality.value, size=str(job.size), unit_price=price, cost_usd=price,
         status=Status.CHARGED, created_at="2026-11-26T00:00:00.000+00:00",
         updated_at="2026-11-26T00:00:01.000+00:00", upload="sheet",
-        row=int(job.origin.get("row", 0)), row_id=job.row_id, s3_key=image_key(job, 0, "png"),
-        sha256="0" * 64, attempts=1,
+        row=int(job.origin.get("row", 0)), row_id=job.row_id, sha256="0" * 64, attempts=1,
+        s3_key=image_key(job.campaign, job.job_id, 0, "png"),
     )  # fmt: skip
 
 

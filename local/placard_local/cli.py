@@ -11,12 +11,13 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from placard.domain.errors import PlacardError, UnknownTemplate
 from placard.domain.jobs import Quality
+from placard.domain.money import parse_usd
 from placard.domain.statuses import JobState
 from placard.domain.templates import Template, default_catalogue
 from placard.providers import NAMES
@@ -225,11 +226,8 @@ def _set_total(bar: Any, total: int) -> None:
 
 
 def _usd(text: str) -> Decimal:
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        amount = Decimal(-1)
-    if not amount.is_finite() or amount < 0:
+    amount = parse_usd(text)
+    if amount is None:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an amount of USD; give a number, 0 or more, e.g. 25 or 7.50"
         )

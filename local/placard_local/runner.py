@@ -20,6 +20,7 @@ from placard.aws.ledger import DynamoLedger
 from placard.aws.queue import SqsJobQueue
 from placard.domain.errors import InvalidInput, PlacardError
 from placard.domain.jobs import Job, Mode, parse_campaign
+from placard.domain.keys import derivative_key, upload_key
 from placard.domain.ledger_items import Status
 from placard.domain.runs import UploadRun
 from placard.domain.statuses import JobState, RowStatus
@@ -27,8 +28,7 @@ from placard.domain.templates import default_catalogue
 from placard.reporting.campaign import build
 from placard.reporting.csv_reports import read_errors, row_outcome
 from placard.services.ingest import BUDGET_METADATA, Upload
-from placard.services.pipeline import variant_key
-from placard.sheets.reader import Row, RowError, SheetDefaults, job_from_row, read_rows, upload_key
+from placard.sheets.reader import Row, RowError, SheetDefaults, job_from_row, read_rows
 from placard_local.cloud import LocalCloud
 
 
@@ -142,7 +142,7 @@ def run_sheet(
     budget: Decimal | None = None,
 ) -> RunSummary:
     sheet, campaign = plan.sheet, plan.campaign
-    upload = Upload.parse(f"campaigns/{campaign}/{sheet.name}")
+    upload = Upload.parse(upload_key(campaign, sheet.name))
     for name in plan.files:
         if (sheet.parent / name).is_file():  # a missing one is reported by ingest, per row
             cloud.put_file(sheet.parent / name, upload_key(campaign, name))
@@ -275,7 +275,7 @@ def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
                 continue
             local_files[item.s3_key] = f"images/{stem}.png"
             for variant, suffix in (("web", "web.webp"), ("thumb", "thumb.webp")):
-                key, name = variant_key(item.s3_key, variant), f"{stem}.{suffix}"
+                key, name = derivative_key(item.s3_key, variant), f"{stem}.{suffix}"
                 # A review copy that was never made: the page shows the original instead.
                 made = _download(s3, settings.assets_bucket, key, images_dir / name)
                 local_files[key] = f"images/{name}" if made else local_files[item.s3_key]

@@ -112,7 +112,7 @@ def build_folder(out: Path) -> tuple[list[Entry], dict[str, tuple[int, int]]]:
             original = poster_png(size, copy.get("headline", copy.get("event_name", "Sign")), row)
             (folder / f"{index}.png").write_bytes(original)
             for derivative in derivatives(original):
-                name = f"{index}.{derivative.variant}.{derivative.extension}"
+                name = f"{index}.{derivative.kind}.{derivative.extension}"
                 (folder / name).write_bytes(derivative.data)
             base = f"images/job-{row:03d}/{index}"
             images.append(ImageLinks(f"{base}.thumb.webp", f"{base}.web.webp", f"{base}.png"))

@@ -7,12 +7,12 @@ from collections import Counter
 from decimal import Decimal
 
 from placard.domain.jobs import Job
+from placard.domain.keys import derivative_key, image_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.runs import UploadRun
 from placard.domain.templates import default_catalogue
 from placard.reporting.campaign import build, parsed_rows
 from placard.reporting.csv_reports import errors_report
-from placard.services.pipeline import image_key, variant_key
 
 SHEET = (
     "template,product,headline,cta,quality,size\r\n"
@@ -28,8 +28,8 @@ def charged(job: Job) -> LedgerItem:
         template_version=job.template_version, provider="openai", model="gpt-image-2",
         quality=job.quality.value, size=str(job.size), unit_price=price, cost_usd=price,
         status=Status.CHARGED, created_at="2026-11-26T00:00:00.000+00:00",
-        updated_at="2026-11-26T00:00:01.000+00:00", s3_key=image_key(job, 0, "png"),
-        sha256="0" * 64, attempts=1,
+        updated_at="2026-11-26T00:00:01.000+00:00", sha256="0" * 64, attempts=1,
+        s3_key=image_key(job.campaign, job.job_id, 0, "png"),
     )  # fmt: skip
 
 
@@ -51,7 +51,7 @@ def test_each_image_is_linked_once_and_both_reports_carry_its_link() -> None:
     reports = build(run, rows, items, uri=lambda key: f"s3://assets/{key}", link=link)
     # Then each original, web copy and thumbnail was linked once
     originals = [item.s3_key for [item] in items.values()]
-    copies = [variant_key(key, variant) for key in originals for variant in ("web", "thumb")]
+    copies = [derivative_key(key, kind) for key in originals for kind in ("web", "thumb")]
     assert linked == Counter(originals + copies)
     # And the original's link is in results.csv and in index.html
     for key in originals:

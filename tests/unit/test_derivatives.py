@@ -32,8 +32,8 @@ def opened(derivative: Derivative) -> Image.Image:
     return image
 
 
-def by_variant(data: bytes) -> dict[str, Derivative]:
-    return {d.variant: d for d in derivatives(data)}
+def by_kind(data: bytes) -> dict[str, Derivative]:
+    return {d.kind: d for d in derivatives(data)}
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_sizes_keep_the_aspect_ratio(
     # Given a generated image of one of the sizes placard makes
     data = encode(poster(*size))
     # When its derivatives are made
-    made = by_variant(data)
+    made = by_kind(data)
     # Then the web copy fits 1280 px and the thumbnail 320 px, in the original's proportions
     assert opened(made["web"]).size == web
     assert opened(made["thumb"]).size == thumb
@@ -67,7 +67,7 @@ def test_web_then_thumb_both_webp() -> None:
     # When its derivatives are made
     made = derivatives(data)
     # Then there are exactly a web copy and a thumbnail, in that order, both real WebP files
-    assert [d.variant for d in made] == ["web", "thumb"]
+    assert [d.kind for d in made] == ["web", "thumb"]
     for derivative in made:
         assert derivative.media_type == "image/webp"
         assert derivative.extension == "webp"
@@ -83,7 +83,7 @@ def test_small_images_are_never_upscaled() -> None:
     # Given an image smaller than both limits
     data = encode(poster(200, 120))
     # When its derivatives are made
-    made = by_variant(data)
+    made = by_kind(data)
     # Then both keep its size: re-encoded as WebP, not enlarged
     assert opened(made["web"]).size == (200, 120)
     assert opened(made["thumb"]).size == (200, 120)
@@ -93,7 +93,7 @@ def test_the_picture_survives() -> None:
     # Given a poster with an orange block in its top-left quarter
     data = encode(poster(1024, 1536))
     # When its thumbnail is made
-    thumb = opened(by_variant(data)["thumb"]).convert("RGB")
+    thumb = opened(by_kind(data)["thumb"]).convert("RGB")
     # Then the block is still there, in the same place, the same colour (lossy, so roughly)
     r, g, b = thumb.getpixel((thumb.width * 3 // 8, thumb.height * 3 // 8))  # type: ignore[misc]
     assert abs(r - 0xFF) < 24 and abs(g - 0x5A) < 24 and abs(b - 0x1F) < 24
@@ -104,7 +104,7 @@ def test_rgba_keeps_its_transparency() -> None:
     image = poster(800, 600).convert("RGBA")
     image.paste((0, 0, 0, 0), (0, 0, 400, 600))
     # When its derivatives are made
-    made = by_variant(encode(image))
+    made = by_kind(encode(image))
     # Then both are WebP with an alpha channel: transparent on the left, opaque on the right
     for derivative in made.values():
         result = opened(derivative)
@@ -119,7 +119,7 @@ def test_opaque_rgba_and_la_become_rgb() -> None:
     for mode in ("RGBA", "LA"):
         data = encode(poster(640, 480, mode))
         # When its derivatives are made
-        made = by_variant(data)
+        made = by_kind(data)
         # Then the WebP carries no useless alpha channel
         assert opened(made["web"]).mode == "RGB", mode
 
@@ -131,7 +131,7 @@ def test_palette_images_are_converted() -> None:
     holey.info["transparency"] = plain.getpixel((0, 0))
     for image, mode in ((plain, "RGB"), (holey, "RGBA")):
         # When its derivatives are made
-        made = by_variant(encode(image))
+        made = by_kind(encode(image))
         # Then they are true-colour WebP, with alpha only where there was transparency
         web = opened(made["web"])
         assert web.mode == mode
@@ -148,8 +148,8 @@ def test_jpeg_and_webp_originals_and_exif_rotation() -> None:
     webp = encode(poster(1536, 1024), "WEBP", quality=90)
     # When their derivatives are made
     # Then the JPEG's are upright (portrait), the WebP's landscape
-    assert opened(by_variant(jpeg)["web"]).size == (853, 1280)
-    assert opened(by_variant(webp)["web"]).size == (1280, 853)
+    assert opened(by_kind(jpeg)["web"]).size == (853, 1280)
+    assert opened(by_kind(webp)["web"]).size == (1280, 853)
 
 
 def test_no_metadata_and_same_bytes_every_time() -> None:

@@ -16,15 +16,14 @@ from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageFilter, ImageOps
 
 from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Size, parse_box
-from placard.imaging import edits
+from placard.imaging import decoding
+from placard.imaging.decoding import MAX_INPUT_BYTES, probe
 from placard.imaging.edits import (
-    MAX_INPUT_BYTES,
     composite,
     edit_size,
     finish_edit,
     openai_mask_png,
     prepare_edit,
-    probe,
 )
 from placard.providers.base import ProviderError
 from tests.pictures import decode, encode
@@ -192,7 +191,7 @@ def test_an_image_over_the_pixel_limit_is_refused_even_when_pillow_would_allow_i
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given the pixel limit lowered to 10,000 and Pillow's own limit off
-    monkeypatch.setattr(edits, "MAX_INPUT_PIXELS", 10_000)
+    monkeypatch.setattr(decoding, "MAX_INPUT_PIXELS", 10_000)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     # Then a 101x100 image is refused and a 100x100 one is not
     refused(lambda: probe(encode(Image.new("RGB", (101, 100))), "source_image"), "source_image")

@@ -25,6 +25,7 @@ from placard.domain.ports import AssetStore, JobQueue, JobRecord, JobRecords, Le
 from placard.domain.pricing import PriceTable
 from placard.domain.statuses import JobState
 from placard.domain.templates import Catalogue
+from placard.services.uploads import missing_files
 from placard.sheets.reader import Row, RowError, SheetDefaults, job_from_row
 
 
@@ -71,9 +72,8 @@ class JobService:
         if errors or not isinstance(parsed, Job):
             raise _invalid(errors)
         try:
-            for key, field in ((parsed.source_image, "source_image"), (parsed.mask, "mask")):
-                if key and not self.uploads.exists(key):
-                    raise InvalidInput(field, f"{key} is not in the uploads bucket", key)
+            if missing := missing_files(parsed, self.uploads.exists):
+                raise missing[0]  # one at a time, as the worker would find them
             size = parsed.size or self._source_size(parsed)
             self.prices[self.provider].check_size(size)
             if request.callback_url:
@@ -94,11 +94,10 @@ class JobService:
         ]
 
     def _source_size(self, job: Job) -> Size:
-        from placard.imaging import edits  # lazy: Pillow reads only the header here
+        from placard.imaging.edits import source_edit_size  # lazy: Pillow reads the header
 
         assert job.source_image is not None  # an edit without a size names its source
-        _, width, height = edits.probe(self.uploads.read(job.source_image), "source_image")
-        return edits.edit_size(width, height)
+        return source_edit_size(self.uploads.read(job.source_image))
 
     def estimate(self, request: JobRequest) -> Estimate:
         job, size = self.plan(request)

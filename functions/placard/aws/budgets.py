@@ -11,16 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from placard.aws.ledger import condition_failed
-from placard.domain.ledger_items import campaign_pk
+from placard.aws.ledger import condition_failed, typed_key
+from placard.domain.keys import budget_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-
-def budget_key(campaign: str) -> dict[str, dict[str, str]]:
-    """Beside the campaign's images, so one query reads both."""
-    return {"pk": {"S": campaign_pk(campaign)}, "sk": {"S": "BUDGET"}}
 
 
 def _number(value: Decimal) -> dict[str, str]:
@@ -35,7 +30,7 @@ class DynamoBudgets:
     def set_limit(self, campaign: str, limit: Decimal, spent: Decimal) -> None:
         """Give the campaign a budget of `limit` USD, of which `spent` is already gone; a new
         limit for a campaign that has one moves what remains by the difference."""
-        key = budget_key(campaign)
+        key = typed_key(budget_key(campaign))
         while True:
             item = self._item(campaign)
             try:
@@ -73,7 +68,7 @@ class DynamoBudgets:
         try:
             self._db.update_item(
                 TableName=self.table,
-                Key=budget_key(campaign),
+                Key=typed_key(budget_key(campaign)),
                 UpdateExpression="ADD remaining_usd :minus",
                 ConditionExpression="remaining_usd >= :amount",
                 ExpressionAttributeValues={
@@ -95,7 +90,7 @@ class DynamoBudgets:
         try:
             self._db.update_item(
                 TableName=self.table,
-                Key=budget_key(campaign),
+                Key=typed_key(budget_key(campaign)),
                 UpdateExpression="ADD remaining_usd :amount",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues={":amount": _number(amount)},
@@ -115,6 +110,6 @@ class DynamoBudgets:
 
     def _item(self, campaign: str) -> dict[str, Any] | None:
         reply = self._db.get_item(
-            TableName=self.table, Key=budget_key(campaign), ConsistentRead=True
+            TableName=self.table, Key=typed_key(budget_key(campaign)), ConsistentRead=True
         )
         return reply.get("Item")

@@ -7,15 +7,12 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from placard.aws.ledger import condition_failed
+from placard.aws.ledger import condition_failed, typed_key
+from placard.domain.keys import job_record_key
 from placard.domain.ports import JobRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-
-def _key(job_id: str) -> dict[str, dict[str, str]]:
-    return {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}
 
 
 class DynamoJobRecords:
@@ -30,7 +27,7 @@ class DynamoJobRecords:
         try:
             self._db.put_item(
                 TableName=self.table,
-                Item={**_key(record.job_id), **item},
+                Item={**typed_key(job_record_key(record.job_id)), **item},
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
@@ -38,9 +35,9 @@ class DynamoJobRecords:
                 raise  # else the same job was asked for before: keep its record
 
     def get(self, job_id: str) -> JobRecord | None:
-        item = self._db.get_item(TableName=self.table, Key=_key(job_id), ConsistentRead=True).get(
-            "Item"
-        )
+        item = self._db.get_item(
+            TableName=self.table, Key=typed_key(job_record_key(job_id)), ConsistentRead=True
+        ).get("Item")
         if item is None:
             return None
         fields = JobRecord.__dataclass_fields__
@@ -52,7 +49,7 @@ class DynamoJobRecords:
     def end(self, job_id: str, state: str, reason: str) -> None:
         self._db.update_item(
             TableName=self.table,
-            Key=_key(job_id),
+            Key=typed_key(job_record_key(job_id)),
             UpdateExpression="SET #e = :state, #r = :reason",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames={"#e": "ended", "#r": "reason"},

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from placard.domain.ledger_items import LedgerItem, Status, campaign_pk, job_prefix
+from placard.domain.keys import IMAGES_PREFIX, campaign_pk, job_images_prefix
+from placard.domain.ledger_items import LedgerItem, Status
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -24,6 +25,11 @@ def _serialise(item: dict[str, Any]) -> dict[str, Any]:
 def condition_failed(exc: ClientError) -> bool:
     """A conditional write refused: the item was not as the condition asked."""
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def typed_key(key: dict[str, str]) -> dict[str, dict[str, str]]:
+    """A key from domain/keys.py as the DynamoDB client takes it."""
+    return {name: {"S": value} for name, value in key.items()}
 
 
 def _deserialise(item: dict[str, Any]) -> dict[str, Any]:
@@ -48,10 +54,10 @@ class DynamoLedger:
                 yield LedgerItem.from_item(_deserialise(item))
 
     def job_items(self, campaign: str, job_id: str) -> list[LedgerItem]:
-        return list(self._query(campaign_pk(campaign), job_prefix(job_id)))
+        return list(self._query(campaign_pk(campaign), job_images_prefix(job_id)))
 
     def campaign_items(self, campaign: str) -> list[LedgerItem]:
-        return list(self._query(campaign_pk(campaign), "IMAGE#"))
+        return list(self._query(campaign_pk(campaign), IMAGES_PREFIX))
 
     def reserve(self, items: Sequence[LedgerItem]) -> bool:
         """Reserve each image; False when another delivery already charged one of them.

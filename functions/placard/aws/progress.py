@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from placard.domain.ledger_items import campaign_pk
+from placard.aws.ledger import typed_key
+from placard.domain.keys import run_key
 from placard.domain.runs import UploadRun
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class DynamoProgress:
     def _update(self, run: UploadRun, expression: str, value: int) -> tuple[int, int | None]:
         reply = self._db.update_item(
             TableName=self.table,
-            Key={"pk": {"S": campaign_pk(run.campaign)}, "sk": {"S": f"RUN#{run.sheet}#{run.run}"}},
+            Key=typed_key(run_key(run.campaign, run.sheet, run.run)),
             UpdateExpression=expression,
             ExpressionAttributeValues={":n": {"N": str(value)}},
             ReturnValues="ALL_NEW",

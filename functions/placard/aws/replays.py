@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from placard.aws.ledger import condition_failed
+from placard.domain.keys import signature_id
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -31,7 +32,7 @@ class DynamoReplayGuard:
         """True when the signature is new, or comes again under the key it first came with."""
         digest = hashlib.sha256(signature.encode()).hexdigest()
         item = {
-            "id": {"S": f"signature#{digest}"},
+            "id": {"S": signature_id(digest)},
             "expiration": {"N": str(int(time.time()) + self.remember_seconds)},
         }
         condition, extra = "attribute_not_exists(id)", dict[str, Any]()

@@ -7,6 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from placard.domain.keys import campaign_pk, image_sk
 from placard.domain.statuses import said_over_budget
 
 
@@ -78,15 +79,3 @@ class LedgerItem:
 _KEEP = frozenset({"unit_price", "cost_usd", "image_index"})
 # Every text field, required ones included: old stored items may lack any of them.
 _TEXT = tuple(f.name for f in fields(LedgerItem) if f.type == "str")
-
-
-def campaign_pk(campaign: str) -> str:
-    return f"CAMPAIGN#{campaign}"
-
-
-def image_sk(job_id: str, index: int) -> str:
-    return f"IMAGE#{job_id}#{index:02d}"
-
-
-def job_prefix(job_id: str) -> str:
-    return f"IMAGE#{job_id}#"

@@ -4,10 +4,10 @@ the reports."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 from placard.domain.jobs import Job
+from placard.domain.keys import reports_prefix
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class UploadRun:
 
     @property
     def reports_prefix(self) -> str:
-        return f"reports/{self.campaign}/{PurePosixPath(self.sheet).stem}/"
+        return reports_prefix(self.campaign, self.sheet)
 
     def to_dict(self) -> dict[str, str]:
         return {"campaign": self.campaign, "sheet": self.sheet, "run": self.run}

@@ -4,7 +4,7 @@ The provider's original bytes stay as they are; these are stored beside them
 (`campaigns/<campaign>/<job_id>/<i>.web.webp`, `<i>.thumb.webp`) so a contact sheet of
 hundreds of posters opens quickly in a browser.
 
-The input is read with the same guarded decoder as users' uploads (`imaging._decode`):
+The input is read with the same guarded decoder as users' uploads (`decoding.decode`):
 anything that is not a PNG, JPEG or WebP, or that claims more pixels than allowed, is
 refused with `InvalidInput` before it is decoded. Colours are converted to sRGB and the
 EXIF orientation applied; transparency is kept (WebP has an alpha channel). Images are only
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from placard.imaging.edits import _decode, _normalise
+from placard.imaging.decoding import decode, normalise
 
 WEB_EDGE: int = 1280  # longest edge of the web-sized copy, at most
 THUMB_EDGE: int = 320  # longest edge of the thumbnail, at most
@@ -34,7 +34,7 @@ _EXTENSION = "webp"
 
 @dataclass(frozen=True)
 class Derivative:
-    variant: str  # "web" or "thumb": the key's `<i>.<variant>.webp`
+    kind: str  # "web" or "thumb": the key's `<i>.<kind>.webp` (domain/keys.py)
     data: bytes
     media_type: str
     extension: str
@@ -47,7 +47,7 @@ def derivatives(data: bytes) -> list[Derivative]:
     Raises `InvalidInput` (field "image") for bytes that are not a readable PNG, JPEG or WebP
     image, or that are too large to decode safely.
     """
-    image = _normalise(_decode(data, "image"))  # RGB, or RGBA with real transparency
+    image = normalise(decode(data, "image"))  # RGB, or RGBA with real transparency
     web = _shrunk(image, WEB_EDGE)
     thumb = _shrunk(web, THUMB_EDGE)  # from the web copy: same result, a fraction of the work
     return [

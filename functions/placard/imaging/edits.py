@@ -11,40 +11,29 @@ the answer goes back. `finish_edit` undoes the padding and scaling and puts the 
 result back inside the mask with a feathered edge, so the edit comes back at the photo's own
 size and everything away from the edit stays byte-identical to the photo.
 
-Safety: `probe` reads sizes from the file header itself, before Pillow is asked to do
-anything, so an image whose header claims billions of pixels is refused without a byte of
-it being decoded; Pillow's own decompression-bomb checks can only ever surface as
-`InvalidInput`. Same inputs give the same bytes: PNGs are written without metadata.
+Safety: every image is read with the guarded decoder of `imaging/decoding.py` (sizes from
+the header before any pixel is decoded). Same inputs give the same bytes: PNGs are written
+without metadata.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import struct
-import warnings
 from dataclasses import dataclass
 
-from PIL import ExifTags, Image, ImageFilter, ImageOps
+from PIL import Image, ImageFilter
 
 from placard.domain.errors import InvalidInput
 from placard.domain.jobs import MAX_EDGE, MAX_PIXELS, MIN_PIXELS, Size, check_box
+from placard.imaging.decoding import decode, normalise, png_bytes, probe, sixteen_bit_to_l
 from placard.providers.base import ProviderError
-
-MAX_INPUT_BYTES: int = 50 * 1024 * 1024
-MAX_INPUT_PIXELS: int = 40_000_000  # refuse larger sources/masks before decoding
 
 Box = tuple[int, int, int, int]
 _Region = tuple[float, float, float, float]  # left, top, right, bottom; may be fractional
 
-_ACCEPTED = "give a PNG, JPEG or WebP image"
-_DAMAGED = "could not be read as a PNG, JPEG or WebP image; the file may be damaged or incomplete"
-# What Pillow may raise while reading a file it has accepted the header of.
-_READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error)
 
 _EDIT = 255
 _MIN_SENT_SIDE = 64  # a photo the service would see thinner than this is refused
-_PNG_LEVEL = 1  # zlib level: 1 writes a 1024x1536 photo ~3x faster than 6, ~20 % larger
 _ASPECT_TOLERANCE = 0.02  # a mask of other pixel dimensions is scaled if proportions match
 _MIDTONE_LIMIT = 0.35  # share of grey pixels above which an opaque image is not a mask
 _EDIT_IF_TRANSPARENT = [_EDIT if a < 128 else 0 for a in range(256)]
@@ -66,215 +55,14 @@ class EditInputs:
     placement: Box  # where `base` lies in the sent image, x, y, w, h (around it: padding)
 
 
-# --------------------------------------------------------------------------- probing
-
-
-def probe(data: bytes, field: str) -> tuple[str, int, int]:
-    """(format, width, height) from the header only: format is "PNG", "JPEG" or "WEBP",
-    width and height as stored (before any EXIF rotation).
-
-    Refuses, with `InvalidInput(field, ...)`, empty data, data over MAX_INPUT_BYTES, anything
-    that is not PNG/JPEG/WebP, and images over MAX_INPUT_PIXELS (or over Pillow's own
-    Image.MAX_IMAGE_PIXELS, when that is lower) — all before any pixel is decoded.
-    """
-    fmt, image = _open(data, field)
-    return fmt, image.width, image.height
-
-
-def _open(data: bytes, field: str) -> tuple[str, Image.Image]:
-    """The image opened lazily (header read, no pixels decoded), after every size check."""
-    fmt, width, height = _check_header(data, field)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[fmt])
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _too_large(field, width, height) from exc
-    except _READ_ERRORS as exc:
-        raise InvalidInput(field, _DAMAGED) from exc
-    # The header said one size; make sure Pillow did not find a larger one.
-    _check_pixels(field, image.width, image.height)
-    return fmt, image
-
-
-def _check_header(data: bytes, field: str) -> tuple[str, int, int]:
-    if not data:
-        raise InvalidInput(field, f"is empty; {_ACCEPTED}")
-    if len(data) > MAX_INPUT_BYTES:
-        raise InvalidInput(
-            field,
-            f"is {len(data) / 2**20:.1f} MB; the limit is {MAX_INPUT_BYTES // 2**20} MB",
-        )
-    fmt = _sniff(data)
-    if fmt is None:
-        other = _name_other_format(data)
-        reason = f"is {other}; {_ACCEPTED}" if other else "is not a PNG, JPEG or WebP image"
-        raise InvalidInput(field, reason)
-    dims = _header_size(fmt, data)
-    if dims is None:
-        raise InvalidInput(field, _DAMAGED)
-    _check_pixels(field, *dims)
-    return fmt, dims[0], dims[1]
-
-
-def _check_pixels(field: str, width: int, height: int) -> None:
-    limit = MAX_INPUT_PIXELS
-    if Image.MAX_IMAGE_PIXELS is not None:
-        limit = min(limit, Image.MAX_IMAGE_PIXELS)
-    if width <= 0 or height <= 0:
-        raise InvalidInput(field, _DAMAGED)
-    if width * height > limit:
-        raise _too_large(field, width, height)
-
-
-def _too_large(field: str, width: int, height: int) -> InvalidInput:
-    limit = MAX_INPUT_PIXELS
-    if Image.MAX_IMAGE_PIXELS is not None:
-        limit = min(limit, Image.MAX_IMAGE_PIXELS)
-    return InvalidInput(
-        field,
-        f"is {width}x{height} ({width * height / 1e6:.0f} megapixels); the limit is "
-        f"{limit / 1e6:.0f} megapixels, so please give a smaller image",
-        f"{width}x{height}",
-    )
-
-
-def _sniff(data: bytes) -> str | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
-        return "WEBP"
-    return None
-
-
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
-
-
-def _name_other_format(data: bytes) -> str | None:
-    """A person's name for a few formats people upload by mistake."""
-    head = data[:1024]
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "a GIF"
-    if head.startswith(b"%PDF"):
-        return "a PDF"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in _HEIF_BRANDS:
-            return "a HEIC/HEIF photo (export it as JPEG first)"
-        if brand in (b"avif", b"avis"):
-            return "an AVIF image"
-        return "a video"
-    if head.startswith((b"II*\x00", b"MM\x00*")):
-        return "a TIFF"
-    if head.startswith(b"BM") and head[6:10] == b"\x00\x00\x00\x00":
-        return "a BMP"
-    if head.startswith(b"PK\x03\x04"):
-        return "a ZIP file (Word, Excel and PowerPoint files are ZIP files too)"
-    if text.startswith((b"http://", b"https://")):
-        return "a web address, not the image itself"
-    if text.startswith(b"<") and b"<svg" in text:
-        return "an SVG drawing"
-    if text.startswith(b"<"):
-        return "a web page"
-    if b"\x00" not in head and not any(b < 9 or 13 < b < 32 for b in head):
-        return "a text file, not an image"
-    return None
-
-
-def _header_size(fmt: str, data: bytes) -> tuple[int, int] | None:
-    if fmt == "PNG":
-        if len(data) < 24 or data[12:16] != b"IHDR":
-            return None
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    if fmt == "JPEG":
-        return _jpeg_size(data)
-    return _webp_size(data)
-
-
-# Start-of-frame markers carry the size; C4 (DHT), C8 (JPG) and CC (DAC) do not.
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """The largest frame size declared before the scan starts (walking marker segments)."""
-    found: tuple[int, int] | None = None
-    i, end = 2, len(data)
-    while i < end:
-        if data[i] != 0xFF:  # junk between segments: skipped, as Pillow does
-            i += 1
-            continue
-        while i < end and data[i] == 0xFF:  # fill bytes
-            i += 1
-        if i >= end:
-            break
-        marker = data[i]
-        i += 1
-        if marker == 0x00 or marker in _JPEG_STANDALONE:
-            continue
-        if marker in (0xD9, 0xDA):  # end of image, start of scan
-            break
-        if i + 2 > end:
-            break
-        (length,) = struct.unpack(">H", data[i : i + 2])
-        if length < 2:
-            return None
-        if marker in _JPEG_SOF:
-            if i + 7 > end:
-                return None
-            height, width = struct.unpack(">HH", data[i + 3 : i + 7])
-            if found is None or width * height > found[0] * found[1]:
-                found = (int(width), int(height))
-        i += length
-    return found
-
-
-def _webp_size(data: bytes) -> tuple[int, int] | None:
-    chunk = data[12:16]
-    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
-        width, height = struct.unpack("<HH", data[26:30])
-        return width & 0x3FFF, height & 0x3FFF
-    if chunk == b"VP8X" and len(data) >= 30:
-        width = int.from_bytes(data[24:27], "little") + 1
-        height = int.from_bytes(data[27:30], "little") + 1
-        return width, height
-    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
-        bits = int.from_bytes(data[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    return None
-
-
-def _decode(data: bytes, field: str) -> Image.Image:
-    """Probe, then decode every pixel and apply the EXIF orientation."""
-    _, image = _open(data, field)
-    frames = getattr(image, "n_frames", 1)
-    if frames > 1:  # editing the first frame would drop the others without a word
-        raise InvalidInput(
-            field,
-            f"is animated ({frames} frames); an edit changes a single still image: give one "
-            "frame as a PNG, JPEG or WebP",
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _too_large(field, image.width, image.height) from exc
-    except _READ_ERRORS as exc:
-        raise InvalidInput(field, _DAMAGED) from exc
-    try:
-        if image.getexif().get(ExifTags.Base.Orientation, 1) in (2, 3, 4, 5, 6, 7, 8):
-            return ImageOps.exif_transpose(image)
-    except Exception:  # unreadable EXIF must not make a good photo unusable
-        return image
-    return image
-
-
 # --------------------------------------------------------------------------- boxes and sizes
+
+
+def source_edit_size(source: bytes) -> Size:
+    """The size an edit of this photo is sent and billed at, from its header alone: what the
+    API and `placard estimate` price before the job runs."""
+    _, width, height = probe(source, "source_image")
+    return edit_size(width, height)
 
 
 def edit_size(source_width: int, source_height: int) -> Size:
@@ -357,55 +145,9 @@ def _fit(
 # --------------------------------------------------------------------------- colours
 
 
-def _normalise(image: Image.Image) -> Image.Image:
-    """RGB, or RGBA when there is real transparency; colours converted to sRGB."""
-    if image.mode.startswith("I") or image.mode == "F":
-        image = _sixteen_bit_to_l(image)
-    image = _to_srgb(image)
-    if image.has_transparency_data:
-        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
-        alpha = rgba.getchannel("A")
-        if alpha.histogram()[255] < alpha.width * alpha.height:
-            return rgba
-        return rgba.convert("RGB")
-    return image if image.mode == "RGB" else image.convert("RGB")
-
-
-def _sixteen_bit_to_l(image: Image.Image) -> Image.Image:
-    """16-bit greyscale scaled to 8 bits (Pillow's own conversion clips at 255)."""
-    wide = image if image.mode in ("I", "F") else image.convert("I")
-    return wide.point(lambda v: v * (1 / 257)).convert("L")
-
-
-def _to_srgb(image: Image.Image) -> Image.Image:
-    """Apply an embedded colour profile (a phone's Display P3, a print CMYK profile), so
-    the pixels look the same once written without it. A profile that cannot be used is
-    ignored."""
-    icc = image.info.get("icc_profile")
-    if not icc or image.mode not in ("RGB", "RGBA", "CMYK", "L"):
-        return image
-    try:
-        from PIL import ImageCms
-    except ImportError:  # pragma: no cover - Pillow built without littlecms
-        return image
-    try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if "srgb" in ImageCms.getProfileDescription(profile).lower():
-            return image
-        converted = ImageCms.profileToProfile(
-            image,
-            profile,
-            ImageCms.createProfile("sRGB"),
-            outputMode="RGBA" if image.mode == "RGBA" else "RGB",
-        )
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError, KeyError):
-        return image
-    return image if converted is None else converted
-
-
 def _luma(image: Image.Image) -> Image.Image:
     if image.mode.startswith("I") or image.mode == "F":
-        return _sixteen_bit_to_l(image)
+        return sixteen_bit_to_l(image)
     return image if image.mode == "L" else image.convert("L")
 
 
@@ -480,7 +222,7 @@ def prepare_edit(
     if size is not None:
         size.check()
 
-    image = _normalise(_decode(source, "source_image"))
+    image = normalise(decode(source, "source_image"))
     sw, sh = source_size = image.size
     native, edit_field = _edit_area(source_size, mask, box)
     if size is None:
@@ -514,7 +256,7 @@ def prepare_edit(
             "the marked area is cropped away",
         )
     return EditInputs(
-        source_png=_png(sent),
+        source_png=png_bytes(sent),
         mask=sent_mask,
         size=target,
         box=(bbox[0], bbox[1], bbox[2] - bbox[0], bbox[3] - bbox[1]),
@@ -530,7 +272,7 @@ def _edit_area(
     """The area to edit (255) at the mask's own size, and the field that gave it."""
     sw, sh = source_size
     if mask is not None:
-        mask_image = _decode(mask, "mask")
+        mask_image = decode(mask, "mask")
         if mask_image.size != source_size and not _proportions_match(mask_image.size, source_size):
             mw, mh = mask_image.size
             raise InvalidInput(
@@ -579,7 +321,7 @@ def openai_mask_png(mask: Image.Image) -> bytes:
     if mask.mode != "L":
         raise ValueError(f"the mask must be mode 'L', not {mask.mode!r}")
     black = Image.new("L", mask.size, 0)
-    return _png(Image.merge("RGBA", (black, black, black, mask.point(_KEEP_ALPHA))))
+    return png_bytes(Image.merge("RGBA", (black, black, black, mask.point(_KEEP_ALPHA))))
 
 
 def finish_edit(edit: EditInputs, result: bytes, *, feather: int | None = None) -> bytes:
@@ -604,16 +346,16 @@ def composite(
 
     An unreadable result raises ProviderError (the provider's fault, not the user's).
     """
-    source = _decode(source_png, "source_image")
+    source = decode(source_png, "source_image")
     if source.mode not in ("RGB", "RGBA"):
-        source = _normalise(source)
+        source = normalise(source)
     return _blend(source, _result_image(result, *source.size), mask, feather)
 
 
 def _result_image(result: bytes, width: int, height: int) -> Image.Image:
     """The provider's image, normalised, at width x height."""
     try:
-        edited = _normalise(_decode(result, "result"))
+        edited = normalise(decode(result, "result"))
     except InvalidInput as exc:
         raise ProviderError(f"the image service returned an unusable image: {exc.reason}") from exc
     if edited.size != (width, height):
@@ -652,12 +394,4 @@ def _blend(
         if feather:
             soft = soft.filter(ImageFilter.GaussianBlur(feather))
         source.paste(edited.crop(area), area[:2], soft)
-    return _png(source)
-
-
-def _png(image: Image.Image) -> bytes:
-    """PNG bytes without metadata (no profile, EXIF, text or dpi): deterministic."""
-    image.info = {}
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False, compress_level=_PNG_LEVEL)
-    return buffer.getvalue()
+    return png_bytes(source)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from placard.domain.errors import InvalidInput
-from placard.providers.base import ImageProvider
+from placard.providers.base import DRAFT, NAMES, PAID, ImageProvider
 from placard.settings import Settings
 
-NAMES = ("draft", "openai", "prospolabs")
+__all__ = ["DRAFT", "NAMES", "PAID", "make_provider"]
 
 
 def make_provider(settings: Settings) -> ImageProvider:
     name = settings.provider
-    if name == "draft":
+    if name == DRAFT:
         from placard.providers.draft import DraftProvider
 
         return DraftProvider()

@@ -8,6 +8,12 @@ from typing import Protocol
 from placard.domain.errors import PlacardError
 from placard.domain.jobs import Mode, Quality, Size
 
+# Every provider by name, the free offline one first; the factory in providers/__init__.py,
+# the CLI and estimates all take them from here.
+DRAFT = "draft"
+PAID = ("openai", "prospolabs")  # the ones that call an image API and cost money
+NAMES = (DRAFT, *PAID)
+
 
 @dataclass(frozen=True)
 class ImageRequest:

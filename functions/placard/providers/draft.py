@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from placard.domain.jobs import Mode
-from placard.providers.base import ImageRequest, ImageResult
+from placard.providers.base import DRAFT, ImageRequest, ImageResult
 
 
 class DraftProvider:
-    name = "draft"
+    name = DRAFT
     model = "draft-proof"
 
     def create(self, request: ImageRequest) -> ImageResult:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import colorsys
 import functools
 import hashlib
-import io
 import logging
 import math
 import unicodedata
@@ -33,9 +32,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont, ImageStat, UnidentifiedImageError, features
+from PIL import Image, ImageDraw, ImageFont, ImageStat, features
 
 from placard.domain.errors import InvalidInput
+from placard.imaging.decoding import decode, png_bytes
 
 log = logging.getLogger(__name__)
 
@@ -903,10 +903,7 @@ def _ink_for(background: Sequence[int]) -> RGB:
 # rendering
 
 
-def _encode_png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False, compress_level=6)
-    return buffer.getvalue()
+_PNG_LEVEL = 6  # zlib's default: a draft is small, and its bytes stay as they always were
 
 
 def _draw_lines(image: Image.Image, lines: Sequence[_Line], fill: tuple[int, ...]) -> None:
@@ -946,15 +943,12 @@ def render_generate(
         draw.rectangle(frame, outline=palette.muted, width=stroke)
     _draw_lines(image, caption, palette.muted)
     _draw_lines(image, copy, palette.ink)
-    return _encode_png(image)
+    return png_bytes(image, _PNG_LEVEL)
 
 
-def _decode(source_png: bytes) -> Image.Image:
-    try:
-        image = Image.open(io.BytesIO(source_png), formats=["PNG", "JPEG", "WEBP"])
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InvalidInput("source", f"not a readable PNG, JPEG or WebP image ({exc})") from exc
+def _decode(source: bytes) -> Image.Image:
+    """The source through the guarded decoder every image takes, as RGB or RGBA."""
+    image = decode(source, "source")
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     return image.convert("RGBA" if has_alpha else "RGB")
 
@@ -1011,4 +1005,4 @@ def render_edit(
     lines = _place_block(fields, area, box_h - 2 * pad)
     _draw_lines(patch, lines, (*ink, 255) if image.mode == "RGBA" else ink)
     image.paste(patch, (box[0], box[1]))
-    return _encode_png(image)
+    return png_bytes(image, _PNG_LEVEL)

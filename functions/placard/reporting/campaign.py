@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 from typing import IO
 
 from placard.domain.jobs import Job
+from placard.domain.keys import derivative_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import AssetStore, Ledger, UploadStore
 from placard.domain.runs import UploadRun
@@ -28,14 +29,17 @@ from placard.reporting.csv_reports import (
     same_job_note,
     same_job_rows,
 )
-from placard.services.pipeline import variant_key
-from placard.sheets.reader import Row, RowError, SheetDefaults, SheetError, job_from_row, read_rows
+from placard.sheets.reader import (
+    CONTROL_COLUMNS,
+    Row,
+    RowError,
+    SheetDefaults,
+    SheetError,
+    job_from_row,
+    read_rows,
+)
 
 logger = logging.getLogger(__name__)
-# Columns that steer a row rather than carry its copy.
-CONTROL_COLUMNS = frozenset(
-    {"template", "quality", "size", "n", "id", "background", "source_image", "mask", "mask_box"}
-)
 Parsed = Job | Sequence[RowError]
 
 
@@ -106,8 +110,8 @@ def _entry(
         charged = []
     images = [
         ImageLinks(
-            thumbnail=link(variant_key(i.s3_key, "thumb")),
-            web=link(variant_key(i.s3_key, "web")),
+            thumbnail=link(derivative_key(i.s3_key, "thumb")),
+            web=link(derivative_key(i.s3_key, "web")),
             original=link(i.s3_key),
         )
         for i in charged

@@ -9,9 +9,8 @@ from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job, Size
 from placard.domain.pricing import Estimate, PriceTable, estimate
 from placard.domain.templates import Catalogue
+from placard.providers.base import PAID
 from placard.sheets.reader import Row, RowError, SheetDefaults, job_from_row
-
-PAID = ("openai", "prospolabs")
 
 
 @dataclass
@@ -36,7 +35,7 @@ def estimate_rows(
 ) -> SheetEstimate:
     """Validate every row as ingest would; an edit's size comes from its source image, read
     with `source(name)` (None when the file is not there)."""
-    from placard.imaging import edits  # lazy: Pillow reads only image headers here
+    from placard.imaging.edits import source_edit_size  # lazy: Pillow reads headers only
 
     result = SheetEstimate()
     seen: set[str] = set()
@@ -60,10 +59,9 @@ def estimate_rows(
                 )
                 continue
             try:
-                _, width, height = edits.probe(data, "source_image")
+                size = source_edit_size(data)
             except InvalidInput as exc:
                 result.errors.append(RowError(row.number, exc.field, name, exc.reason))
                 continue
-            size = edits.edit_size(width, height)
         result.jobs.append((parsed, size))
     return result

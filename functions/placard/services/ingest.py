@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
-from pathlib import PurePosixPath
 
-from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job, parse_campaign
+from placard.domain.keys import parse_upload_key, reports_prefix, upload_name
 from placard.domain.ledger_items import Status
+from placard.domain.money import parse_usd
 from placard.domain.ports import (
     AssetStore,
     Budgets,
@@ -23,6 +23,7 @@ from placard.domain.ports import (
 from placard.domain.runs import UploadRun
 from placard.domain.templates import Catalogue
 from placard.reporting.csv_reports import add_error, errors_report
+from placard.services.uploads import missing_files
 from placard.sheets.reader import (
     MAX_ROWS,
     Row,
@@ -34,7 +35,6 @@ from placard.sheets.reader import (
     read_rows,
 )
 
-UPLOADS_PREFIX = "campaigns/"
 BUDGET_METADATA = "budget-usd"  # x-amz-meta-budget-usd on the uploaded sheet
 HOLDING = (Status.CHARGED, Status.RESERVED)  # what a budget counts as gone
 
@@ -49,18 +49,16 @@ class Upload:
 
     @property
     def name(self) -> str:
-        return PurePosixPath(self.filename).stem
+        return upload_name(self.filename)
 
     @property
     def reports_prefix(self) -> str:
-        return f"reports/{self.campaign}/{self.name}/"
+        return reports_prefix(self.campaign, self.filename)
 
     @classmethod
     def parse(cls, key: str) -> Upload:
-        parts = PurePosixPath(key).parts
-        if len(parts) != 3 or parts[0] != UPLOADS_PREFIX.rstrip("/"):
-            raise InvalidInput("key", "uploads go to campaigns/<campaign>/<file>", key)
-        return cls(key, parse_campaign(parts[1]), parts[2])
+        campaign, filename = parse_upload_key(key)
+        return cls(key, parse_campaign(campaign), filename)
 
 
 @dataclass(frozen=True)
@@ -91,9 +89,8 @@ class Ingest:
     def _missing_files(self, job: Job) -> list[RowError]:
         row = int(job.origin.get("row", 0))
         return [
-            RowError(row, column, key, f"{key} is not in the uploads bucket; upload it first")
-            for column, key in (("source_image", job.source_image), ("mask", job.mask))
-            if key and not self._exists(key)
+            RowError(row, error.field, str(error.value), f"{error.reason}; upload it first")
+            for error in missing_files(job, self._exists)
         ]
 
     def run(self, key: str, run_id: str) -> IngestReport:
@@ -159,11 +156,8 @@ class Ingest:
         given = self.uploads.metadata(upload.key).get(BUDGET_METADATA)
         if given is None:
             return False
-        try:
-            limit = Decimal(given)
-        except InvalidOperation:
-            limit = Decimal(-1)
-        if not limit.is_finite() or limit < 0:
+        limit = parse_usd(given)
+        if limit is None:
             raise SheetError(
                 f"upload metadata {BUDGET_METADATA}: {given!r} is not an amount of USD"
             )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job, Mode, Size
+from placard.domain.keys import image_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import AssetStore, Budgets, Ledger, UploadStore
 from placard.domain.pricing import CENT_FRACTION, PriceTable
@@ -56,17 +57,6 @@ class JobOutcome:
                 if i.status is Status.CHARGED
             ],
         }
-
-
-def image_key(job: Job, index: int, extension: str, variant: str = "") -> str:
-    suffix = f".{variant}" if variant else ""
-    return f"campaigns/{job.campaign}/{job.job_id}/{index}{suffix}.{extension}"
-
-
-def variant_key(original: str, variant: str, extension: str = "webp") -> str:
-    """The key of an original's derivative, as image_key names it: `<i>.<variant>.webp`."""
-    folder, _, name = original.rpartition("/")
-    return f"{folder}/{name.split('.')[0]}.{variant}.{extension}"
 
 
 @dataclass(frozen=True)
@@ -217,11 +207,11 @@ class Pipeline:
             from placard.imaging import edits
 
             # The provider's own bytes are kept unchanged beside the composite (invariant 4).
-            raw_key = image_key(job, index, extension, "provider")
+            raw_key = image_key(job.campaign, job.job_id, index, extension, "provider")
             self._put(job, raw_key, data, result.media_type)
             data = edits.finish_edit(edit, data)  # back at the photo's size, the rest kept
             extension = "png"
-        key = image_key(job, index, extension)
+        key = image_key(job.campaign, job.job_id, index, extension)
         sha256 = self._put(job, key, data, "image/png" if edit else result.media_type)
         charged = reserved.but(
             status=Status.CHARGED,
@@ -251,12 +241,14 @@ class Pipeline:
         made = 0
         for index, key in originals:
             try:
-                copies = derivatives(self.assets.read(key))
+                images = derivatives(self.assets.read(key))
             except InvalidInput:
                 continue
-            for copy in copies:
-                variant = image_key(job, index, copy.extension, copy.variant)
-                self._put(job, variant, copy.data, copy.media_type)
+            for derivative in images:
+                derivative_key = image_key(
+                    job.campaign, job.job_id, index, derivative.extension, derivative.kind
+                )
+                self._put(job, derivative_key, derivative.data, derivative.media_type)
             made += 1
         return made
 

@@ -56,6 +56,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from placard.domain.errors import InvalidInput, PlacardError
 from placard.domain.jobs import Job, Mode, Quality, Size, parse_background, parse_box, parse_n
+from placard.domain.keys import upload_key
 from placard.domain.templates import Catalogue, Template
 from placard.sheets.number_formats import shown
 
@@ -912,11 +913,6 @@ def job_from_row(row: Row, catalogue: Catalogue, defaults: SheetDefaults) -> Job
         mask_box=box,
         origin={"upload": defaults.upload, "row": row.number},
     )
-
-
-def upload_key(campaign: str, name: str) -> str:
-    """Files a sheet names live beside it, under the campaign's folder of the uploads bucket."""
-    return f"campaigns/{campaign}/{name}"
 
 
 def _file_name(column: str, cells: Mapping[str, str]) -> str | None:

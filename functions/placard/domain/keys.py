@@ -1,0 +1,100 @@
+"""Every S3 key and DynamoDB key placard writes, in one place, so a format changes here or not
+at all. Plain strings only: the adapters under aws/ wrap them in DynamoDB's types.
+
+S3, uploads bucket:  campaigns/<campaign>/<file>          a sheet, or a photo a sheet names
+S3, assets bucket:   campaigns/<campaign>/<job>/<i>.<ext>  an original, kept as the provider sent it
+                     campaigns/<campaign>/<job>/<i>.<kind>.<ext>  beside it: "provider" (an
+                     edit's raw answer) and the derivatives "web" and "thumb"
+                     reports/<campaign>/<upload>/          errors.csv, results.csv, index.html
+DynamoDB, ledger table (one partition per campaign, so one query reads a campaign's images,
+its budget and its runs together):
+                     CAMPAIGN#<campaign> IMAGE#<job>#<ii>  one item per image attempt
+                     CAMPAIGN#<campaign> BUDGET            the campaign's budget
+                     CAMPAIGN#<campaign> RUN#<sheet>#<run> how many of an upload's jobs ended
+                     JOB#<job>           JOB               a job asked for through the API
+DynamoDB, idempotency table:  signature#<sha256>           a webhook signature already used
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from placard.domain.errors import InvalidInput
+
+UPLOADS_PREFIX = "campaigns/"
+IMAGES_PREFIX = "IMAGE#"  # every image item of a campaign, whatever its job
+BUDGET_SK = "BUDGET"
+
+# --------------------------------------------------------------------------- S3
+
+
+def upload_key(campaign: str, name: str) -> str:
+    """Files a sheet names live beside it, under the campaign's folder of the uploads bucket."""
+    return f"{UPLOADS_PREFIX}{campaign}/{name}"
+
+
+def parse_upload_key(key: str) -> tuple[str, str]:
+    """(campaign, file name) of a sheet uploaded as `campaigns/<campaign>/<file>`."""
+    parts = PurePosixPath(key).parts
+    if len(parts) != 3 or parts[0] != UPLOADS_PREFIX.rstrip("/"):
+        raise InvalidInput("key", "uploads go to campaigns/<campaign>/<file>", key)
+    return parts[1], parts[2]
+
+
+def upload_name(sheet: str) -> str:
+    """What an upload is called in its reports: the sheet's file name without its suffix."""
+    return PurePosixPath(sheet).stem
+
+
+def reports_prefix(campaign: str, sheet: str) -> str:
+    """Where the reports of a sheet (its key or its file name) go in the assets bucket."""
+    return f"reports/{campaign}/{upload_name(sheet)}/"
+
+
+def image_key(campaign: str, job_id: str, index: int, extension: str, kind: str = "") -> str:
+    """An image of a job; `kind` names a copy beside the original ("provider", "web",
+    "thumb"), empty for the original itself."""
+    suffix = f".{kind}" if kind else ""
+    return f"{UPLOADS_PREFIX}{campaign}/{job_id}/{index}{suffix}.{extension}"
+
+
+def derivative_key(original: str, kind: str, extension: str = "webp") -> str:
+    """The key of an original's derivative ("web" or "thumb"), as image_key names it."""
+    folder, _, name = original.rpartition("/")
+    return f"{folder}/{name.split('.')[0]}.{kind}.{extension}"
+
+
+# --------------------------------------------------------------------------- DynamoDB
+
+
+def campaign_pk(campaign: str) -> str:
+    return f"CAMPAIGN#{campaign}"
+
+
+def image_sk(job_id: str, index: int) -> str:
+    return f"{IMAGES_PREFIX}{job_id}#{index:02d}"
+
+
+def job_images_prefix(job_id: str) -> str:
+    """The sort keys of every image of one job begin with this."""
+    return f"{IMAGES_PREFIX}{job_id}#"
+
+
+def budget_key(campaign: str) -> dict[str, str]:
+    """Beside the campaign's images, so one query reads both."""
+    return {"pk": campaign_pk(campaign), "sk": BUDGET_SK}
+
+
+def run_key(campaign: str, sheet: str, run: str) -> dict[str, str]:
+    """The progress of one upload (`run`, the S3 event's sequencer) of a sheet."""
+    return {"pk": campaign_pk(campaign), "sk": f"RUN#{sheet}#{run}"}
+
+
+def job_record_key(job_id: str) -> dict[str, str]:
+    """Found by the job's id alone: the API's status call knows nothing else."""
+    return {"pk": f"JOB#{job_id}", "sk": "JOB"}
+
+
+def signature_id(digest: str) -> str:
+    """The idempotency table's id of a used signature (its sha256, never the signature)."""
+    return f"signature#{digest}"
