@@ -27,6 +27,7 @@ from placard.domain.money import parse_usd
 from placard.domain.runs import UploadRun
 from placard.services.ingest import Upload
 from placard.services.uploads import missing_files
+from placard_local.stack import Stack, repo_root, s3_filter_matches
 
 # --------------------------------------------------------------------------- S3
 
@@ -49,6 +50,19 @@ def test_a_key_outside_campaigns_campaign_file_is_not_an_upload(key: str) -> Non
         parse_upload_key(key)
     assert caught.value.field == "key"
     assert caught.value.value == key
+
+
+@pytest.mark.parametrize("name", ["sheet.csv", "sheet.xlsx"])
+def test_the_templates_upload_trigger_fires_on_the_key_a_sheet_is_uploaded_under(
+    name: str,
+) -> None:
+    # Given the ingest function's S3 events as template.yaml declares them
+    events = Stack.load(repo_root() / "template.yaml").functions()["IngestFunction"].events
+    # When a sheet is uploaded under the key keys.py gives it
+    key = upload_key("summer", name)
+    # Then one of the events fires, and ingest can parse the key it is given
+    assert any(s3_filter_matches(event, key) for event in events)
+    assert parse_upload_key(key) == ("summer", name)
 
 
 def test_an_upload_and_its_run_write_their_reports_under_one_prefix() -> None:
