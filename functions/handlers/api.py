@@ -38,7 +38,7 @@ from placard.api.models import (
 from placard.api.service import ApiError
 from placard.api.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 
-bootstrap.cold_start()
+bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 MAX_BODY_BYTES = 64 * 1024  # a job is copy and names, never image bytes
 
 logger = Logger()

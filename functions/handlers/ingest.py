@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from placard import bootstrap
 
-bootstrap.cold_start()
+bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()

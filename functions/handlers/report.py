@@ -15,7 +15,7 @@ from handlers.sqs_batch import each_record
 from placard import bootstrap
 from placard.domain.runs import UploadRun
 
-bootstrap.cold_start()
+bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 logger = Logger()
 tracer = Tracer()
 

@@ -228,7 +228,7 @@ def test_a_new_limit_moves_what_remains_by_the_difference(stack: Stack) -> None:
     assert budgets.take("summer", Decimal("0.000001")) is None
 
 
-def test_wiring_gives_each_handler_its_own_idempotency_store(parts: bootstrap.Parts) -> None:
+def test_each_idempotent_handler_has_a_store_of_its_own(parts: bootstrap.Parts) -> None:
     # The local cloud runs every handler in one process; a shared store keeps the first
     # handler's key path and would key the other's records on nothing.
     stores = [parts.idempotency[handler] for handler in ("api", "ingest", "worker")]
