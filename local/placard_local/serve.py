@@ -13,8 +13,7 @@ import logging
 import re
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from placard.api.models import ErrorBody, ErrorDetail
 from placard.domain.errors import PlacardError
+from placard_emulator.rate_limit import TokenBucket
 from placard_local.cloud import LocalCloud, rest_api_event
 from placard_local.stack import Function
 
@@ -38,31 +38,13 @@ def api_function(cloud: LocalCloud) -> Function:
     raise PlacardError("no function of the stack serves the API")
 
 
-class TokenBucket:
-    """API Gateway's throttle: `rate` requests a second on average, `burst` at once."""
-
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
-        self.rate, self.burst, self._clock = rate, burst, clock
-        self._tokens, self._last = float(burst), clock()
-        self._lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            if self._tokens < 1:
-                return False
-            self._tokens -= 1
-            return True
-
-
 def api_throttle(cloud: LocalCloud) -> TokenBucket:
     """The rate and burst template.yaml gives the API's stage."""
     for api in cloud.stack.of_type("AWS::Serverless::Api").values():
         for setting in api["Properties"].get("MethodSettings", []):
             rate = float(cloud.stack.resolve(setting["ThrottlingRateLimit"]))
-            return TokenBucket(rate, int(cloud.stack.resolve(setting["ThrottlingBurstLimit"])))
+            burst = int(cloud.stack.resolve(setting["ThrottlingBurstLimit"]))
+            return TokenBucket(per_minute=rate * 60, burst=burst)
     raise PlacardError("the stack's API sets no throttle")
 
 
@@ -101,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         try:
-            if not self.throttle.take():
+            if self.throttle.take() > 0:  # a wait: API Gateway answers 429 at once
                 raise _Refused(429, "throttled", "too many requests; retry after a second")
             body = self._body()
         except _Refused as refused:
