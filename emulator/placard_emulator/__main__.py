@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     print(emulator.url, flush=True)
-    # The lines to paste, as placard reads them (SPEC §6): OpenAI's base ends in /v1, the
+    # The lines to paste, as placard reads them: OpenAI's base ends in /v1, the
     # reseller's is the root /v1/generate hangs from. One key is accepted, for both.
     print(
         f"Paste to point placard here (the one API key accepted is {config.api_key!r}):\n"
