@@ -5,7 +5,11 @@ BIN    := $(VENV)/bin
 SHEET  ?= samples/summer-campaign.csv
 OUT    ?= out/demo
 
-.PHONY: demo test lint typecheck cfn unit bench clean install openapi serve
+PYTEST := $(BIN)/pytest -n 2
+BENCHES = $(sort $(wildcard bench/*.py))
+
+.PHONY: demo test lint typecheck cfn suites unit integration e2e corpus bundle-check bench \
+	clean install openapi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,16 +34,40 @@ typecheck: install
 cfn: install
 	$(BIN)/cfn-lint template.yaml
 
-unit: install
-	$(BIN)/pytest -n 2
+# `make test`: every check and every suite, the suites in one pytest run so both workers
+# stay busy to its end. A suite alone: `make unit`, `integration`, `e2e` or `corpus`.
+test: lint typecheck cfn suites
 
-test: lint typecheck cfn unit
+suites: install
+	$(PYTEST)
+
+unit: install  # fakes of the ports, no I/O
+	$(PYTEST) tests/unit
+
+integration: install  # the AWS adapters on moto, the providers against the emulator
+	$(PYTEST) tests/integration
+
+e2e: install  # placard run, serve and the API through the embedded cloud
+	$(PYTEST) tests/e2e
+
+corpus: install  # broken and hostile inputs: sheets, API bodies, copy, edits, signatures
+	$(PYTEST) tests/corpus
+
+# The Lambda bundle as `sam build` makes it, under the template's runtime (python3.12): no
+# laptop module in it, every handler imports from it alone. Not part of `make test`: it
+# installs functions/requirements.txt with python3.12's pip (minutes on a first run; reused
+# while requirements.txt is unchanged). CI runs it after `make test`.
+bundle-check: install
+	$(BIN)/python -m tests.bundle_check
 
 openapi: install  # after changing the API: regenerate the committed document
 	PYTHONPATH=functions $(BIN)/python -c "import sys; from handlers import api; sys.stdout.write(api.openapi_json())" > docs/openapi.json
 
+# Every benchmark in bench/ with its own defaults, one after another, each printing its table
+# (the long ones, throughput and ingest, take minutes); one alone: `python bench/NAME.py -h`.
 bench: install
-	$(BIN)/python bench/coldstart.py
+	@for bench in $(BENCHES); do \
+		echo "== $(BIN)/python $$bench"; $(BIN)/python $$bench || exit 1; done
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
