@@ -1,4 +1,5 @@
-"""Time of one offline draft, by size and by kind of copy (Latin, right-to-left, emoji).
+"""Time of one offline draft, by size and by kind of copy (Latin, right-to-left, emoji), and
+of an edit's round trip (a photo and its mask prepared, the answer put back at its size).
 
 Drafts stand in for the image API on a laptop; a run of hundreds of rows draws hundreds of
 them, so each should take a fraction of a second. The fonts are warmed once, as a worker's
@@ -19,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
 from PIL import features
 
+from placard.imaging.edits import finish_edit, prepare_edit
 from placard.providers.draft_render import render_generate
 
 COPY = {
@@ -48,6 +50,29 @@ def main() -> None:
                 f"{name:<8} {width}x{height:<5} {statistics.median(times):>10.0f} "
                 f"{max(times):>11.0f}"
             )
+    edit_round_trip(args.runs)
+
+
+def edit_round_trip(runs: int) -> None:
+    """prepare_edit and finish_edit on a 1024x1536 JPEG with a box, as a worker runs them."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    photo = Image.new("RGB", (1024, 1536), (90, 120, 150))
+    ImageDraw.Draw(photo).rectangle((100, 200, 700, 900), fill=(220, 180, 40))
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=92)
+    source = buffer.getvalue()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        edit = prepare_edit(source, box=(200, 300, 400, 150))
+        answer = io.BytesIO()
+        Image.new("RGB", (edit.size.width, edit.size.height), (0, 0, 0)).save(answer, "PNG")
+        finish_edit(edit, answer.getvalue())
+        times.append((time.perf_counter() - started) * 1000)
+    print(f"{'edit':<8} {'1024x1536':<10} {statistics.median(times):>10.0f} {max(times):>11.0f}")
 
 
 if __name__ == "__main__":
