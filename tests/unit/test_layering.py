@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -79,8 +80,13 @@ def module_name(file: Path, root: Path) -> str:
     return ".".join(parts)
 
 
-def imports_of(file: Path, root: Path) -> Iterator[Import]:
+@cache  # every rule reads the same files
+def imports_of(file: Path, root: Path) -> tuple[Import, ...]:
     """Every module `file` imports, resolved against `root` (the folder on sys.path)."""
+    return tuple(_imports(file, root))
+
+
+def _imports(file: Path, root: Path) -> Iterator[Import]:
     tree = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
     package = module_name(file, root).split(".")
     if file.name != "__init__.py":
