@@ -19,7 +19,9 @@ def adds_no_metric(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def test_a_metrics_decorated_handler_invoked_locally_warns_of_nothing() -> None:
-    # Given every warning shown, as a terminal would show it
+    # Given every warning shown, as a terminal would show it, and no metric pending (metrics
+    # are shared by every Metrics instance of the process)
+    quiet_metrics.clear_metrics()
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("always")
         # When the local cloud invokes a handler whose @log_metrics flushes no metric
@@ -31,7 +33,8 @@ def test_a_metrics_decorated_handler_invoked_locally_warns_of_nothing() -> None:
 
 def test_the_same_handler_outside_the_local_cloud_still_warns() -> None:
     # Given the same handler called directly, as Lambda's runtime calls it (a production
-    # warning that stays: the silence belongs to the local cloud alone)
+    # warning that stays: the silence belongs to the local cloud alone), no metric pending
+    quiet_metrics.clear_metrics()
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("always")
         # When it flushes no metric
