@@ -1,4 +1,4 @@
-"""API Gateway REST API (SPEC §4): signed calls become jobs on the queue; status, costs,
+"""API Gateway REST API (docs/design.md §4): signed calls become jobs on the queue; status, costs,
 estimates and the template catalogue come back. Errors are always `{error: {...}}` JSON."""
 
 from __future__ import annotations

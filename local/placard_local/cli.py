@@ -1,5 +1,5 @@
-"""The `placard` command (SPEC §3). Exit status: 0 all rows succeeded, 1 some failed or were
-rejected, 2 nothing could run."""
+"""The `placard` command (docs/design.md §3). Exit status: 0 all rows succeeded, 1 some failed or
+were rejected, 2 nothing could run."""
 
 from __future__ import annotations
 

@@ -530,7 +530,7 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
 
 
 # On a laptop, keys come from the environment, never Secrets Manager, and these template
-# parameters follow the environment variables a user sets (SPEC §6).
+# parameters follow the environment variables a user sets (docs/design.md §6).
 LOCAL_PARAMETERS = {"ProviderSecretName": ""}
 PARAMETERS_FROM_ENV = {
     "OpenAIBaseUrl": "OPENAI_BASE_URL",

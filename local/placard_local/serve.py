@@ -57,7 +57,7 @@ class _Refused(Exception):
 
 
 def error_body(code: str, message: str) -> bytes:
-    """The API's error shape (SPEC §4), for what the server answers itself."""
+    """The API's error shape (docs/design.md §4), for what the server answers itself."""
     return ErrorBody(error=ErrorDetail(code=code, message=message)).model_dump_json().encode()
 
 

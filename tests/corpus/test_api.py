@@ -2,8 +2,8 @@
 
 Two kinds. API requests go to the API function as API Gateway would send them, on in-process
 moto. Raw HTTP goes over a socket to `placard serve` on the local cloud, as a careless or hostile
-client would write it. Every answer is JSON in the SPEC's error shape, comes in bounded time (the
-sockets time out), and leaves no traceback behind.
+client would write it. Every answer is JSON in the error shape of docs/design.md §4, comes in
+bounded time (the sockets time out), and leaves no traceback behind.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def test_api_request(cloud: Stack, given: Case, capfd: pytest.CaptureFixture[str
     # When the API function answers it
     event = rest_api_event("POST", given.path, headers, given.body)
     reply = api.handler(event, LocalContext("ApiFunction", 29))
-    # Then it is the expected error, in the SPEC's shape, naming what is wrong
+    # Then it is the expected error, in the error shape of docs/design.md §4, naming what is wrong
     error = json.loads(reply["body"])["error"]
     assert (reply["statusCode"], error["code"]) == (given.status, given.code), error
     for word in given.words:

@@ -1,6 +1,6 @@
-"""Properties of request signatures (SPEC §4, #12): whatever the request, a signed one within the
-window passes, any change to what was signed fails, and no header garbage raises anything but
-SignatureError."""
+"""Properties of request signatures (docs/design.md §4, #12): whatever the request, a signed one
+within the window passes, any change to what was signed fails, and no header garbage raises anything
+but SignatureError."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The API's request signatures (SPEC §4): what callers sign and what the API accepts."""
+"""The API's request signatures (docs/design.md §4): what callers sign and what the API accepts."""
 
 from __future__ import annotations
 
@@ -34,13 +34,14 @@ def test_a_signed_request_verifies() -> None:
     headers = signed_headers(SECRET, "POST", PATH, BODY, now=NOW)
     # When the API verifies it a little later, Then it is accepted
     verify(SECRET, headers, "POST", PATH, BODY, now=NOW + 10)
-    # And the headers are the two SPEC §4 names
+    # And the headers are the two names of docs/design.md §4
     assert set(headers) == {"X-Placard-Timestamp", "X-Placard-Signature"}
     assert headers[TIMESTAMP_HEADER] == str(NOW)
 
 
 def test_signature_matches_a_known_vector() -> None:
-    # Given the SPEC's message built by hand, and its HMAC computed with hmac (and openssl)
+    # Given the message of docs/design.md §4 built by hand, and its HMAC computed with hmac (and
+    # openssl)
     message = b'1700000000.POST./v1/jobs.{"campaign":"summer"}'
     by_hand = hmac.new(b"s3cret", message, hashlib.sha256).hexdigest()
     by_openssl = "fd7703562ab07710469469e8dcb68a81593d284203e26e6e440f00b0386e3c30"

@@ -6,7 +6,7 @@ from placard.domain.errors import InvalidInput, UnknownTemplate
 from placard.domain.jobs import Mode, Size
 from placard.domain.templates import Catalogue, TemplateFileError, parse_template
 
-# SPEC §1: names and required variables are part of the contract.
+# docs/design.md §1: names and required variables are part of the contract.
 CONTRACT = {
     "launch-poster": ("poster", {"product", "headline", "cta"}, ("headline", "cta"), "1024x1536"),
     "event-poster": (
@@ -30,7 +30,7 @@ POSTER = {"product": "Aurora trail shoe", "headline": "Run Past Sunrise", "cta":
 
 @pytest.mark.parametrize("name", sorted(CONTRACT))
 def test_catalogue_holds_the_spec_templates(catalogue: Catalogue, name: str) -> None:
-    # Given the built-in catalogue, When a SPEC template is looked up
+    # Given the built-in catalogue, When a contract template is looked up
     template = catalogue[name]
     kind, required, text, size = CONTRACT[name]
     # Then its kind, required variables, text fields and default size are the contract's

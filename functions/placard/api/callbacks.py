@@ -1,6 +1,6 @@
-"""Job-end callbacks (SPEC §4): a POST to the job's `callback_url`, signed by the Standard Webhooks
-specification so receivers can verify it with an off-the-shelf library, retried with backoff under
-one `webhook-id`, so receivers can drop duplicates.
+"""Job-end callbacks (docs/design.md §4): a POST to the job's `callback_url`, signed by the Standard
+Webhooks specification so receivers can verify it with an off-the-shelf library, retried with
+backoff under one `webhook-id`, so receivers can drop duplicates.
 
 The URL is caller-supplied, so it is checked against server-side request forgery: https only,
 and every address the host resolves to must be public. The check runs again before each attempt

@@ -1,4 +1,5 @@
-"""The HTTP API's bodies (SPEC §4). The OpenAPI document is generated from these models."""
+"""The HTTP API's bodies (docs/design.md §4). The OpenAPI document is generated from these
+models."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from placard.sheets.reader import Row, RowError, SheetDefaults, job_from_row
 
 
 class ApiError(PlacardError):
-    """An answer other than success, in the SPEC's error shape."""
+    """An answer other than success, in the error shape of docs/design.md §4."""
 
     def __init__(
         self, status: int, code: str, message: str, details: Iterable[dict[str, Any]] = ()

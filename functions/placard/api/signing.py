@@ -1,4 +1,4 @@
-"""Request signatures of the HTTP API (SPEC §4).
+"""Request signatures of the HTTP API (docs/design.md §4).
 
 Every request carries `X-Placard-Timestamp` (unix seconds) and `X-Placard-Signature:
 sha256=HEX`, the HMAC-SHA256 of `{timestamp}.{METHOD}.{path}.{raw body}` with the shared secret.
@@ -27,8 +27,8 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class SignatureError(Exception):
-    """The request is not signed as SPEC §4 asks. `reason` is safe to show the caller: it never
-    carries the expected signature."""
+    """The request is not signed as docs/design.md §4 asks. `reason` is safe to show the caller: it
+    never carries the expected signature."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

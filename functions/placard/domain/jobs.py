@@ -44,7 +44,7 @@ EXPERIMENTAL_PIXELS = 2560 * 1440
 
 @dataclass(frozen=True, order=True)
 class Size:
-    """An image size under gpt-image-2's rules, applied to every provider (SPEC §6)."""
+    """An image size under gpt-image-2's rules, applied to every provider (docs/design.md §6)."""
 
     width: int
     height: int
@@ -137,7 +137,8 @@ def parse_n(value: str | int) -> int:
 
 @dataclass(frozen=True)
 class Job:
-    """One request for `n` images. Its id is derived from its content (invariant 2)."""
+    """One request for `n` images. Its id is derived from its content (docs/design.md, invariant
+    2)."""
 
     campaign: str
     template: str

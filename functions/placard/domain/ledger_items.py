@@ -1,4 +1,4 @@
-"""One ledger item per image attempt (SPEC §5), as plain data."""
+"""One ledger item per image attempt (docs/design.md §5), as plain data."""
 
 from __future__ import annotations
 

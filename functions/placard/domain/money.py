@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 def parse_usd(text: str) -> Decimal | None:
     """The amount `text` gives in USD, or None when it is not a number of 0 or more.
-    Decimal all the way (invariant 3): "7.10" is 7.10, never 7.0999999."""
+    Decimal all the way (docs/design.md, invariant 3): "7.10" is 7.10, never 7.0999999."""
     try:
         amount = Decimal(text)
     except InvalidOperation:

@@ -1,4 +1,5 @@
-"""Prices from `prices.json` to Decimal costs. Money never passes through float (invariant 3)."""
+"""Prices from `prices.json` to Decimal costs. Money never passes through float (docs/design.md,
+invariant 3)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The template catalogue: load `templates/<kind>/<name>.j2`, check variables, render prompts.
 
 Rendering is sandboxed and strict: an undefined variable is an error, and a value is passed
-as data, so `{{ 7*7 }}` inside a value is printed as it is, never evaluated (invariant 5).
+as data, so `{{ 7*7 }}` inside a value is printed as it is, never evaluated (docs/design.md,
+invariant 5).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Images for edits: the user's source and mask checked, normalised, and the result put back.
 
 An edit changes part of an existing photo (a price on a shop sign) inside a mask. The image
-APIs want the source as a PNG at a size within their rules (SPEC §6) and a mask PNG of the
+APIs want the source as a PNG at a size within their rules (docs/design.md §6) and a mask PNG of the
 same size whose alpha is 0 where the image may change. Users give the source as PNG, JPEG or
 WebP, and the area to change as a mask image (transparent hole, or white on black) or as a box.
 

@@ -1,8 +1,8 @@
 """One job end to end: render, reserve, call the provider, store the originals, settle.
 
-Every delivery of the same job converges on one set of images and one charge (invariant 2):
-charged images are skipped, stored objects are never overwritten, and a charged ledger item
-is final.
+Every delivery of the same job converges on one set of images and one charge (docs/design.md,
+invariant 2): charged images are skipped, stored objects are never overwritten, and a charged ledger
+item is final.
 """
 
 from __future__ import annotations
@@ -206,7 +206,8 @@ class Pipeline:
         if edit is not None:
             from placard.imaging import edits
 
-            # The provider's own bytes are kept unchanged beside the composite (invariant 4).
+            # The provider's own bytes are kept unchanged beside the composite (docs/design.md,
+            # invariant 4).
             raw_key = image_key(job.campaign, job.job_id, index, extension, "provider")
             self._put(job, raw_key, data, result.media_type)
             data = edits.finish_edit(edit, data)  # back at the photo's size, the rest kept
