@@ -131,7 +131,7 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
         started = time.perf_counter()
         with cloud.draining():  # workers take jobs while ingest still sends, as on Lambda
             cloud.put_upload(path, upload.key)
-        elapsed = time.perf_counter() - started  # review copies and reports made too
+        elapsed = time.perf_counter() - started  # derivatives and reports made too
         worker.record_handler = original
         summary = collect(cloud, workdir / "out", upload)
         ledger = DynamoLedger(cloud.client("dynamodb"), bootstrap.parts().settings.ledger_table)
@@ -204,7 +204,7 @@ def main() -> None:
         f"faults {args.fault_rate:.0%} ({FAULT_KINDS})\n"
     )
     print(
-        "| run | to the last image charged | to every review copy and report | efficiency "
+        "| run | to the last image charged | to every derivative and report | efficiency "
         "| retries | 429s / faults injected | overhead outside the provider, p50 / p95 "
         "| emulator's billed images x unit price | ledger total | every job charged once |"
     )

@@ -36,7 +36,7 @@ def record_handler(record: SQSRecord, parts: bootstrap.Parts) -> None:
             parts.job_endings.ended(job, request["status"], request["reason"])
         raise
     parts.job_endings.ended(job, request["status"], request["reason"])
-    logger.debug("review copies made", extra={"job_id": job.job_id, "images": made})
+    logger.debug("derivatives made", extra={"job_id": job.job_id, "images": made})
 
 
 @logger.inject_lambda_context

@@ -62,7 +62,7 @@ def record_handler(record: SQSRecord, parts: bootstrap.Parts) -> dict[str, Any]:
             parts.job_endings.ended(Job.from_dict(job), "failed", reason)
         raise
     parsed, status, reason = Job.from_dict(job), result["status"], result.get("reason") or ""
-    if result["images"]:  # the review copies are made off this path; then the job ends
+    if result["images"]:  # the derivatives are made off this path; then the job ends
         originals = [(image["index"], image["s3_key"]) for image in result["images"]]
         parts.derivative_requests.send(parsed, originals, status, reason)
     else:

@@ -4,7 +4,7 @@ its standard input, with one JSON line on its standard output, and exits when it
 
 The local cloud runs here the functions template.yaml marks `LocalProcess: background`: on a
 laptop every function shares the same cores, and a function that is pure CPU (Pillow making
-review copies) must not slow the workers, whose time is the image API's. The process runs at
+derivatives) must not slow the workers, whose time is the image API's. The process runs at
 a lower CPU priority, with an interpreter lock of its own. What the handler logs goes to
 standard error.
 """

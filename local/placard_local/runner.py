@@ -276,7 +276,7 @@ def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
             local_files[item.s3_key] = f"images/{stem}.png"
             for variant, suffix in (("web", "web.webp"), ("thumb", "thumb.webp")):
                 key, name = derivative_key(item.s3_key, variant), f"{stem}.{suffix}"
-                # A review copy that was never made: the page shows the original instead.
+                # A derivative that was never made: the page shows the original instead.
                 made = _download(s3, settings.assets_bucket, key, images_dir / name)
                 local_files[key] = f"images/{name}" if made else local_files[item.s3_key]
 

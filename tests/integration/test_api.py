@@ -20,7 +20,7 @@ from placard.api.signing import signed_headers
 from placard.aws.budgets import DynamoBudgets
 from placard_local.cloud import LocalContext, rest_api_event, sqs_event
 from placard_local.stack import Stack
-from tests.integration.review_copies import make_review_copies
+from tests.integration.derivatives import make_derivatives
 
 SECRET = "api-test-secret"
 POSTER = {
@@ -70,7 +70,7 @@ def run_queued_jobs(stack: Stack) -> None:
     ).get("Messages", []):
         event = sqs_event(messages, stack.arn("JobsQueue"), stack.region)
         worker.handler(event, LocalContext("WorkerFunction", 600))
-    make_review_copies(stack)
+    make_derivatives(stack)
 
 
 def test_a_job_is_accepted_then_runs_and_its_status_shows_images_and_cost(cloud: Stack) -> None:

@@ -19,7 +19,7 @@ from placard import bootstrap
 from placard.aws.budgets import DynamoBudgets
 from placard_local.cloud import LocalContext, s3_put_event, sqs_event
 from placard_local.stack import Stack
-from tests.integration.review_copies import make_review_copies
+from tests.integration.derivatives import make_derivatives
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -51,13 +51,13 @@ def take_all(stack: Stack, queue: str) -> list[dict[str, Any]]:
 
 
 def work(stack: Stack, messages: list[dict[str, Any]]) -> None:
-    """The worker on each message, then the review copies: the jobs have ended."""
+    """The worker on each message, then the derivatives: the jobs have ended."""
     for message in messages:
         event = sqs_event([message], stack.arn("JobsQueue"), stack.region)
         assert worker.handler(event, LocalContext("WorkerFunction", 600)) == {
             "batchItemFailures": []
         }
-    make_review_copies(stack)
+    make_derivatives(stack)
 
 
 def charged(stack: Stack) -> list[dict[str, Any]]:
@@ -269,10 +269,10 @@ class Unreadable:
         return getattr(self.assets, name)
 
 
-def test_review_copies_that_cannot_be_made_still_end_the_job_on_the_last_try(
+def test_derivatives_that_cannot_be_made_still_end_the_job_on_the_last_try(
     stack: Stack, parts: bootstrap.Parts
 ) -> None:
-    # Given a sheet whose two jobs' images are made, and review copies that always fail
+    # Given a sheet whose two jobs' images are made, and derivatives that always fail
     sheet = DATA / "mixed.csv"
     ingest_event(put_sheet(stack, sheet))
     for message in take_all(stack, "JobsQueue"):

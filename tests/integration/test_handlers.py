@@ -26,7 +26,7 @@ from placard.providers.base import (
 )
 from placard_local.cloud import LocalContext, s3_put_event, sqs_event
 from placard_local.stack import Stack
-from tests.integration.review_copies import make_review_copies
+from tests.integration.derivatives import make_derivatives
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -124,7 +124,7 @@ def test_worker_stores_images_and_charges_the_ledger(stack: Stack) -> None:
         ].read()
         assert data.startswith(b"\x89PNG")
     # When the derivatives function takes the jobs' requests (one a job)
-    assert make_review_copies(stack) == 2
+    assert make_derivatives(stack) == 2
     # Then each image has a web-sized WebP and a thumbnail beside it
     derived = sorted(v["Key"] for v in image_versions(stack, derivatives=True) if v not in versions)
     assert derived == sorted(

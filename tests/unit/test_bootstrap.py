@@ -103,7 +103,7 @@ def test_a_handler_runs_on_parts_built_from_fakes() -> None:
     event = sqs_event([message], "arn:aws:sqs:us-east-1:123456789012:derivatives", "us-east-1")
     # When the derivatives function handles its message on those parts
     reply = derivatives.process(event, LocalContext("DerivativesFunction", 120), parts)
-    # Then the review copies are in the fake bucket, and the run's report is asked for
+    # Then the derivatives are in the fake bucket, and the run's report is asked for
     assert reply == {"batchItemFailures": []}
     copies = sorted(key for key in parts.assets.objects if key != original)
     assert [key.rsplit("/", 1)[1] for key in copies] == ["0.thumb.webp", "0.web.webp"]

@@ -9,8 +9,8 @@ from placard_local.cloud import LocalContext, sqs_event
 from placard_local.stack import Stack
 
 
-def make_review_copies(stack: Stack) -> int:
-    """Deliver every queued review-copy request, as Lambda's poller would; how many."""
+def make_derivatives(stack: Stack) -> int:
+    """Deliver every queued derivatives request, as Lambda's poller would; how many."""
     sqs, done = boto3.client("sqs"), 0
     while messages := sqs.receive_message(
         QueueUrl=stack.physical["DerivativesQueue"],
