@@ -101,7 +101,8 @@ def child(mode: str, path: Path) -> dict[str, Any]:
 
     from placard.domain.jobs import Job
     from placard.domain.templates import default_catalogue
-    from placard.sheets.reader import SheetDefaults, _cell_text, jobs_from_rows, read_rows
+    from placard.sheets.reader import _cell_text, read_rows
+    from placard.sheets.rows import SheetDefaults, jobs_from_rows
 
     catalogue = default_catalogue()
     if mode == "calamine":

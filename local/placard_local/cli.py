@@ -237,7 +237,8 @@ def _usd(text: str) -> Decimal:
 def _estimate(sheet: Path, campaign: str | None) -> int:
     from placard.domain.pricing import default_prices
     from placard.services.estimates import estimate_rows
-    from placard.sheets.reader import SheetDefaults, read_rows
+    from placard.sheets.reader import read_rows
+    from placard.sheets.rows import SheetDefaults
     from placard_local.runner import campaign_for
 
     def source(name: str) -> bytes | None:

@@ -28,7 +28,8 @@ from placard.domain.templates import default_catalogue
 from placard.reporting.campaign import build
 from placard.reporting.csv_reports import read_errors, row_outcome
 from placard.services.ingest import BUDGET_METADATA, Upload
-from placard.sheets.reader import Row, RowError, SheetDefaults, job_from_row, read_rows
+from placard.sheets.reader import Row, RowError, read_rows
+from placard.sheets.rows import SheetDefaults, job_from_row
 from placard_local.cloud import LocalCloud
 
 

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from placard.domain.templates import default_catalogue
-from placard.sheets.reader import SheetDefaults, SheetError, check_rows, jobs_from_rows, read_rows
+from placard.sheets.reader import SheetError, check_rows, read_rows
+from placard.sheets.rows import SheetDefaults, jobs_from_rows
 
 CATALOGUE = default_catalogue()
 DEFAULTS = SheetDefaults(campaign="props", upload="sheet")

@@ -23,14 +23,8 @@ from placard.domain.jobs import Job
 from placard.domain.templates import default_catalogue
 from placard.reporting.csv_reports import read_errors
 from placard.services.ingest import Ingest
-from placard.sheets.reader import (
-    RowError,
-    SheetDefaults,
-    SheetError,
-    check_rows,
-    jobs_from_rows,
-    read_rows,
-)
+from placard.sheets.reader import RowError, SheetError, check_rows, read_rows
+from placard.sheets.rows import SheetDefaults, jobs_from_rows
 from tests.fakes import (
     FakeAssets,
     FakeBudgets,

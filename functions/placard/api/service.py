@@ -26,7 +26,8 @@ from placard.domain.pricing import PriceTable
 from placard.domain.statuses import JobState
 from placard.domain.templates import Catalogue
 from placard.services.uploads import missing_files
-from placard.sheets.reader import Row, RowError, SheetDefaults, job_from_row
+from placard.sheets.reader import Row, RowError
+from placard.sheets.rows import SheetDefaults, job_from_row
 
 
 class ApiError(PlacardError):

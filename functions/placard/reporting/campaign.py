@@ -29,15 +29,8 @@ from placard.reporting.csv_reports import (
     same_job_note,
     same_job_rows,
 )
-from placard.sheets.reader import (
-    CONTROL_COLUMNS,
-    Row,
-    RowError,
-    SheetDefaults,
-    SheetError,
-    job_from_row,
-    read_rows,
-)
+from placard.sheets.reader import Row, RowError, SheetError, read_rows
+from placard.sheets.rows import CONTROL_COLUMNS, SheetDefaults, job_from_row
 
 logger = logging.getLogger(__name__)
 Parsed = Job | Sequence[RowError]

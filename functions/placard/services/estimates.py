@@ -10,7 +10,8 @@ from placard.domain.jobs import Job, Size
 from placard.domain.pricing import Estimate, PriceTable, estimate
 from placard.domain.templates import Catalogue
 from placard.providers.base import PAID
-from placard.sheets.reader import Row, RowError, SheetDefaults, job_from_row
+from placard.sheets.reader import Row, RowError
+from placard.sheets.rows import SheetDefaults, job_from_row
 
 
 @dataclass

@@ -24,16 +24,8 @@ from placard.domain.runs import UploadRun
 from placard.domain.templates import Catalogue
 from placard.reporting.csv_reports import add_error, errors_report
 from placard.services.uploads import missing_files
-from placard.sheets.reader import (
-    MAX_ROWS,
-    Row,
-    RowError,
-    SheetDefaults,
-    SheetError,
-    check_rows,
-    jobs_from_rows,
-    read_rows,
-)
+from placard.sheets.reader import MAX_ROWS, Row, RowError, SheetError, check_rows, read_rows
+from placard.sheets.rows import SheetDefaults, jobs_from_rows
 
 BUDGET_METADATA = "budget-usd"  # x-amz-meta-budget-usd on the uploaded sheet
 HOLDING = (Status.CHARGED, Status.RESERVED)  # what a budget counts as gone
