@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -324,9 +323,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _overrides(provider: str) -> dict[str, str]:
-    # Locally the handlers share one process: one invocation's flush takes another's metrics,
-    # and the empty flush warns. Metrics are off locally anyway; keep the terminal clean.
-    warnings.filterwarnings("ignore", "No application metrics to publish")
     return {"Provider": provider, "LogLevel": "WARNING"}
 
 
