@@ -17,6 +17,7 @@ import pytest
 from placard.domain.jobs import Job, Mode, Quality, Size
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.pricing import default_prices
+from placard.domain.statuses import JobState
 from placard.domain.templates import Catalogue, default_catalogue
 from placard.providers.base import ProviderError, ProviderUnavailable
 from placard.services.pipeline import JobOutcome, Pipeline
@@ -25,8 +26,6 @@ from tests.fakes import FakeAssets, FakeBudgets, FakeLedger, FakeProvider, FakeU
 PRICE = Decimal("0.028")  # prospolabs, medium, any size
 CAMPAIGN = "summer"
 NOW = "2026-01-01T00:00:00.000+00:00"
-# A job the budget refused ends "failed"; with #13's statuses it ends "over_budget".
-OVER_BUDGET = ("failed", "over_budget")
 
 
 @dataclass
@@ -190,7 +189,7 @@ def test_over_budget_calls_nothing_and_costs_nothing() -> None:
     # When it is run
     outcome = world.pipeline.run(job)
     # Then it fails as over budget, the provider is not called, nothing is charged or held
-    assert outcome.status in OVER_BUDGET and "over budget" in outcome.reason
+    assert outcome.status is JobState.OVER_BUDGET and "over budget" in outcome.reason
     assert world.provider.calls == 0 and world.images() == []
     assert world.statuses(job) == ["failed", "failed"] and outcome.cost_usd == 0
     assert all(i.cost_usd == 0 and "over budget" in i.reason for i in world.items(job))
@@ -219,7 +218,7 @@ def test_a_budget_is_never_exceeded_however_many_workers_run_at_once() -> None:
         thread.join()
     # Then exactly three are made, the rest are over budget, and nothing is left to spend
     assert sum(o.status == "succeeded" for o in outcomes) == 3
-    assert sum(o.status in OVER_BUDGET and "over budget" in o.reason for o in outcomes) == 5
+    assert sum(o.status is JobState.OVER_BUDGET for o in outcomes) == 5
     assert world.provider.calls == 3 and len(world.images()) == 3
     assert world.budgets.remaining(CAMPAIGN) == 0
 
