@@ -26,6 +26,7 @@ from placard.api.signing import signed_headers
 from placard_local.cloud import LocalContext, local_cloud, rest_api_event
 from placard_local.serve import serving
 from placard_local.stack import Stack
+from tests.api_secrets import put_api_secrets
 
 SECRET = "corpus-secret"
 COPY = {"product": "Tea", "headline": "New: Matcha", "cta": "Taste it"}
@@ -163,13 +164,7 @@ API_CASES = {
 @pytest.fixture
 def cloud(stack: Stack) -> Iterator[Stack]:
     """The stack, its secret holding this corpus's signing secret."""
-    boto3.client("secretsmanager").create_secret(
-        Name=stack.parameter("ProviderSecretName"),
-        SecretString=json.dumps(
-            {"PLACARD_WEBHOOK_SECRET": SECRET, "PLACARD_CALLBACK_SECRET": new_secret()}
-        ),
-    )
-    yield stack
+    yield put_api_secrets(stack, SECRET)
 
 
 def no_trace(text: str) -> None:

@@ -15,11 +15,11 @@ import pytest
 
 from handlers import api, worker
 from placard import bootstrap
-from placard.api.callbacks import new_secret
 from placard.api.signing import signed_headers
 from placard.aws.budgets import DynamoBudgets
 from placard_local.cloud import LocalContext, rest_api_event, sqs_event
 from placard_local.stack import Stack
+from tests.api_secrets import put_api_secrets
 from tests.integration.derivatives import make_derivatives
 
 SECRET = "api-test-secret"
@@ -35,13 +35,7 @@ POSTER = {
 @pytest.fixture
 def cloud(stack: Stack) -> Iterator[Stack]:
     """The stack, with the secret template.yaml names holding the API's shared secrets."""
-    boto3.client("secretsmanager").create_secret(
-        Name=stack.parameter("ProviderSecretName"),
-        SecretString=json.dumps(
-            {"PLACARD_WEBHOOK_SECRET": SECRET, "PLACARD_CALLBACK_SECRET": new_secret()}
-        ),
-    )
-    yield stack
+    yield put_api_secrets(stack, SECRET)
 
 
 def call(
