@@ -20,12 +20,15 @@ from placard.domain.jobs import Job
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import JobRecord
 from placard.domain.runs import UploadRun
+from placard.domain.templates import default_catalogue
 from placard.providers.base import (
     ImageRequest,
     ImageResult,
     ProviderRefused,
     ProviderUnavailable,
 )
+from placard.services.ingest import Ingest
+from placard.sheets.reader import MAX_ROWS
 
 # How the fake provider fails: permanently, transiently, or after sending (it may have billed).
 Failure = Literal["", "refuse", "unavailable", "lost"]
@@ -318,3 +321,29 @@ class FakeProvider:
         if self.failure == "lost":
             return ProviderUnavailable("no answer after sending: ReadTimeout", unknown_outcomes=1)
         raise AssertionError(f"not a failure: {self.failure!r}")
+
+
+@dataclass
+class IngestFakes:
+    """Ingest's ports, every one a fake; `service()` is ingest wired to them."""
+
+    uploads: FakeUploads = field(default_factory=FakeUploads)
+    assets: FakeAssets = field(default_factory=FakeAssets)
+    queue: FakeJobQueue = field(default_factory=FakeJobQueue)
+    ledger: FakeLedger = field(default_factory=FakeLedger)
+    budgets: FakeBudgets = field(default_factory=FakeBudgets)
+    progress: FakeProgress = field(default_factory=FakeProgress)
+    reports: FakeReportRequests = field(default_factory=FakeReportRequests)
+
+    def service(self, max_rows: int = MAX_ROWS) -> Ingest:
+        return Ingest(
+            catalogue=default_catalogue(),
+            uploads=self.uploads,
+            assets=self.assets,
+            queue=self.queue,
+            ledger=self.ledger,
+            budgets=self.budgets,
+            progress=self.progress,
+            reports=self.reports,
+            max_rows=max_rows,
+        )

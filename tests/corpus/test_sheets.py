@@ -22,17 +22,10 @@ from openpyxl import Workbook
 from placard.domain.jobs import Job
 from placard.domain.templates import default_catalogue
 from placard.reporting.csv_reports import read_errors
-from placard.services.ingest import Ingest
 from placard.sheets.reader import RowError, SheetError, check_rows, read_rows
 from placard.sheets.rows import SheetDefaults, jobs_from_rows
 from tests.fakes import (
-    FakeAssets,
-    FakeBudgets,
-    FakeJobQueue,
-    FakeLedger,
-    FakeProgress,
-    FakeReportRequests,
-    FakeUploads,
+    IngestFakes,
 )
 
 HEADER = "template,store_name,message"
@@ -319,22 +312,11 @@ class Ingested:
 
 def ingest(data: bytes, name: str = "sheet.csv", max_rows: int = 200_000) -> Ingested:
     key = f"campaigns/corpus/{name}"
-    uploads, assets, queue = FakeUploads(), FakeAssets(), FakeJobQueue()
-    uploads.put(key, data)
-    runner = Ingest(
-        catalogue=default_catalogue(),
-        uploads=uploads,
-        assets=assets,
-        queue=queue,
-        ledger=FakeLedger(),
-        budgets=FakeBudgets(),
-        progress=FakeProgress(),
-        reports=FakeReportRequests(),
-        max_rows=max_rows,
-    )
-    report = runner.run(key, "run-1")
-    errors = read_errors(assets.read("reports/corpus/sheet/errors.csv"))
-    return Ingested(queue.jobs, errors, report.errors, report.warnings)
+    fakes = IngestFakes()
+    fakes.uploads.put(key, data)
+    report = fakes.service(max_rows).run(key, "run-1")
+    errors = read_errors(fakes.assets.read("reports/corpus/sheet/errors.csv"))
+    return Ingested(fakes.queue.jobs, errors, report.errors, report.warnings)
 
 
 def test_two_identical_rows_are_one_job_queued_once() -> None:

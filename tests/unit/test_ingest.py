@@ -3,7 +3,6 @@ errors.csv, a budget and the run's expected count, with no moto."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
@@ -12,18 +11,11 @@ from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job, Quality, Size
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.runs import UploadRun
-from placard.domain.templates import default_catalogue
 from placard.reporting.csv_reports import read_errors
 from placard.services.ingest import Ingest, IngestReport
 from placard.sheets.reader import RowError
 from tests.fakes import (
-    FakeAssets,
-    FakeBudgets,
-    FakeJobQueue,
-    FakeLedger,
-    FakeProgress,
-    FakeReportRequests,
-    FakeUploads,
+    IngestFakes,
 )
 
 SHEET = "campaigns/summer/sheet.csv"
@@ -36,30 +28,12 @@ def csv(*lines: str) -> bytes:
     return "".join(line + "\r\n" for line in (HEADER, *lines)).encode()
 
 
-@dataclass
-class World:
+class World(IngestFakes):
     """Ingest and the fakes behind it."""
-
-    uploads: FakeUploads = field(default_factory=FakeUploads)
-    assets: FakeAssets = field(default_factory=FakeAssets)
-    queue: FakeJobQueue = field(default_factory=FakeJobQueue)
-    ledger: FakeLedger = field(default_factory=FakeLedger)
-    budgets: FakeBudgets = field(default_factory=FakeBudgets)
-    progress: FakeProgress = field(default_factory=FakeProgress)
-    reports: FakeReportRequests = field(default_factory=FakeReportRequests)
 
     @property
     def runner(self) -> Ingest:
-        return Ingest(
-            catalogue=default_catalogue(),
-            uploads=self.uploads,
-            assets=self.assets,
-            queue=self.queue,
-            ledger=self.ledger,
-            budgets=self.budgets,
-            progress=self.progress,
-            reports=self.reports,
-        )
+        return self.service()
 
     def ingest(
         self, data: bytes, metadata: dict[str, str] | None = None, run: str = RUN.run
