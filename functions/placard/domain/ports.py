@@ -9,6 +9,7 @@ from typing import IO, Protocol
 
 from placard.domain.jobs import Job
 from placard.domain.ledger_items import LedgerItem
+from placard.domain.proofs import ReadLine
 from placard.domain.runs import UploadRun
 
 
@@ -106,3 +107,14 @@ class JobRecords(Protocol):
 class CallbackRequests(Protocol):
     def send(self, job_id: str, url: str) -> None:
         """Ask for the job's callback to be delivered."""
+
+
+class ImageReader(Protocol):
+    """Reads an image's words back (docs/design.md §7); the OCR engine lives behind it."""
+
+    def read(self, image: bytes) -> list[ReadLine]:
+        """Every line of text found in the image (PNG, JPEG or WebP bytes), top to bottom."""
+
+    def reads(self, text: str) -> bool:
+        """Whether this text is in a script the reader can read; when it is not, the field is
+        `unchecked`, never `fail`."""
