@@ -87,7 +87,7 @@ def charged(job: Job) -> LedgerItem:
         quality=job.quality.value, size=str(job.size), unit_price=price, cost_usd=price,
         status=Status.CHARGED, created_at="2026-11-26T00:00:00.000+00:00",
         updated_at="2026-11-26T00:00:01.000+00:00", upload="sheet",
-        row=int(job.origin.get("row", 0)), row_id=job.row_id, sha256="0" * 64, attempts=1,
+        row=int(job.origin.get("row", 0)), row_id=job.row_id, sha256="0" * 64, http_attempts=1,
         s3_key=image_key(job.campaign, job.job_id, 0, "png"),
     )  # fmt: skip
 

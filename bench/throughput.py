@@ -149,7 +149,7 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
         "billed": emulated["billed_images"],
         "throttled": emulated["throttled"],
         "faults": sum(emulated["faults"].values()),
-        "retries": sum(i.attempts - 1 for i in charged),
+        "retries": sum(i.http_attempts - 1 for i in charged),
         "p50_ms": percentile(overheads, 50) * 1000,
         "p95_ms": percentile(overheads, 95) * 1000,
     }

@@ -19,6 +19,7 @@ from typing import IO, Any, Literal
 from placard.domain.jobs import Job
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import JobRecord
+from placard.domain.proofs import Proof, Review
 from placard.domain.runs import UploadRun
 from placard.domain.templates import default_catalogue
 from placard.providers.base import (
@@ -118,6 +119,25 @@ class FakeLedger:
 
     def save(self, item: LedgerItem) -> None:
         self._put_unless_charged(item)
+
+    def record_proof(self, item: LedgerItem, proof: Proof) -> None:
+        self._update_charged(item, proof=proof.verdict.value, proof_fields=proof.to_json())
+
+    def record_review(self, item: LedgerItem, review: Review, note: str) -> bool:
+        return self._update_charged(item, review=review.value, review_note=note)
+
+    def _update_charged(self, item: LedgerItem, **values: str) -> bool:
+        """As the adapter's UpdateItem: a charged item only; False when nothing would change
+        (the adapter's condition refuses the same decision twice)."""
+        key = (item.key["pk"], item.key["sk"])
+        with self._lock:
+            held = self.rows.get(key)
+            if held is None or held["status"] != Status.CHARGED.value:
+                return False
+            if all(held.get(name, "") == value for name, value in values.items()):
+                return False
+            self.rows[key] = {**held, **values}
+            return True
 
     def _put_unless_charged(self, item: LedgerItem) -> bool:
         row = item.to_item()

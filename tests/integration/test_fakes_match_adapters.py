@@ -29,6 +29,7 @@ from placard.aws.replays import DynamoReplayGuard
 from placard.domain.jobs import Job, Quality, Size
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import JobRecord
+from placard.domain.proofs import FieldProof, Proof, Review, Verdict
 from placard.domain.runs import UploadRun
 from placard_local.cloud import LOCAL_ENV
 from tests.fakes import (
@@ -177,6 +178,39 @@ def test_ledger_reads_in_key_order_by_campaign_and_job(ports: Ports, campaign: s
     every = [(i.job_id, i.image_index) for i in ports.ledger.campaign_items(campaign)]
     assert every == [("a", 1), ("b", 0), ("b", 2), ("b", 10)]
     assert ports.ledger.job_items(campaign, "none") == []
+
+
+def test_ledger_keeps_each_attempt_beside_the_first(ports: Ports, campaign: str) -> None:
+    # Given image 0 charged, then re-rolled twice (attempts 2 and 3), and image 1 once
+    for attempt in (3, 1, 2):
+        ports.ledger.save(item(campaign, "job", 0, Status.CHARGED).but(attempt=attempt))
+    ports.ledger.save(item(campaign, "job", 1, Status.CHARGED))
+    # When the job is read, then every attempt is there, each under its own key
+    read = [(i.image_index, i.attempt) for i in ports.ledger.job_items(campaign, "job")]
+    assert read == [(0, 1), (0, 2), (0, 3), (1, 1)]
+
+
+def test_ledger_records_a_proof_and_a_review_on_a_charged_item(ports: Ports, campaign: str) -> None:
+    # Given a charged image and a reserved one
+    charged = item(campaign, "job", 0, Status.CHARGED).but(sha256="s")
+    ports.ledger.save(charged)
+    ports.ledger.save(item(campaign, "job", 1))
+    proof = Proof.of([FieldProof("headline", "Run", Verdict.FAIL, "Rnu", ("'Rnu' where 'Run'",))])
+    # When its proof is written (twice) and a reroll decided (twice)
+    ports.ledger.record_proof(charged, proof)
+    ports.ledger.record_proof(charged, proof)
+    first = ports.ledger.record_review(charged, Review.REROLL, "")
+    again = ports.ledger.record_review(charged, Review.REROLL, "")
+    other = ports.ledger.record_review(item(campaign, "job", 1), Review.APPROVED, "")
+    # Then the decision took once, the reserved item took none, and nothing else changed
+    assert (first, again, other) == (True, False, False)
+    read, reserved = ports.ledger.job_items(campaign, "job")
+    assert read.proved == proof and read.review_state is Review.REROLL
+    assert read.but(proof="", proof_fields="", review="") == charged
+    assert reserved.proof == "" and reserved.review == ""
+    # And a note changes a decision already taken
+    assert ports.ledger.record_review(charged, Review.REJECTED, "logo cut") is True
+    assert ports.ledger.record_review(charged, Review.REJECTED, "logo cut") is False
 
 
 def test_budgets_take_atomically_and_never_past_the_limit(ports: Ports, campaign: str) -> None:

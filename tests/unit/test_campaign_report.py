@@ -28,7 +28,7 @@ def charged(job: Job) -> LedgerItem:
         template_version=job.template_version, provider="openai", model="gpt-image-2",
         quality=job.quality.value, size=str(job.size), unit_price=price, cost_usd=price,
         status=Status.CHARGED, created_at="2026-11-26T00:00:00.000+00:00",
-        updated_at="2026-11-26T00:00:01.000+00:00", sha256="0" * 64, attempts=1,
+        updated_at="2026-11-26T00:00:01.000+00:00", sha256="0" * 64, http_attempts=1,
         s3_key=image_key(job.campaign, job.job_id, 0, "png"),
     )  # fmt: skip
 

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from placard.domain.keys import IMAGES_PREFIX, campaign_pk, job_images_prefix
 from placard.domain.ledger_items import LedgerItem, Status
+from placard.domain.proofs import Proof, Review
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -70,6 +71,43 @@ class DynamoLedger:
     def save(self, item: LedgerItem) -> None:
         """Settle an item; a charged item is final and never overwritten."""
         self._put_unless_charged(item)
+
+    def record_proof(self, item: LedgerItem, proof: Proof) -> None:
+        self._update_charged(
+            item,
+            "SET proof = :proof, proof_fields = :fields",
+            {":proof": proof.verdict.value, ":fields": proof.to_json()},
+        )
+
+    def record_review(self, item: LedgerItem, review: Review, note: str) -> bool:
+        return self._update_charged(
+            item,
+            "SET review = :review, review_note = :note",
+            {":review": review.value, ":note": note},
+            # the very same decision again changes nothing, and says so
+            "AND (attribute_not_exists(review) OR review <> :review OR review_note <> :note)",
+        )
+
+    def _update_charged(
+        self, item: LedgerItem, update: str, values: dict[str, str], condition: str = ""
+    ) -> bool:
+        """Update a charged item's own attributes; False when the condition refused it."""
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key=typed_key(item.key),
+                UpdateExpression=update,
+                ConditionExpression=f"#s = :charged {condition}".strip(),
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_serialise(
+                    {":charged": Status.CHARGED.value, **values}
+                ),
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
 
     def _put_unless_charged(self, item: LedgerItem) -> bool:
         try:

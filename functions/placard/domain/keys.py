@@ -5,10 +5,13 @@ S3, uploads bucket:  campaigns/<campaign>/<file>          a sheet, or a photo a 
 S3, assets bucket:   campaigns/<campaign>/<job>/<i>.<ext>  an original, kept as the provider sent it
                      campaigns/<campaign>/<job>/<i>.<kind>.<ext>  beside it: "provider" (an
                      edit's raw answer) and the derivatives "web" and "thumb"
+                     campaigns/<campaign>/<job>/<i>-<k>.<ext>  attempt k (2, 3...) of image i: a
+                     re-roll, with its own copies beside it
                      reports/<campaign>/<upload>/          errors.csv, results.csv, index.html
 DynamoDB, ledger table (one partition per campaign, so one query reads a campaign's images,
 its budget and its runs together):
-                     CAMPAIGN#<campaign> IMAGE#<job>#<ii>  one item per image attempt
+                     CAMPAIGN#<campaign> IMAGE#<job>#<ii>  one item per image attempt: the first,
+                     CAMPAIGN#<campaign> IMAGE#<job>#<ii>#<k>  and attempt k (2, 3...), a re-roll
                      CAMPAIGN#<campaign> BUDGET            the campaign's budget
                      CAMPAIGN#<campaign> RUN#<sheet>#<run> how many of an upload's jobs ended
                      JOB#<job>           JOB               a job asked for through the API
@@ -51,11 +54,14 @@ def reports_prefix(campaign: str, sheet: str) -> str:
     return f"reports/{campaign}/{upload_name(sheet)}/"
 
 
-def image_key(campaign: str, job_id: str, index: int, extension: str, kind: str = "") -> str:
+def image_key(
+    campaign: str, job_id: str, index: int, extension: str, kind: str = "", attempt: int = 1
+) -> str:
     """An image of a job; `kind` names a copy beside the original ("provider", "web",
-    "thumb"), empty for the original itself."""
+    "thumb"), empty for the original itself. A re-roll's attempt is part of its name."""
     suffix = f".{kind}" if kind else ""
-    return f"{UPLOADS_PREFIX}{campaign}/{job_id}/{index}{suffix}.{extension}"
+    name = f"{index}-{attempt}" if attempt > 1 else str(index)
+    return f"{UPLOADS_PREFIX}{campaign}/{job_id}/{name}{suffix}.{extension}"
 
 
 def derivative_key(original: str, kind: str, extension: str = "webp") -> str:
@@ -71,8 +77,10 @@ def campaign_pk(campaign: str) -> str:
     return f"CAMPAIGN#{campaign}"
 
 
-def image_sk(job_id: str, index: int) -> str:
-    return f"{IMAGES_PREFIX}{job_id}#{index:02d}"
+def image_sk(job_id: str, index: int, attempt: int = 1) -> str:
+    """The first attempt keeps the plain key; a re-roll's sorts right after it."""
+    again = f"#{attempt:02d}" if attempt > 1 else ""
+    return f"{IMAGES_PREFIX}{job_id}#{index:02d}{again}"
 
 
 def job_images_prefix(job_id: str) -> str:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from placard.domain.keys import campaign_pk, image_sk
+from placard.domain.proofs import Proof, Review
 from placard.domain.statuses import said_over_budget
 
 
@@ -42,14 +43,22 @@ class LedgerItem:
     sha256: str = ""
     reason: str = ""
     raw_s3_key: str = ""  # edits: the provider's own output, beside the composite
-    attempts: int = 0  # HTTP attempts the image took, throttled ones included
+    http_attempts: int = 0  # HTTP requests the image took, throttled ones included
     unknown_outcomes: int = 0  # attempts sent whose answer never came (the provider may bill)
     usage: dict[str, int] = field(default_factory=dict)
     over_budget: bool = False  # failed: the campaign's budget refused it before the call
+    attempt: int = 1  # which attempt at this image: 1, then each re-roll (docs/design.md §7)
+    proof: str = ""  # the image's Verdict once read back; "" until then
+    proof_fields: str = ""  # Proof.to_json(): each field's verdict and what was read
+    review: str = ""  # a person's Review of the delivered attempt; "" reads as pending
+    review_note: str = ""
 
     @property
     def key(self) -> dict[str, str]:
-        return {"pk": campaign_pk(self.campaign), "sk": image_sk(self.job_id, self.image_index)}
+        return {
+            "pk": campaign_pk(self.campaign),
+            "sk": image_sk(self.job_id, self.image_index, self.attempt),
+        }
 
     def to_item(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if v not in ("", None, {}, 0) or k in _KEEP}
@@ -64,8 +73,9 @@ class LedgerItem:
         values.update((k, v) for k, v in item.items() if k in cls.__dataclass_fields__)
         values["status"] = Status(values["status"])
         values["image_index"] = int(values["image_index"])
-        for name in ("row", "attempts", "unknown_outcomes"):
+        for name in ("row", "http_attempts", "unknown_outcomes"):
             values[name] = int(values.get(name, 0))
+        values["attempt"] = int(values.get("attempt", 1))
         values["usage"] = {k: int(v) for k, v in (values.get("usage") or {}).items()}
         # Items refused for budget before the flag was stored say so only in their reason.
         over_budget = bool(values.get("over_budget")) or said_over_budget(values["reason"])
@@ -75,7 +85,16 @@ class LedgerItem:
     def but(self, **changes: Any) -> LedgerItem:
         return replace(self, **changes)
 
+    @property
+    def proved(self) -> Proof | None:
+        """The proof read back, or None before the image was read."""
+        return Proof.from_json(self.proof, self.proof_fields) if self.proof else None
 
-_KEEP = frozenset({"unit_price", "cost_usd", "image_index"})
+    @property
+    def review_state(self) -> Review:
+        return Review(self.review) if self.review else Review.PENDING
+
+
+_KEEP = frozenset({"unit_price", "cost_usd", "image_index", "attempt"})
 # Every text field, required ones included: old stored items may lack any of them.
 _TEXT = tuple(f.name for f in fields(LedgerItem) if f.type == "str")

@@ -9,7 +9,7 @@ from typing import IO, Protocol
 
 from placard.domain.jobs import Job
 from placard.domain.ledger_items import LedgerItem
-from placard.domain.proofs import ReadLine
+from placard.domain.proofs import Proof, ReadLine, Review
 from placard.domain.runs import UploadRun
 
 
@@ -53,6 +53,14 @@ class Ledger(Protocol):
     def save(self, item: LedgerItem) -> None: ...
 
     def campaign_items(self, campaign: str) -> list[LedgerItem]: ...
+
+    def record_proof(self, item: LedgerItem, proof: Proof) -> None:
+        """Write a charged item's proof (its verdict and fields); the same proof again is a
+        no-op, and nothing else of the item changes."""
+
+    def record_review(self, item: LedgerItem, review: Review, note: str) -> bool:
+        """Write a person's decision on a charged item; False when the item already holds
+        this very decision (so a sheet applied twice re-rolls once)."""
 
 
 class Budgets(Protocol):

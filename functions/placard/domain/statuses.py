@@ -12,13 +12,15 @@ from enum import StrEnum
 
 # State, not Status: the API's JobStatus is the reply body that carries it.
 class JobState(StrEnum):
-    """Where a job is: queued, running, then succeeded, failed or over_budget (no room left)."""
+    """Where a job is: queued, running, then succeeded, failed, over_budget (no room left) or
+    needs_review (an image whose every attempt failed its proof is delivered for a person)."""
 
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     OVER_BUDGET = "over_budget"
+    NEEDS_REVIEW = "needs_review"
 
 
 class RowStatus(StrEnum):
@@ -28,6 +30,7 @@ class RowStatus(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"  # the row could not become a job; nothing was asked of the provider
     OVER_BUDGET = "over_budget"
+    NEEDS_REVIEW = "needs_review"  # delivered, but its words failed every proof
 
 
 # The reason a budget-refused image gives, for people to read; the flag says it for code.

@@ -223,7 +223,7 @@ class Pipeline:
             generation_id=result.generation_id or "",
             model=result.model,
             usage=result.usage,
-            attempts=result.attempts,
+            http_attempts=result.attempts,
             unknown_outcomes=result.unknown_outcomes,
             reason="",
             updated_at=self.clock(),
