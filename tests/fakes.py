@@ -20,6 +20,7 @@ from placard.domain.jobs import Job
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import JobRecord
 from placard.domain.proofs import Proof, Review
+from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
 from placard.domain.templates import default_catalogue
 from placard.providers.base import (
@@ -211,9 +212,19 @@ class FakeJobQueue:
             self.bodies += bodies
         return len(bodies)
 
+    def send_round(self, job: Job, round_: Round) -> None:
+        with self._lock:
+            self.bodies.append(json.dumps({**job.to_dict(), "round": round_.to_dict()}))
+
     @property
     def jobs(self) -> list[Job]:
         return [Job.from_dict(json.loads(body)) for body in self.bodies]
+
+    @property
+    def rounds(self) -> list[tuple[Job, Round]]:
+        """Every message as the worker reads it: the job and its round (first when absent)."""
+        messages = [json.loads(body) for body in self.bodies]
+        return [(Job.from_dict(m), Round.from_dict(m.get("round"))) for m in messages]
 
 
 class FakeProgress:
@@ -250,6 +261,18 @@ class FakeCallbackRequests:
 
     def send(self, job_id: str, url: str) -> None:
         self.sent.append((job_id, url))
+
+
+class FakeProofRequests:
+    """Each request as the proof function reads it."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Job, Round, list[tuple[int, str]], str, str]] = []
+
+    def send(
+        self, job: Job, round_: Round, originals: list[tuple[int, str]], status: str, reason: str
+    ) -> None:
+        self.sent.append((job, round_, list(originals), status, reason))
 
 
 class FakeDerivativeRequests:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from placard.domain.errors import PlacardError
 from placard.domain.jobs import Job
+from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ class SqsJobQueue:
             sent += len(entries)
         return sent
 
+    def send_round(self, job: Job, round_: Round) -> None:
+        body = {**job.to_dict(), "round": round_.to_dict()}
+        self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))
+
 
 class _SqsRequests:
     """A queue of requests to another function, one JSON message each."""
@@ -59,6 +64,21 @@ class SqsReportRequests(_SqsRequests):
 class SqsCallbackRequests(_SqsRequests):
     def send(self, job_id: str, url: str) -> None:
         self._send({"job_id": job_id, "url": url})
+
+
+class SqsProofRequests(_SqsRequests):
+    def send(
+        self, job: Job, round_: Round, originals: list[tuple[int, str]], status: str, reason: str
+    ) -> None:
+        self._send(
+            {
+                "job": job.to_dict(),
+                "round": round_.to_dict(),
+                "originals": originals,
+                "status": status,
+                "reason": reason,
+            }
+        )
 
 
 class SqsDerivativeRequests(_SqsRequests):

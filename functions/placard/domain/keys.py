@@ -7,6 +7,7 @@ S3, assets bucket:   campaigns/<campaign>/<job>/<i>.<ext>  an original, kept as 
                      edit's raw answer) and the derivatives "web" and "thumb"
                      campaigns/<campaign>/<job>/<i>-<k>.<ext>  attempt k (2, 3...) of image i: a
                      re-roll, with its own copies beside it
+                     campaigns/<campaign>/<job>/job.json  the job itself, for re-rolls later
                      reports/<campaign>/<upload>/          errors.csv, results.csv, index.html
 DynamoDB, ledger table (one partition per campaign, so one query reads a campaign's images,
 its budget and its runs together):
@@ -62,6 +63,11 @@ def image_key(
     suffix = f".{kind}" if kind else ""
     name = f"{index}-{attempt}" if attempt > 1 else str(index)
     return f"{UPLOADS_PREFIX}{campaign}/{job_id}/{name}{suffix}.{extension}"
+
+
+def job_key(campaign: str, job_id: str) -> str:
+    """The job as first run, beside its images: a re-roll asked for later is made from it."""
+    return f"{UPLOADS_PREFIX}{campaign}/{job_id}/job.json"
 
 
 def derivative_key(original: str, kind: str, extension: str = "webp") -> str:

@@ -10,6 +10,7 @@ from typing import IO, Protocol
 from placard.domain.jobs import Job
 from placard.domain.ledger_items import LedgerItem
 from placard.domain.proofs import Proof, ReadLine, Review
+from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
 
 
@@ -42,6 +43,17 @@ class UploadStore(Protocol):
 class JobQueue(Protocol):
     def send(self, jobs: Iterable[Job]) -> int:
         """Queue jobs in batches; returns how many were sent."""
+
+    def send_round(self, job: Job, round_: Round) -> None:
+        """Queue a re-roll: the job again, for the round's images and attempt."""
+
+
+class ProofRequests(Protocol):
+    def send(
+        self, job: Job, round_: Round, originals: list[tuple[int, str]], status: str, reason: str
+    ) -> None:
+        """Ask for a round's stored images (index, key) to be read back; `status` and
+        `reason` are the worker's outcome, as the derivatives request carries them today."""
 
 
 class Ledger(Protocol):
