@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from placard.domain.attempts import by_image
 from placard.domain.keys import image_key, image_sk
 from placard.domain.ledger_items import LedgerItem, Status
@@ -47,3 +49,14 @@ def test_a_re_roll_has_keys_of_its_own_and_the_first_keeps_todays() -> None:
     assert image_key("c", "j", 0, "png") == "campaigns/c/j/0.png"
     assert image_key("c", "j", 0, "png", attempt=3) == "campaigns/c/j/0-3.png"
     assert image_key("c", "j", 0, "webp", "thumb", 3) == "campaigns/c/j/0-3.thumb.webp"
+
+
+def test_an_image_key_or_uri_names_its_job_image_and_attempt() -> None:
+    from placard.domain.errors import InvalidInput
+    from placard.domain.keys import parse_image_key
+
+    assert parse_image_key("campaigns/c/j/4.png") == ("c", "j", 4, 1)
+    assert parse_image_key("s3://assets/campaigns/c/j/0-3.png") == ("c", "j", 0, 3)
+    for other in ("s3://assets/reports/c/u/results.csv", "campaigns/c/j/x.png", "0.png"):
+        with pytest.raises(InvalidInput, match="^images: is not an image placard made"):
+            parse_image_key(other)

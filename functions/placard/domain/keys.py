@@ -65,6 +65,20 @@ def image_key(
     return f"{UPLOADS_PREFIX}{campaign}/{job_id}/{name}{suffix}.{extension}"
 
 
+def parse_image_key(key: str) -> tuple[str, str, int, int]:
+    """(campaign, job id, image index, attempt) of an original's key or S3 URI, as image_key
+    names it; InvalidInput for anything else."""
+    parts = PurePosixPath(key.removeprefix("s3://")).parts
+    tail = parts[-4:] if len(parts) >= 4 else ()
+    name = tail[3].split(".")[0] if tail else ""
+    index, _, attempt = name.partition("-")
+    if not tail or tail[0] + "/" != UPLOADS_PREFIX or not index.isdigit():
+        raise InvalidInput("images", "is not an image placard made", key)
+    if attempt and not attempt.isdigit():
+        raise InvalidInput("images", "is not an image placard made", key)
+    return tail[1], tail[2], int(index), int(attempt or 1)
+
+
 def job_key(campaign: str, job_id: str) -> str:
     """The job as first run, beside its images: a re-roll asked for later is made from it."""
     return f"{UPLOADS_PREFIX}{campaign}/{job_id}/job.json"
