@@ -58,5 +58,5 @@ def test_an_image_key_or_uri_names_its_job_image_and_attempt() -> None:
     assert parse_image_key("campaigns/c/j/4.png") == ("c", "j", 4, 1)
     assert parse_image_key("s3://assets/campaigns/c/j/0-3.png") == ("c", "j", 0, 3)
     for other in ("s3://assets/reports/c/u/results.csv", "campaigns/c/j/x.png", "0.png"):
-        with pytest.raises(InvalidInput, match="^images: is not an image placard made"):
+        with pytest.raises(InvalidInput, match=r"^images: is not an image placard made"):
             parse_image_key(other)
