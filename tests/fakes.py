@@ -264,25 +264,42 @@ class FakeCallbackRequests:
 
 
 class FakeProofRequests:
-    """Each request as the proof function reads it."""
+    """Each request as the proof function reads it; its region in `regions`."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[Job, Round, list[tuple[int, str]], str, str]] = []
+        self.regions: list[tuple[int, int, int, int] | None] = []
 
     def send(
-        self, job: Job, round_: Round, originals: list[tuple[int, str]], status: str, reason: str
+        self,
+        job: Job,
+        round_: Round,
+        originals: list[tuple[int, str]],
+        status: str,
+        reason: str,
+        region: tuple[int, int, int, int] | None = None,
     ) -> None:
         self.sent.append((job, round_, list(originals), status, reason))
+        self.regions.append(region)
 
 
 class FakeDerivativeRequests:
-    """As SqsDerivativeRequests (ports.py has no protocol for it yet)."""
+    """Each request as the derivatives function reads it; `again` in `repeated`."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[Job, list[tuple[int, str]], str, str]] = []
+        self.repeated: list[bool] = []
 
-    def send(self, job: Job, originals: list[tuple[int, str]], status: str, reason: str) -> None:
+    def send(
+        self,
+        job: Job,
+        originals: list[tuple[int, str]],
+        status: str,
+        reason: str,
+        again: bool = False,
+    ) -> None:
         self.sent.append((job, list(originals), status, reason))
+        self.repeated.append(again)
 
 
 class FakeJobRecords:

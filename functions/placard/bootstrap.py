@@ -27,6 +27,7 @@ from placard.aws.queue import (
     SqsCallbackRequests,
     SqsDerivativeRequests,
     SqsJobQueue,
+    SqsProofRequests,
     SqsReportRequests,
 )
 from placard.aws.replays import DynamoReplayGuard
@@ -53,15 +54,19 @@ if TYPE_CHECKING:  # built only by the functions that use them, so others do not
     from placard.domain.ports import (
         AssetStore,
         CallbackRequests,
+        ImageReader,
         JobQueue,
         JobRecords,
         Ledger,
         Progress,
+        ProofRequests,
         ReportRequests,
         UploadStore,
     )
     from placard.providers.base import ImageProvider
     from placard.reporting.campaign import Reporter
+    from placard.services.proofs import Proofs
+    from placard.services.reviews import Reviews
 
 # Workers share clients across threads (the local runner) and invocations (Lambda): a pool as
 # large as the concurrency keeps connections open instead of opening one per call.
@@ -105,6 +110,7 @@ class Parts:
     job_records: JobRecords
     report_requests: ReportRequests
     derivative_requests: SqsDerivativeRequests
+    proof_requests: ProofRequests
     callback_requests: CallbackRequests
     replay_guard: DynamoReplayGuard
     # One store per handler: a store keeps the first configuration it is given (its key
@@ -114,6 +120,8 @@ class Parts:
     webhook_secret: Callable[[], str]  # the shared secret API callers sign with
     callback_secret: Callable[[], str]  # the whsec_... job-end callbacks are signed with
     make_provider: Callable[[Settings], ImageProvider] = make_provider
+    # Only the proof function reads images back; its engine is imported when first asked for.
+    make_reader: Callable[[], ImageReader] = field(default=lambda: _onnx_reader())
     catalogue: Catalogue = field(default_factory=default_catalogue)
     prices: PriceTable = field(default_factory=default_prices)
 
@@ -160,6 +168,31 @@ class Parts:
         )
 
     @cached_property
+    def proofs(self) -> Proofs:
+        from placard.services.proofs import Proofs
+
+        return Proofs(
+            catalogue=self.catalogue,
+            reader=self.make_reader(),
+            assets=self.assets,
+            ledger=self.ledger,
+            jobs=self.jobs_queue,
+            derivatives=self.derivative_requests,
+        )
+
+    @cached_property
+    def reviews(self) -> Reviews:
+        from placard.services.reviews import Reviews
+
+        return Reviews(
+            ledger=self.ledger,
+            assets=self.assets,
+            uploads=self.uploads,
+            jobs=self.jobs_queue,
+            reports=self.report_requests,
+        )
+
+    @cached_property
     def job_service(self) -> JobService:
         from placard.api.service import JobService
 
@@ -194,6 +227,12 @@ class Parts:
             raise InvalidInput("callback_url", exc.reason, url) from exc
 
 
+def _onnx_reader() -> ImageReader:
+    from placard.proofing.reader import OnnxReader
+
+    return OnnxReader()
+
+
 def build(settings: Settings, clients: Clients) -> Parts:
     """The parts on AWS: one adapter per port, all sharing the three clients."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -210,6 +249,7 @@ def build(settings: Settings, clients: Clients) -> Parts:
         job_records=DynamoJobRecords(db, table),
         report_requests=SqsReportRequests(clients.sqs, settings.reports_queue_url),
         derivative_requests=SqsDerivativeRequests(clients.sqs, settings.derivatives_queue_url),
+        proof_requests=SqsProofRequests(clients.sqs, settings.proofs_queue_url),
         callback_requests=SqsCallbackRequests(clients.sqs, settings.callbacks_queue_url),
         # Twice the window: a signature stays refused for as long as it could be accepted.
         replay_guard=DynamoReplayGuard(db, settings.idempotency_table, 2 * WINDOW_SECONDS),

@@ -20,6 +20,7 @@ REQUIRED = (
     "JOBS_QUEUE_URL",
     "REPORTS_QUEUE_URL",
     "DERIVATIVES_QUEUE_URL",
+    "PROOFS_QUEUE_URL",
     "CALLBACKS_QUEUE_URL",
     "IDEMPOTENCY_TABLE",
 )
@@ -37,6 +38,7 @@ class Settings:
     jobs_queue_url: str
     reports_queue_url: str
     derivatives_queue_url: str
+    proofs_queue_url: str
     callbacks_queue_url: str
     idempotency_table: str
     job_max_receives: int = 5  # the jobs queue's maxReceiveCount
@@ -60,6 +62,7 @@ class Settings:
             jobs_queue_url=given["JOBS_QUEUE_URL"],
             reports_queue_url=given["REPORTS_QUEUE_URL"],
             derivatives_queue_url=given["DERIVATIVES_QUEUE_URL"],
+            proofs_queue_url=given["PROOFS_QUEUE_URL"],
             callbacks_queue_url=given["CALLBACKS_QUEUE_URL"],
             idempotency_table=given["IDEMPOTENCY_TABLE"],
             job_max_receives=read.number("JOBS_MAX_RECEIVES", 5, int, "a whole number"),

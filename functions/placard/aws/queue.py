@@ -68,7 +68,13 @@ class SqsCallbackRequests(_SqsRequests):
 
 class SqsProofRequests(_SqsRequests):
     def send(
-        self, job: Job, round_: Round, originals: list[tuple[int, str]], status: str, reason: str
+        self,
+        job: Job,
+        round_: Round,
+        originals: list[tuple[int, str]],
+        status: str,
+        reason: str,
+        region: tuple[int, int, int, int] | None = None,
     ) -> None:
         self._send(
             {
@@ -77,12 +83,26 @@ class SqsProofRequests(_SqsRequests):
                 "originals": originals,
                 "status": status,
                 "reason": reason,
+                "region": list(region) if region else None,
             }
         )
 
 
 class SqsDerivativeRequests(_SqsRequests):
-    def send(self, job: Job, originals: list[tuple[int, str]], status: str, reason: str) -> None:
+    def send(
+        self,
+        job: Job,
+        originals: list[tuple[int, str]],
+        status: str,
+        reason: str,
+        again: bool = False,
+    ) -> None:
         self._send(
-            {"job": job.to_dict(), "originals": originals, "status": status, "reason": reason}
+            {
+                "job": job.to_dict(),
+                "originals": originals,
+                "status": status,
+                "reason": reason,
+                "again": again,
+            }
         )

@@ -50,10 +50,30 @@ class JobQueue(Protocol):
 
 class ProofRequests(Protocol):
     def send(
-        self, job: Job, round_: Round, originals: list[tuple[int, str]], status: str, reason: str
+        self,
+        job: Job,
+        round_: Round,
+        originals: list[tuple[int, str]],
+        status: str,
+        reason: str,
+        region: tuple[int, int, int, int] | None = None,
     ) -> None:
         """Ask for a round's stored images (index, key) to be read back; `status` and
-        `reason` are the worker's outcome, as the derivatives request carries them today."""
+        `reason` are the worker's outcome; `region` (x, y, w, h) is an edit's area, where
+        its new words must be."""
+
+
+class DerivativeRequests(Protocol):
+    def send(
+        self,
+        job: Job,
+        originals: list[tuple[int, str]],
+        status: str,
+        reason: str,
+        again: bool = False,
+    ) -> None:
+        """Ask for the delivered images' review copies, after which the job ends as `status`;
+        `again`: it had ended before (a person's re-roll), so its reports are written anew."""
 
 
 class Ledger(Protocol):
