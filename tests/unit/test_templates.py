@@ -4,26 +4,49 @@ import pytest
 
 from placard.domain.errors import InvalidInput, UnknownTemplate
 from placard.domain.jobs import Mode, Size
-from placard.domain.templates import Catalogue, TemplateFileError, parse_template
+from placard.domain.proofs import DEFAULT_REROLLS, MAX_REROLLS
+from placard.domain.templates import (
+    Catalogue,
+    TemplateFileError,
+    parse_template,
+    quoted_variables,
+    templates_dir,
+)
 
-# docs/design.md §1: names and required variables are part of the contract.
+# docs/design.md §1: names and required variables are part of the contract;
+# `text` lists every variable the prompt quotes (§7), optional ones included.
 CONTRACT = {
-    "launch-poster": ("poster", {"product", "headline", "cta"}, ("headline", "cta"), "1024x1536"),
+    "launch-poster": (
+        "poster",
+        {"product", "headline", "cta"},
+        ("headline", "tagline", "cta"),
+        "1024x1536",
+    ),
     "event-poster": (
         "poster",
         {"event_name", "date", "venue"},
-        ("event_name", "date", "venue"),
+        ("event_name", "date", "venue", "cta"),
         "1024x1536",
     ),
-    "social-square": ("ad", {"product", "headline", "cta"}, ("headline", "cta"), "1024x1024"),
+    "social-square": (
+        "ad",
+        {"product", "headline", "cta"},
+        ("headline", "offer", "cta"),
+        "1024x1024",
+    ),
     "banner-wide": ("ad", {"product", "headline", "cta"}, ("headline", "cta"), "1536x1024"),
     "storefront-sign": (
         "signage",
         {"store_name", "message"},
-        ("store_name", "message"),
+        ("store_name", "message", "hours"),
         "1536x1024",
     ),
-    "shelf-price-sign": ("signage", {"product", "price"}, ("product", "price"), "1024x1024"),
+    "shelf-price-sign": (
+        "signage",
+        {"product", "price"},
+        ("product", "price", "unit", "promo"),
+        "1024x1024",
+    ),
 }
 POSTER = {"product": "Aurora trail shoe", "headline": "Run Past Sunrise", "cta": "Pre-order now"}
 
@@ -199,6 +222,95 @@ def test_a_broken_front_matter_is_refused_with_the_file_and_the_reason(
     # Given a template file whose front matter is broken in one way
     source = f"---\n{front_matter}\n---\nhello\n"
     # When it is parsed, Then the error names the file and what is wrong
+    with pytest.raises(TemplateFileError, match=message) as caught:
+        parse_template(source, "templates/ad/t.j2")
+    assert str(caught.value).startswith("templates/ad/t.j2: ")
+
+
+def test_every_built_in_template_proofs_every_variable_its_prompt_quotes() -> None:
+    # Given every template file shipped, read as written (not through the catalogue's checks)
+    paths = sorted(templates_dir().glob("*/*.j2"))
+    assert len(paths) == 8
+    for path in paths:
+        template = parse_template(path.read_text(encoding="utf-8"), str(path))
+        _, body = path.read_text(encoding="utf-8").split("\n---\n", 1)
+        # Then each variable its prompt quotes is one of its text fields
+        quoted = quoted_variables(body)
+        assert quoted, path
+        assert set(quoted) <= set(template.text), path
+
+
+def test_the_launch_posters_tagline_is_copy_to_proof(catalogue: Catalogue) -> None:
+    # Given a launch poster with a tagline
+    template = catalogue["launch-poster"]
+    values = template.values({**POSTER, "tagline": "Grip that holds on wet rock"})
+    # When its words to proof are listed, Then the tagline is among them, in reading order
+    assert template.texts(values) == [
+        ("headline", "Run Past Sunrise"),
+        ("tagline", "Grip that holds on wet rock"),
+        ("cta", "Pre-order now"),
+    ]
+    # and without one, it is not asked for
+    assert [name for name, _ in template.texts(template.values(POSTER))] == ["headline", "cta"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'A badge reads exactly "{{ offer }}".',
+        "A badge reads exactly \u201c{{ offer | upper }}\u201d.",
+        '{% if offer %}A badge reads "Only {{offer}} today".{% endif %}',
+    ],
+    ids=["straight-quotes", "curly-quotes-and-a-filter", "inside-a-condition"],
+)
+def test_a_template_quoting_a_variable_text_does_not_list_is_refused(body: str) -> None:
+    # Given a template whose prompt quotes `offer` but whose text lists only the headline
+    source = (
+        "---\nname: t\nkind: ad\nvariables: {headline: {required: true}, offer: {}}\n"
+        f'text: [headline]\n---\nHeadline "{{{{ headline }}}}". {body}\n'
+    )
+    # When it is parsed, Then the file is refused, naming the file and the variable
+    with pytest.raises(TemplateFileError) as caught:
+        parse_template(source, "templates/ad/t.j2")
+    assert str(caught.value).startswith("templates/ad/t.j2: the body quotes ['offer']")
+
+
+def test_a_variable_printed_outside_quotes_need_not_be_proofed() -> None:
+    # The product's name guides the picture; only quoted copy must appear as written
+    source = (
+        "---\nname: t\nkind: ad\nvariables: {product: {}, headline: {}}\n"
+        'text: [headline]\n---\nA poster for {{ product }}, reading "{{ headline }}".\n'
+    )
+    assert parse_template(source).text == ("headline",)
+
+
+def test_re_rolls_default_and_are_set_by_the_front_matter(catalogue: Catalogue) -> None:
+    # Given the built-in templates, which leave the re-rolls to the default
+    assert {t.rerolls for t in catalogue.values()} == {DEFAULT_REROLLS}
+    assert catalogue["launch-poster"].describe()["proof"] == {"rerolls": DEFAULT_REROLLS}
+    # When a template sets its own, Then it is the template's, and describe() shows it
+    template = parse_template("---\nname: t\nkind: ad\nproof: {rerolls: 0}\n---\nhello\n")
+    assert template.rerolls == 0
+    assert template.describe()["proof"] == {"rerolls": 0}
+
+
+@pytest.mark.parametrize(
+    ("proof", "message"),
+    [
+        (
+            f"{{rerolls: {MAX_REROLLS + 1}}}",
+            rf"proof: rerolls must be a whole number, 0..{MAX_REROLLS}",
+        ),
+        ("{rerolls: -1}", "proof: rerolls must be a whole number"),
+        ("{rerolls: two}", "proof: rerolls must be a whole number"),
+        ("{rerolls: true}", "proof: rerolls must be a whole number"),
+        ("{reroll: 1}", r"proof: unknown keys \['reroll'\]"),
+        ("3", "proof must be a mapping"),
+    ],
+    ids=["too-many", "negative", "a-word", "a-boolean", "misspelt-key", "not-a-mapping"],
+)
+def test_a_broken_proof_policy_is_refused_naming_the_file(proof: str, message: str) -> None:
+    source = f"---\nname: t\nkind: ad\nproof: {proof}\n---\nhello\n"
     with pytest.raises(TemplateFileError, match=message) as caught:
         parse_template(source, "templates/ad/t.j2")
     assert str(caught.value).startswith("templates/ad/t.j2: ")

@@ -25,6 +25,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from placard.domain.errors import InvalidInput, PlacardError, UnknownTemplate
 from placard.domain.jobs import Mode, Quality, Size, parse_n
+from placard.domain.proofs import DEFAULT_REROLLS, MAX_REROLLS
 
 KINDS = ("poster", "ad", "signage")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.DOTALL)
@@ -103,6 +104,9 @@ class Template:
     default_quality: Quality = Quality.MEDIUM
     default_size: Size | None = None
     default_n: int = 1
+    rerolls: int = (
+        DEFAULT_REROLLS  # front matter `proof: {rerolls: N}`: attempts after a failed proof
+    )
     path: str = field(default="", compare=False)
 
     def values(self, given: Mapping[str, object]) -> dict[str, str]:
@@ -126,7 +130,8 @@ class Template:
         return " ".join(prompt.split())
 
     def texts(self, values: Mapping[str, str]) -> list[tuple[str, str]]:
-        """The words that must appear in the image, in the template's order."""
+        """The words that must appear in the image, in the template's order: every variable
+        the prompt quotes, so every quoted word is proofed (docs/design.md §7)."""
         return [(name, values[name]) for name in self.text if values.get(name)]
 
     def describe(self) -> dict[str, Any]:
@@ -141,6 +146,7 @@ class Template:
                 "size": str(self.default_size) if self.default_size else None,
                 "n": self.default_n,
             },
+            "proof": {"rerolls": self.rerolls},
             "variables": {
                 v.name: {
                     k: val
@@ -165,9 +171,22 @@ def _compiled(body: str) -> jinja2.Template:
     return _ENV.from_string(body)
 
 
-FRONT_MATTER_KEYS = ("name", "kind", "mode", "description", "defaults", "variables", "text")
+FRONT_MATTER_KEYS = (
+    "name",
+    "kind",
+    "mode",
+    "description",
+    "defaults",
+    "variables",
+    "text",
+    "proof",
+)
 VARIABLE_KEYS = ("required", "default", "max_length", "pattern", "format", "description")
 DEFAULTS_KEYS = ("quality", "size", "n")
+PROOF_KEYS = ("rerolls",)
+# A variable the prompt quotes, "{{ name }}" or “{{ name }}”: copy the image must show.
+_QUOTED = re.compile(r'"([^"]*)"|“([^”]*)”')
+_PRINTED = re.compile(r"\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -207,6 +226,22 @@ def _variable(name: object, spec: object) -> Variable:
     )
 
 
+def _rerolls(proof: dict[str, Any]) -> int:
+    rerolls = proof.get("rerolls", DEFAULT_REROLLS)
+    if type(rerolls) is not int or not 0 <= rerolls <= MAX_REROLLS:
+        raise ValueError(f"proof: rerolls must be a whole number, 0..{MAX_REROLLS}")
+    return rerolls
+
+
+def quoted_variables(body: str) -> list[str]:
+    """The variables a template body prints inside double quotes, in order, once each."""
+    names: dict[str, None] = {}
+    for match in _QUOTED.finditer(body):
+        for name in _PRINTED.findall(match[1] if match[1] is not None else match[2]):
+            names[name] = None
+    return list(names)
+
+
 def parse_template(source: str, path: str = "") -> Template:
     label = path or "template"
     match = _FRONT_MATTER.match(source)
@@ -226,6 +261,7 @@ def parse_template(source: str, path: str = "") -> Template:
             str(name): _variable(name, spec) for name, spec in _variables(meta.get("variables"))
         }
         defaults = _mapping(meta.get("defaults"), "defaults", DEFAULTS_KEYS)
+        proof = _mapping(meta.get("proof"), "proof", PROOF_KEYS)
         text = meta.get("text") or []
         if not isinstance(text, list):
             raise ValueError("text must be a list of variable names, e.g. [headline, cta]")
@@ -243,6 +279,7 @@ def parse_template(source: str, path: str = "") -> Template:
             default_quality=Quality.parse(str(defaults.get("quality", "medium"))),
             default_size=Size.parse(str(defaults["size"])) if defaults.get("size") else None,
             default_n=parse_n(defaults.get("n", 1)),
+            rerolls=_rerolls(proof),
             path=path,
         )
         undeclared = sorted(meta_variables(body) - set(variables))
@@ -259,6 +296,12 @@ def parse_template(source: str, path: str = "") -> Template:
         raise TemplateFileError(
             f"{where}: the body uses undeclared variables {undeclared}; declare them under "
             "variables"
+        )
+    unproofed = [name for name in quoted_variables(body) if name not in template.text]
+    if unproofed:  # the prompt asks for these words in the image: they must be proofed
+        raise TemplateFileError(
+            f"{where}: the body quotes {unproofed} but text does not list them; every quoted "
+            "variable is copy the image must show, so text must name it"
         )
     _try_render(template, where)
     return template
