@@ -1,4 +1,5 @@
-"""S3 ObjectCreated under campaigns/ -> one SQS message per valid row, errors.csv for the rest."""
+"""S3 ObjectCreated under campaigns/ -> one SQS message per valid row, errors.csv for the rest;
+under campaigns/<campaign>/review/, a reviewed results sheet whose decisions are applied."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from placard import bootstrap
+from placard.domain.keys import parse_review_key
 
 bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 logger = Logger()
@@ -24,6 +26,9 @@ idempotency = IdempotencyConfig(
 
 
 def ingest_upload(upload: dict[str, str], parts: bootstrap.Parts) -> dict[str, Any]:
+    review = parse_review_key(upload["key"])
+    if review is not None:  # campaigns/<campaign>/review/<file>: people's decisions
+        return apply_review(upload["key"], *review, parts)
     report = parts.ingest.run(upload["key"], upload["run"])
     logger.info(
         "sheet ingested",
@@ -44,6 +49,14 @@ def ingest_upload(upload: dict[str, str], parts: bootstrap.Parts) -> dict[str, A
         "warnings": report.warnings,
         "errors_key": report.errors_key,
     }
+
+
+def apply_review(key: str, campaign: str, name: str, parts: bootstrap.Parts) -> dict[str, Any]:
+    outcome = parts.reviews.apply_upload(key, campaign, name)
+    logger.info("review applied", extra={"key": key, **outcome.to_log()})
+    for line in outcome.lines()[1:]:  # the rows that could not be applied, one line each
+        logger.warning(line, extra={"key": key})
+    return {"key": key, "review": outcome.to_log()}
 
 
 @logger.inject_lambda_context

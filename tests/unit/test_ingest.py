@@ -213,3 +213,21 @@ def test_a_queued_job_is_the_job_the_row_describes() -> None:
         3,
         "row-a",
     )
+
+
+def test_the_uploads_rerolls_go_with_each_of_its_jobs() -> None:
+    # Given a sheet uploaded with rerolls metadata
+    world = World()
+    # When it is ingested
+    world.ingest(csv("storefront-sign,Zoe,Now open"), {"rerolls": "0"})
+    # Then its job carries the policy to the proof function
+    assert [j.origin.get("rerolls") for j in world.queue.jobs] == [0]
+
+
+@pytest.mark.parametrize("given", ["6", "-1", "two", "1.5", ""])
+def test_rerolls_that_are_not_0_to_5_refuse_the_sheet(given: str) -> None:
+    world = World()
+    report = world.ingest(csv("storefront-sign,Zoe,Now open"), {"rerolls": given})
+    assert world.queue.bodies == [] and report.errors == 1
+    (error,) = world.errors()[0]
+    assert error.reason == "upload metadata rerolls: must be a whole number from 0 to 5"

@@ -2,6 +2,7 @@
 at all. Plain strings only: the adapters under aws/ wrap them in DynamoDB's types.
 
 S3, uploads bucket:  campaigns/<campaign>/<file>          a sheet, or a photo a sheet names
+                     campaigns/<campaign>/review/<file>   a results sheet with people's decisions
 S3, assets bucket:   campaigns/<campaign>/<job>/<i>.<ext>  an original, kept as the provider sent it
                      campaigns/<campaign>/<job>/<i>.<kind>.<ext>  beside it: "provider" (an
                      edit's raw answer) and the derivatives "web" and "thumb"
@@ -28,6 +29,7 @@ from placard.domain.errors import InvalidInput
 UPLOADS_PREFIX = "campaigns/"
 IMAGES_PREFIX = "IMAGE#"  # every image item of a campaign, whatever its job
 BUDGET_SK = "BUDGET"
+REVIEW_FOLDER = "review"  # campaigns/<campaign>/review/<file>: a reviewed results sheet
 
 # --------------------------------------------------------------------------- S3
 
@@ -43,6 +45,20 @@ def parse_upload_key(key: str) -> tuple[str, str]:
     if len(parts) != 3 or parts[0] != UPLOADS_PREFIX.rstrip("/"):
         raise InvalidInput("key", "uploads go to campaigns/<campaign>/<file>", key)
     return parts[1], parts[2]
+
+
+def review_key(campaign: str, name: str) -> str:
+    """Where a reviewed results sheet is uploaded; parse_review_key reads it back."""
+    return f"{UPLOADS_PREFIX}{campaign}/{REVIEW_FOLDER}/{name}"
+
+
+def parse_review_key(key: str) -> tuple[str, str] | None:
+    """(campaign, file name) of a reviewed results sheet uploaded as
+    `campaigns/<campaign>/review/<file>`; None for any other key."""
+    parts = PurePosixPath(key).parts
+    if len(parts) == 4 and parts[0] + "/" == UPLOADS_PREFIX and parts[2] == REVIEW_FOLDER:
+        return parts[1], parts[3]
+    return None
 
 
 def upload_name(sheet: str) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import lru_cache
 
+from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job, parse_campaign
 from placard.domain.keys import parse_upload_key, reports_prefix, upload_name
 from placard.domain.ledger_items import Status
@@ -20,6 +21,7 @@ from placard.domain.ports import (
     ReportRequests,
     UploadStore,
 )
+from placard.domain.proofs import MAX_REROLLS
 from placard.domain.runs import UploadRun
 from placard.domain.templates import Catalogue
 from placard.reporting.csv_reports import add_error, errors_report
@@ -28,7 +30,16 @@ from placard.sheets.reader import MAX_ROWS, Row, RowError, SheetError, check_row
 from placard.sheets.rows import SheetDefaults, jobs_from_rows
 
 BUDGET_METADATA = "budget-usd"  # x-amz-meta-budget-usd on the uploaded sheet
+REROLLS_METADATA = "rerolls"  # x-amz-meta-rerolls: re-rolls of a failed proof, per upload
 HOLDING = (Status.CHARGED, Status.RESERVED)  # what a budget counts as gone
+
+
+def parse_rerolls(value: str) -> int:
+    """An upload's or a command's re-rolls: a whole number, 0..MAX_REROLLS."""
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_REROLLS:
+        raise InvalidInput("rerolls", f"must be a whole number from 0 to {MAX_REROLLS}", value)
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,14 @@ class Ingest:
         def jobs() -> Iterator[Job]:
             sent: set[str] = set()  # two identical rows are one job: queued once
             try:
-                if self._set_budget(upload) or self.budgets.limit(upload.campaign) is not None:
+                metadata = self.uploads.metadata(upload.key)  # one HEAD for both
+                rerolls = _rerolls(metadata)
+                if rerolls is not None:
+                    origin["rerolls"] = rerolls  # the proof function's policy for its jobs
+                if (
+                    self._set_budget(upload, metadata)
+                    or self.budgets.limit(upload.campaign) is not None
+                ):
                     origin["budget"] = True  # its workers reserve before each call
                 with self.uploads.open(upload.key) as raw:
                     check_rows(raw, upload.filename, max_rows=self.max_rows)
@@ -143,9 +161,9 @@ class Ingest:
             self.reports.send(run)
         return IngestReport(upload, sent, len(failed), errors_key, warnings)
 
-    def _set_budget(self, upload: Upload) -> bool:
+    def _set_budget(self, upload: Upload, metadata: dict[str, str]) -> bool:
         """Apply the budget the upload carries, if any; True when it carried one."""
-        given = self.uploads.metadata(upload.key).get(BUDGET_METADATA)
+        given = metadata.get(BUDGET_METADATA)
         if given is None:
             return False
         limit = parse_usd(given)
@@ -163,3 +181,14 @@ class Ingest:
         )
         self.budgets.set_limit(upload.campaign, limit, spent)
         return True
+
+
+def _rerolls(metadata: dict[str, str]) -> int | None:
+    """The upload's `rerolls` metadata, 0..MAX_REROLLS; None when it carries none."""
+    given = metadata.get(REROLLS_METADATA)
+    if given is None:
+        return None
+    try:
+        return parse_rerolls(given)
+    except InvalidInput as exc:
+        raise SheetError(f"upload metadata {REROLLS_METADATA}: {exc.reason}") from None
