@@ -9,6 +9,8 @@ import pytest
 from PIL import Image, ImageChops
 
 from placard.domain.errors import InvalidInput
+from placard.domain.jobs import Mode
+from placard.domain.templates import Catalogue, Template, default_catalogue
 from placard.providers.draft_render import PlacedLine, layout, render_edit, render_generate
 
 TEXTS = [
@@ -239,3 +241,50 @@ def test_given_bytes_that_are_no_image_when_editing_then_the_error_names_the_sou
     with pytest.raises(InvalidInput) as caught:
         render_edit(b"not an image", (0, 0, 10, 10), [("h", "x")])
     assert caught.value.field == "source"
+
+
+def _longest_copy(template: Template) -> dict[str, str]:
+    """Every free-text variable at its longest, in words of wide letters."""
+    return {
+        v.name: ("Wombat " * 20)[: (v.max_length or 40) - 1].rstrip() + "."
+        for v in template.variables.values()
+        if v.pattern is None
+    }
+
+
+GENERATE = sorted(name for name, t in default_catalogue().items() if t.mode is Mode.GENERATE)
+
+
+@pytest.mark.parametrize("name", GENERATE)
+def test_given_every_field_of_a_template_at_its_longest_then_each_is_set_legibly(
+    catalogue: Catalogue, name: str
+) -> None:
+    # Given a built-in template with every text field filled to its maximum length
+    template = catalogue[name]
+    texts = template.texts(template.values(_longest_copy(template)))
+    assert [field for field, _ in texts] == list(template.text)
+    assert template.default_size is not None
+    for width, height in {
+        (template.default_size.width, template.default_size.height),
+        (1024, 1024),
+    }:
+        # When laid out at its default size and at 1024x1024
+        lines = layout(width, height, name, texts)
+        # Then every field is set, fits, keeps its words whole, and none is set small
+        _assert_fits(width, height, lines, texts)
+        for field, value in texts:
+            set_lines = [line for line in lines if line.field == field]
+            assert " ".join(line.text for line in set_lines) == value, (name, field)
+            assert min(line.font_size for line in set_lines) >= 30, (name, field, width, height)
+
+
+def test_given_a_word_that_fits_a_smaller_size_when_laid_out_then_it_is_not_broken() -> None:
+    # Given a headline word that would be broken at the largest size that fits the block
+    texts = [("headline", "Weatherproof Weekends"), ("cta", "Shop now")]
+    # When laid out on a square
+    lines = layout(1024, 1024, "banner-wide", texts)
+    # Then it is set smaller, whole
+    assert [line.text for line in lines if line.field == "headline"] == [
+        "Weatherproof",
+        "Weekends",
+    ]

@@ -696,6 +696,24 @@ def _block_height(stacked: Sequence[tuple[_SetField, _SetLine, int]]) -> int:
     return bottom - top
 
 
+def _breaks_anywhere(word: str) -> bool:
+    """Copy that is read without spaces (CJK, a row of emoji) breaks between any clusters."""
+    return not word.isascii() and any(
+        _wants_emoji(c) or unicodedata.name(c[0], "").startswith(("CJK", "HIRAGANA", "KATAKANA"))
+        for c in _clusters(word)
+    )
+
+
+def _words_whole(fields: Sequence[tuple[str, str]], main_size: int, width: int) -> bool:
+    """Whether every word of every field fits a line at its size: none needs breaking."""
+    return all(
+        _ink_width(index == 0, _field_size(main_size, index), word) <= width
+        for index, (_, text) in enumerate(fields)
+        for word in text.split(" ")
+        if not _breaks_anywhere(word)
+    )
+
+
 def _fits(
     fields: Sequence[tuple[str, str]], main_size: int, width: int, height: int
 ) -> tuple[bool, list[tuple[_SetField, _SetLine, int]]]:
@@ -707,7 +725,9 @@ def _fits(
 
 
 def _place_block(fields: Sequence[tuple[str, str]], area: Box, max_size: int) -> list[_Line]:
-    """Set the fields at the largest main type size (binary search) that fits the area.
+    """Set the fields at the largest main type size (binary search) that fits the area,
+    keeping words whole when any size can ("Weatherpr / oof" reads as two words, to people
+    and to the proof's reader); a word too long for any line is broken between characters.
 
     Centred horizontally, a touch above centre vertically. If the copy does not fit even at
     MIN_FONT_SIZE it is set top-aligned at that size (and runs past the area's bottom).
@@ -723,10 +743,18 @@ def _place_block(fields: Sequence[tuple[str, str]], area: Box, max_size: int) ->
             tried[size] = _fits(fields, size, width, height)
         return tried[size][0]
 
-    lo, hi = MIN_FONT_SIZE, max(MIN_FONT_SIZE, max_size)
+    def attempt_whole(size: int) -> bool:
+        return _words_whole(fields, size, width) and attempt(size)
+
+    # whole words while the copy is set at a sixth of the largest size or more; below that
+    # the copy is too long for it and breaking a word costs less than shrinking it all
+    floor = max(MIN_FONT_SIZE, max_size // 6)
+    whole = floor <= max_size and attempt_whole(floor)
+    fits = attempt_whole if whole else attempt
+    lo, hi = (floor if whole else MIN_FONT_SIZE), max(MIN_FONT_SIZE, max_size)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if attempt(mid):
+        if fits(mid):
             lo = mid
         else:
             hi = mid - 1
