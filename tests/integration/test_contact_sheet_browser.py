@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
 from placard.imaging.derivatives import derivatives
-from placard.reporting.contact_sheet import Entry, ImageLinks, contact_sheet
+from placard.reporting.contact_sheet import Entry, Shot, contact_sheet
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTEFACTS = ROOT / "tests" / "artifacts"
@@ -115,7 +115,7 @@ def build_folder(out: Path) -> tuple[list[Entry], dict[str, tuple[int, int]]]:
                 name = f"{index}.{derivative.kind}.{derivative.extension}"
                 (folder / name).write_bytes(derivative.data)
             base = f"images/job-{row:03d}/{index}"
-            images.append(ImageLinks(f"{base}.thumb.webp", f"{base}.web.webp", f"{base}.png"))
+            images.append(Shot(f"{base}.thumb.webp", f"{base}.web.webp", f"{base}.png"))
             scale = 320 / max(size)
             thumbs[f"{base}.thumb.webp"] = (round(size[0] * scale), round(size[1] * scale))
         entries.append(Entry(row, status, template, copy, Decimal(cost), reason, images))

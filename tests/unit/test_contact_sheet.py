@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from placard.domain.statuses import RowStatus
-from placard.reporting.contact_sheet import STATUSES, Entry, ImageLinks, contact_sheet, usd
+from placard.reporting.contact_sheet import STATUSES, Entry, Shot, contact_sheet, usd
 
 
 @dataclass
@@ -68,8 +68,8 @@ class Tree(HTMLParser):
             self.stack[-1].text += data
 
 
-def links(i: int) -> ImageLinks:
-    return ImageLinks(
+def links(i: int) -> Shot:
+    return Shot(
         thumbnail=f"images/job-{i}/0.thumb.webp",
         web=f"images/job-{i}/0.web.webp",
         original=f"images/job-{i}/0.png",
@@ -145,7 +145,7 @@ def test_hostile_copy_is_shown_as_text_never_markup() -> None:
 def test_hrefs_are_attribute_escaped_and_cannot_run_script() -> None:
     # Given links with quotes and ampersands (a presigned URL), and a folder named like a scheme
     presigned = 'https://assets.example/a/0.web.webp?X-Amz-Signature=ab"cd&X-Amz-Expires=600'
-    image = ImageLinks(
+    image = Shot(
         thumbnail="javascript:alert(1)//0.thumb.webp",
         web=presigned,
         original="data:text/html,<script>alert(1)</script>",
@@ -249,18 +249,24 @@ def test_header_counts_by_status_and_totals_in_decimal() -> None:
     assert "summer-2026" in root.find("title").all_text
     # And counts every status, zero ones too
     chips = {c.attrs["data-status"]: c.find("b").all_text for c in _chips(root)}
-    assert chips == {"succeeded": "11", "failed": "2", "rejected": "0", "over_budget": "1"}
+    assert chips == {
+        "succeeded": "11",
+        "failed": "2",
+        "rejected": "0",
+        "over_budget": "1",
+        "needs_review": "0",
+    }
     # And the total is exact: 10 x 0.0072 + 0.154 = 0.226, not a float's 0.22599999
     assert root.find("dd", "total").all_text == "$0.226"
     figures = [dd.all_text for dd in root.find("dl", "figures").find_all("dd")]
-    assert figures == ["14", "12", "$0.226"]
+    assert figures == ["14", "12", "12", "$0.226"]  # rows, images, attempts, cost
     # And each card shows its own cost to four places at most
     assert cards(root)[0].find("span", "cost").all_text == "$0.0072"
     assert cards(root)[-1].find("span", "cost").all_text == "$0.00"
 
 
 def _chips(root: Node) -> list[Node]:
-    counts = root.find("ul", "counts")
+    counts = root.find("ul", "statuses")
     return [
         c for c in counts.find_all("label") + counts.find_all("span") if "data-status" in c.attrs
     ]

@@ -99,7 +99,9 @@ def test_a_row_that_never_became_a_job_is_rejected_with_its_errors() -> None:
     outcome = row_outcome([RowError(4, "n", "0", "must be from 1 to 10")], {}, str, str)
     # Then it is rejected, costs nothing and says why in its cells
     assert outcome == RowOutcome(RowStatus.REJECTED, reason="n: must be from 1 to 10")
-    assert outcome.cells() == ("rejected", "", "", "", "", "0", "", "n: must be from 1 to 10")
+    assert outcome.cells() == (
+        ("rejected", "", "", "", "", "0", "", "", "", "", "", "", "n: must be from 1 to 10")
+    )
 
 
 def test_an_over_budget_item_is_recognised_without_its_sentence() -> None:
@@ -199,8 +201,8 @@ def test_a_jobs_state_before_and_after_it_ends(
 @pytest.mark.parametrize(
     ("enum", "words"),
     [
-        (JobState, ["queued", "running", "succeeded", "failed", "over_budget"]),
-        (RowStatus, ["succeeded", "failed", "rejected", "over_budget"]),
+        (JobState, ["queued", "running", "succeeded", "failed", "over_budget", "needs_review"]),
+        (RowStatus, ["succeeded", "failed", "rejected", "over_budget", "needs_review"]),
         (Status, ["reserved", "charged", "refunded", "failed"]),
     ],
 )
@@ -216,8 +218,8 @@ def test_results_csv_cells_print_the_status_word() -> None:
     # Given a row's outcome, When its cells are written as results.csv writes them
     buffer = io.StringIO()
     csv.writer(buffer).writerow(RowOutcome(RowStatus.OVER_BUDGET, "j1").cells())
-    # Then the status cell is the bare word, under the header's eight columns
-    assert buffer.getvalue() == "over_budget,j1,,,,0,,\r\n"
+    # Then the status cell is the bare word, under the header's thirteen columns
+    assert buffer.getvalue() == "over_budget,j1,,,,0,,,,,,,\r\n"
     assert len(RowOutcome(RowStatus.SUCCEEDED).cells()) == len(OUTCOME_HEADER)
 
 

@@ -15,14 +15,17 @@ from functools import cache
 from pathlib import PurePosixPath
 from typing import IO
 
+from placard.domain.attempts import ImageAttempts
 from placard.domain.jobs import Job
 from placard.domain.keys import derivative_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import AssetStore, Ledger, UploadStore
+from placard.domain.proofs import Verdict
 from placard.domain.runs import UploadRun
 from placard.domain.templates import Catalogue
-from placard.reporting.contact_sheet import Entry, ImageLinks, contact_sheet
+from placard.reporting.contact_sheet import Attempt, Entry, Shot, contact_sheet
 from placard.reporting.csv_reports import (
+    images_of,
     read_errors,
     results_report,
     row_outcome,
@@ -93,24 +96,39 @@ def _entry(
     if isinstance(parsed, Job):
         template = parsed.template
         copy = dict(parsed.variables)
-        charged = sorted(
-            (i for i in items_by_job.get(parsed.job_id, ()) if i.status is Status.CHARGED),
-            key=lambda i: i.image_index,
-        )
+        images = images_of(items_by_job.get(parsed.job_id, ()))
     else:
         template = row.cells.get("template", "")
         copy = {k: v for k, v in row.cells.items() if k not in CONTROL_COLUMNS and v}
-        charged = []
-    images = [
-        ImageLinks(
-            thumbnail=link(derivative_key(i.s3_key, "thumb")),
-            web=link(derivative_key(i.s3_key, "web")),
-            original=link(i.s3_key),
-        )
-        for i in charged
-    ]
+        images = []
+    shots = [_shot(image, i, link) for image in images if (i := image.delivered) is not None]
     note = same_job_note(same_as) if same_as else ""
-    return Entry(row.number, outcome.status, template, copy, cost, outcome.reason, images, note)
+    return Entry(row.number, outcome.status, template, copy, cost, outcome.reason, shots, note)
+
+
+def _shot(image: ImageAttempts, delivered: LedgerItem, link: Callable[[str], str]) -> Shot:
+    """The delivered attempt's links, proof and review, and every other attempt's original."""
+    proof = delivered.proved
+    others = [
+        Attempt(
+            item.attempt,
+            item.proof,
+            link(item.s3_key) if item.status is Status.CHARGED and item.s3_key else "",
+        )
+        for item in image.items
+        if item is not delivered
+    ]
+    return Shot(
+        thumbnail=link(derivative_key(delivered.s3_key, "thumb")),
+        web=link(derivative_key(delivered.s3_key, "web")),
+        original=link(delivered.s3_key),
+        verdict=proof.verdict if proof else Verdict.UNCHECKED,
+        fields=proof.fields if proof else (),
+        attempt=delivered.attempt,
+        others=others,
+        review=delivered.review_state,
+        review_note=delivered.review_note,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,14 @@
 """`index.html`: a contact sheet to review a campaign in a browser.
 
 One card per spreadsheet row: its row number, status (succeeded, failed, rejected,
-over_budget; by colour and by word), the template, the copy that went into it, what it cost
-and, when it did not succeed, why. Each thumbnail opens the web-sized image; a link beside it
-opens the provider's original. A header names the campaign and the upload, counts the rows by
-status (click a count to show only those rows) and gives the campaign's total cost.
+over_budget, needs_review; by colour and by word), the template, the copy that went into it,
+what it cost (every attempt charged) and, when it did not succeed, why. Each thumbnail opens
+the web-sized image; a link beside it opens the provider's original. Under the copy, each
+image's proof (docs/design.md §7): its verdict, each text field's copy beside what was read
+with the differing words marked, its attempts (earlier originals linked) and its review.
+A header names the campaign and the upload, counts the rows by status, by failed proof (any
+attempt failed) and by pending review (click a count to show only those rows) and gives the
+campaign's total cost.
 
 The page is one self-contained file: inline CSS, no scripts, fonts or anything else from
 elsewhere, so it works from a local folder, from S3 behind presigned URLs, and offline.
@@ -16,6 +20,7 @@ so no campaign name can turn a link into `javascript:`. Same entries, same bytes
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,21 +29,50 @@ from functools import cache
 
 from jinja2 import Environment, StrictUndefined, Template
 
+from placard.domain.proofs import FieldProof, Review, Verdict
 from placard.domain.statuses import RowStatus
 
 STATUSES: tuple[RowStatus, ...] = tuple(RowStatus)  # each with its colour, in this order
 THUMB_BOX: int = 320  # the thumbnails' box, px: derivatives.THUMB_EDGE
 
+_REVIEW_FILTERS = ("proof-failed", "review-pending")  # an Entry's failed_proof and pending
 _FOUR_PLACES = Decimal("0.0001")
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.\-]*):")
 _SAFE_SCHEMES = frozenset({"http", "https"})
 
 
 @dataclass(frozen=True)
-class ImageLinks:
+class Attempt:
+    """An attempt at an image other than the one delivered."""
+
+    number: int
+    verdict: str  # a Verdict, or "" when it was never read (no image came back)
+    original: str = ""  # href; "" when the attempt left no image
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One image of a row: the delivered attempt's links, its proof and its review."""
+
     thumbnail: str  # href (relative path locally, presigned URL on AWS)
     web: str
     original: str
+    verdict: str = Verdict.UNCHECKED  # not read back yet is unchecked
+    fields: Sequence[FieldProof] = ()  # each text field: the copy, what was read, problems
+    attempt: int = 1  # the delivered attempt's number
+    others: Sequence[Attempt] = ()  # every other attempt, first to last
+    review: str = Review.PENDING
+    review_note: str = ""
+
+    @property
+    def attempts(self) -> int:
+        return len(self.others) + 1
+
+    @property
+    def failed_proof(self) -> bool:
+        """Any attempt at it failed its proof, the delivered one or one re-rolled."""
+        verdicts = [self.verdict, *(a.verdict for a in self.others)]
+        return Verdict.FAIL in verdicts
 
 
 @dataclass(frozen=True)
@@ -47,10 +81,18 @@ class Entry:
     status: RowStatus  # another word still renders, in neutral grey
     template: str
     copy: Mapping[str, str]
-    cost_usd: Decimal
+    cost_usd: Decimal  # every attempt charged
     reason: str
-    images: Sequence[ImageLinks]
+    images: Sequence[Shot]
     note: str = ""  # e.g. the same job as an earlier row, whose cost is counted there
+
+    @property
+    def failed_proof(self) -> bool:
+        return any(shot.failed_proof for shot in self.images)
+
+    @property
+    def pending(self) -> bool:
+        return any(shot.review == Review.PENDING for shot in self.images)
 
 
 def contact_sheet(campaign: str, upload: str, entries: Iterable[Entry]) -> bytes:
@@ -65,10 +107,19 @@ def contact_sheet(campaign: str, upload: str, entries: Iterable[Entry]) -> bytes
         upload=upload,
         rows=rows,
         counts=[(status, counts[status]) for status in statuses],
+        # (filter id, label, rows): beside the statuses, one radio group with them
+        reviews=[
+            (_REVIEW_FILTERS[0], "Failed proof", sum(entry.failed_proof for entry in rows)),
+            (_REVIEW_FILTERS[1], "Pending review", sum(entry.pending for entry in rows)),
+        ],
         total=total,
         images=sum(len(entry.images) for entry in rows),
+        attempts=sum(shot.attempts for entry in rows for shot in entry.images),
         known=STATUSES,
+        # (radio id, class of the cards it shows): the CSS that makes each count a filter
+        filters=[(s, _status_class(s)) for s in STATUSES] + [(r, r) for r in _REVIEW_FILTERS],
         box=THUMB_BOX,
+        fail=Verdict.FAIL,
     )
     return html.encode("utf-8")
 
@@ -92,6 +143,33 @@ def _href(value: str) -> str:
     return value
 
 
+def _words(text: str) -> set[str]:
+    return {w for w in (_word(token) for token in text.split()) if w}
+
+
+def _word(token: str) -> str:
+    """A word as compared for marking: NFKC, case folded, punctuation around it dropped."""
+    folded = unicodedata.normalize("NFKC", token).casefold()
+    start, end = 0, len(folded)
+    while start < end and unicodedata.category(folded[start])[0] == "P":
+        start += 1
+    while end > start and unicodedata.category(folded[end - 1])[0] == "P":
+        end -= 1
+    return folded[start:end]
+
+
+def _marked(text: str, other: str) -> list[tuple[str, bool]]:
+    """`text` in pieces, each word marked when `other` lacks it: the copy's words the image
+    got wrong, or the words read that the copy does not have. Only a help for the eye; the
+    judge's problems, shown beside, say exactly what failed."""
+    theirs = _words(other)
+    return [
+        (piece, bool(_word(piece)) and _word(piece) not in theirs)
+        for piece in re.split(r"(\s+)", text)
+        if piece
+    ]
+
+
 def _status_class(status: str) -> str:
     return f"s-{status}" if status in STATUSES else "s-other"
 
@@ -109,7 +187,9 @@ def _template() -> Template:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(usd=usd, href=_href, status_class=_status_class, label=_status_label)
+    env.filters.update(
+        usd=usd, href=_href, status_class=_status_class, label=_status_label, marked=_marked
+    )
     return env.from_string(_PAGE)
 
 
@@ -122,6 +202,7 @@ _CSS = """
   --failed: #991b1b; --failed-bg: #fee2e2; --failed-edge: #ef4444;
   --rejected: #92400e; --rejected-bg: #fef3c7; --rejected-edge: #f59e0b;
   --budget: #5b21b6; --budget-bg: #ede9fe; --budget-edge: #8b5cf6;
+  --review: #9d174d; --review-bg: #fce7f3; --review-edge: #ec4899;
   --other: #374151; --other-bg: #e5e7eb; --other-edge: #9ca3af;
 }
 * { box-sizing: border-box; }
@@ -163,19 +244,8 @@ label.chip:hover { border-color: var(--muted); }
 .chip.zero { color: var(--muted); opacity: .7; }
 .chip b { font-variant-numeric: tabular-nums; }
 .dot { width: 9px; height: 9px; border-radius: 50%; background: var(--edge); }
-#show-all:checked ~ header [for="show-all"],
-#show-succeeded:checked ~ header [for="show-succeeded"],
-#show-failed:checked ~ header [for="show-failed"],
-#show-rejected:checked ~ header [for="show-rejected"],
-#show-over_budget:checked ~ header [for="show-over_budget"] {
-  border-color: var(--ink); box-shadow: inset 0 0 0 1px var(--ink);
-}
 .filter:focus-visible ~ header .counts { outline: 2px solid var(--accent); outline-offset: 4px;
   border-radius: 999px; }
-#show-succeeded:checked ~ main .card:not(.s-succeeded),
-#show-failed:checked ~ main .card:not(.s-failed),
-#show-rejected:checked ~ main .card:not(.s-rejected),
-#show-over_budget:checked ~ main .card:not(.s-over_budget) { display: none; }
 main {
   display: grid; gap: 16px; padding: 20px clamp(16px, 4vw, 40px) 40px;
   grid-template-columns: repeat(auto-fill, minmax(min(100%, 280px), 1fr)); align-items: start;
@@ -191,6 +261,8 @@ main {
 .s-rejected { --edge: var(--rejected-edge); --tone: var(--rejected);
   --tone-bg: var(--rejected-bg); }
 .s-over_budget { --edge: var(--budget-edge); --tone: var(--budget); --tone-bg: var(--budget-bg); }
+.s-needs_review { --edge: var(--review-edge); --tone: var(--review);
+  --tone-bg: var(--review-bg); }
 .s-other { --edge: var(--other-edge); --tone: var(--other); --tone-bg: var(--other-bg); }
 .card-head {
   display: flex; align-items: center; justify-content: space-between; gap: 8px;
@@ -243,6 +315,31 @@ main {
     "DejaVu Sans Mono", monospace; overflow-wrap: anywhere;
 }
 .meta .cost { color: var(--ink); font-weight: 650; font-variant-numeric: tabular-nums; }
+.verdict {
+  display: inline-block; padding: 0 7px; border-radius: 999px; font-size: 11px;
+  font-weight: 650; letter-spacing: .02em; text-transform: uppercase; white-space: nowrap;
+  background: var(--other-bg); color: var(--other);
+}
+.v-pass { background: var(--ok-bg); color: var(--ok); }
+.v-fail { background: var(--failed-bg); color: var(--failed); }
+.proof {
+  display: flex; flex-direction: column; gap: 6px; padding: 8px 10px;
+  border: 1px solid var(--line); border-radius: 6px; font-size: 13px;
+}
+.proof-head { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 8px; margin: 0; }
+.proof-head .attempts { color: var(--muted); font-size: 12px; }
+.field { display: grid; grid-template-columns: max-content 1fr; gap: 0 10px; }
+.field .name { grid-row: span 3; color: var(--muted); font-size: 12px; }
+.field .want, .field .got { overflow-wrap: anywhere; white-space: pre-wrap; }
+.field .got { color: var(--muted); }
+.field .got::before { content: "read: "; }
+.field mark { background: var(--failed-bg); color: var(--failed); font-weight: 650;
+  text-decoration: underline wavy var(--failed-edge); }
+.problems { margin: 0; padding-inline-start: 16px; color: var(--failed); font-size: 12px; }
+.review { margin: 0; color: var(--muted); font-size: 12px; overflow-wrap: anywhere; }
+.review strong { color: var(--ink); }
+.r-approved strong { color: var(--ok); }
+.r-rejected strong { color: var(--failed); }
 footer { padding: 0 clamp(16px, 4vw, 40px) 24px; color: var(--muted); font-size: 12px; }
 @media print {
   body { background: #fff; }
@@ -263,13 +360,25 @@ _PAGE = (
 <title>{{ campaign }} · {{ upload }} · placard contact sheet</title>
 <style>"""
     + _CSS
-    + """</style>
+    + """{% for id, _ in filters %}#show-{{ id }}:checked ~ header [for="show-{{ id }}"],
+{% endfor %}
+#show-all:checked ~ header [for="show-all"] {
+  border-color: var(--ink); box-shadow: inset 0 0 0 1px var(--ink);
+}
+{% for id, card in filters %}#show-{{ id }}:checked ~ main .card:not(.{{ card }})\
+{{ " { display: none; }" if loop.last else "," }}
+{% endfor %}
+</style>
 </head>
 <body>
 <input class="filter" type="radio" name="show" id="show-all" checked aria-label="Show all rows">
 {% for status, count in counts if count and status in known %}
 <input class="filter" type="radio" name="show" id="show-{{ status }}" \
 aria-label="Show only {{ status|label }} rows">
+{% endfor %}
+{% for id, label, count in reviews if count %}
+<input class="filter" type="radio" name="show" id="show-{{ id }}" \
+aria-label="Show only rows with {{ label|lower }}">
 {% endfor %}
 <header>
   <p class="eyebrow">Contact sheet</p>
@@ -279,9 +388,10 @@ aria-label="Show only {{ status|label }} rows">
     <dl class="figures">
       <div><dt>Rows</dt><dd>{{ rows|length }}</dd></div>
       <div><dt>Images</dt><dd>{{ images }}</dd></div>
+      <div><dt>Attempts</dt><dd>{{ attempts }}</dd></div>
       <div><dt>Total cost</dt><dd class="total">{{ total|usd }}</dd></div>
     </dl>
-    <ul class="counts" aria-label="Rows by status">
+    <ul class="counts statuses" aria-label="Rows by status">
       <li><label class="chip" for="show-all">All <b>{{ rows|length }}</b></label></li>
 {% for status, count in counts %}
 {% set inner %}<span class="dot"></span>{{ status|label|capitalize }} <b>{{ count }}</b>{% endset %}
@@ -294,12 +404,24 @@ data-status="{{ status }}">{{ inner }}</span></li>
 {% endif %}
 {% endfor %}
     </ul>
+    <ul class="counts reviews" aria-label="Rows by proof and review">
+{% for id, label, count in reviews %}
+{% set inner %}{{ label }} <b>{{ count }}</b>{% endset %}
+{% if count %}
+      <li><label class="chip" for="show-{{ id }}" data-filter="{{ id }}">{{ inner }}</label></li>
+{% else %}
+      <li><span class="chip zero" data-filter="{{ id }}">{{ inner }}</span></li>
+{% endif %}
+{% endfor %}
+    </ul>
   </div>
 </header>
 <main>
 {% for entry in rows %}
-<article class="card {{ entry.status|status_class }}" id="row-{{ entry.row }}" \
-data-row="{{ entry.row }}" data-status="{{ entry.status }}">
+<article class="card {{ entry.status|status_class }}\
+{{ ' proof-failed' if entry.failed_proof else '' }}\
+{{ ' review-pending' if entry.pending else '' }}" \
+id="row-{{ entry.row }}" data-row="{{ entry.row }}" data-status="{{ entry.status }}">
   <div class="card-head">
     <h2 class="row"><a href="#row-{{ entry.row }}">Row {{ entry.row }}</a></h2>
     <span class="status">{{ entry.status|label }}</span>
@@ -311,7 +433,8 @@ data-row="{{ entry.row }}" data-status="{{ entry.status }}">
       <a href="{{ image.web|href }}" target="_blank" rel="noopener" class="web">\
 <img src="{{ image.thumbnail|href }}" width="{{ box }}" height="{{ box }}" loading="lazy" \
 decoding="async" alt="Row {{ entry.row }}, image {{ loop.index }}"></a>
-      <figcaption><span>Image {{ loop.index }}</span>\
+      <figcaption><span>Image {{ loop.index }} \
+<span class="verdict v-{{ image.verdict }}">{{ image.verdict }}</span></span>\
 <a href="{{ image.original|href }}" target="_blank" rel="noopener" class="original">\
 Original</a></figcaption>
     </figure>
@@ -335,6 +458,37 @@ Original</a></figcaption>
 {% endfor %}
     </dl>
 {% endif %}
+{% for image in entry.images %}
+    <section class="proof v-{{ image.verdict }}" data-image="{{ loop.index }}" \
+aria-label="Image {{ loop.index }}: proof and review">
+      <p class="proof-head"><span>Image {{ loop.index }}</span> \
+<span class="verdict v-{{ image.verdict }}">{{ image.verdict }}</span> \
+<span class="attempts">attempt {{ image.attempt }}{% if image.others %} of {{ image.attempts }}: \
+{% for other in image.others %}{% if other.original %}\
+<a href="{{ other.original|href }}" target="_blank" rel="noopener" class="attempt" \
+data-attempt="{{ other.number }}">#{{ other.number }}</a>{% else %}#{{ other.number }}{% endif %} \
+{{ other.verdict or "no image" }}{{ ", " if not loop.last else "" }}{% endfor %}{% endif %}\
+</span></p>
+{% for field in image.fields %}
+{% set failed = field.verdict == fail %}
+      <div class="field" data-field="{{ field.name }}"><span class="name">{{ field.name }} \
+<span class="verdict v-{{ field.verdict }}">{{ field.verdict }}</span></span>
+        <span class="want" dir="auto">{% for piece, odd in field.expected|marked(field.read) %}\
+{% if odd and failed %}<mark>{{ piece }}</mark>{% else %}{{ piece }}{% endif %}{% endfor %}</span>
+        <span class="got" dir="auto">{% for piece, odd in field.read|marked(field.expected) %}\
+{% if odd and failed %}<mark>{{ piece }}</mark>{% else %}{{ piece }}{% endif %}{% endfor %}\
+{{ "" if field.read else "(nothing)" }}</span>
+{% if field.problems %}
+        <ul class="problems">{% for problem in field.problems %}<li>{{ problem }}</li>\
+{% endfor %}</ul>
+{% endif %}
+      </div>
+{% endfor %}
+      <p class="review r-{{ image.review }}">Review: <strong>{{ image.review }}</strong>\
+{% if image.review_note %} <span class="review-note" dir="auto">{{ image.review_note }}</span>\
+{% endif %}</p>
+    </section>
+{% endfor %}
     <div class="meta"><code class="template">{{ entry.template }}</code>\
 <span class="cost">{{ entry.cost_usd|usd }}</span></div>
   </div>

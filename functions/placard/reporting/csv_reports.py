@@ -8,14 +8,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from placard.domain.attempts import ImageAttempts, by_image
 from placard.domain.jobs import Job
 from placard.domain.ledger_items import LedgerItem, Status
+from placard.domain.proofs import Verdict
 from placard.domain.statuses import RowStatus
 from placard.domain.templates import without_controls
 from placard.sheets.reader import WARNING, Row, RowError
 
 ERRORS_HEADER = ("row", "column", "value", "reason")
-OUTCOME_HEADER = ("status", "job_id", "images", "links", "sha256", "cost_usd", "proof", "reason")
+# A person edits `decision` and `note` and uploads the file again (services/reviews.py reads
+# these names): keep them exactly.
+OUTCOME_HEADER = (
+    "status", "job_id", "images", "links", "sha256", "cost_usd", "proof", "proof_detail",
+    "attempts", "review", "decision", "note", "reason",
+)  # fmt: skip
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A reservation never settled: the call was sent and its answer never came (it may be billed).
 UNFINISHED = "the image call never finished; its reservation is kept, as it may have been billed"
@@ -118,11 +125,16 @@ class RowOutcome:
 
     status: RowStatus
     job_id: str = ""
-    images: tuple[str, ...] = ()  # S3 URIs of the charged originals
+    images: tuple[str, ...] = ()  # S3 URIs of each image's delivered attempt
     links: tuple[str, ...] = ()  # hrefs to the same images
     sha256: tuple[str, ...] = ()
-    cost_usd: Decimal = Decimal(0)
-    proof: str = ""
+    cost_usd: Decimal = Decimal(0)  # every attempt charged, not only the ones delivered
+    proof: str = ""  # the row's Verdict; "" only for a row with no image to read
+    proof_detail: str = ""
+    attempts: int = 0  # the most attempts any of its images took
+    review: tuple[str, ...] = ()  # each delivered image's Review
+    decision: str = ""  # the decision already recorded, so a sheet uploaded again is stable
+    note: str = ""
     reason: str = ""
 
     def cells(self) -> tuple[str, ...]:
@@ -135,8 +147,18 @@ class RowOutcome:
             " ".join(self.sha256),
             str(self.cost_usd),
             self.proof,
+            self.proof_detail,
+            str(self.attempts) if self.attempts else "",
+            " ".join(self.review),
+            self.decision,
+            self.note,
             self.reason,
         )
+
+
+def images_of(items: Sequence[LedgerItem]) -> list[ImageAttempts]:
+    """A job's images by index, each with every attempt at it."""
+    return sorted(by_image(items), key=lambda image: image.index)
 
 
 def row_outcome(
@@ -151,19 +173,33 @@ def row_outcome(
     if not isinstance(parsed, Job):
         reason = "; ".join(f"{e.column}: {e.reason}" if e.column else e.reason for e in parsed)
         return RowOutcome(RowStatus.REJECTED, reason=reason)
-    items = sorted(items_by_job.get(parsed.job_id, ()), key=lambda i: i.image_index)
-    charged = [i for i in items if i.status is Status.CHARGED]
+    items = items_by_job.get(parsed.job_id, ())
+    images = images_of(items)
+    delivered = [i.delivered for i in images if i.delivered is not None]
+    decisions = {i.review for i in delivered}
     made = RowOutcome(
         RowStatus.SUCCEEDED,
         parsed.job_id,
-        images=tuple(uri(i) for i in charged),
-        links=tuple(link(i) for i in charged),
-        sha256=tuple(i.sha256 for i in charged),
-        cost_usd=Decimal(0) if same_as else sum((i.cost_usd for i in charged), Decimal(0)),
+        images=tuple(uri(i) for i in delivered),
+        links=tuple(link(i) for i in delivered),
+        sha256=tuple(i.sha256 for i in delivered),
+        cost_usd=Decimal(0) if same_as else sum((i.cost_usd for i in images), Decimal(0)),
+        proof=row_verdict(images),
+        proof_detail=proof_detail(images, numbered=parsed.n > 1),
+        attempts=max((i.attempts for i in images), default=0),
+        review=tuple(i.review_state for i in delivered),
+        # One decision for the row when its images share one; a mixed row is decided per image
+        # through the API, and an empty cell changes nothing when the sheet comes back.
+        decision=decisions.pop() if len(decisions) == 1 else "",
+        note="; ".join(dict.fromkeys(i.review_note for i in delivered if i.review_note)),
     )
     note = same_job_note(same_as) if same_as else ""
-    if len(charged) == parsed.n:
-        return replace(made, proof="unchecked", reason=note)
+    failed = [i for i in images if i.verdict is Verdict.FAIL]
+    if failed:  # delivered for a person to judge: every attempt at these failed its proof
+        reason = "its words failed every proof: " + "; ".join(map(_failures, failed))
+        return replace(made, status=RowStatus.NEEDS_REVIEW, reason=_joined(note, reason))
+    if len(delivered) == parsed.n:
+        return replace(made, reason=note)
     said = [i for i in items if i.status is not Status.CHARGED and i.reason]
     reasons = [i.reason for i in said]
     unfinished = any(i.status is Status.RESERVED for i in items)
@@ -175,4 +211,45 @@ def row_outcome(
     # Over budget only when the budget is every reason given: nothing else went wrong.
     refused = bool(said) and not unfinished and all(i.over_budget for i in said)
     status = RowStatus.OVER_BUDGET if refused else RowStatus.FAILED
-    return replace(made, status=status, reason=f"{note}; {reason}" if note else reason)
+    return replace(made, status=status, reason=_joined(note, reason))
+
+
+def row_verdict(images: Sequence[ImageAttempts]) -> str:
+    """Fail when any delivered image fails, pass when all pass, else unchecked (an image not
+    read back yet is unchecked); "" when nothing was delivered to read."""
+    verdicts = {i.verdict or Verdict.UNCHECKED for i in images if i.delivered is not None}
+    if not verdicts:
+        return ""
+    if Verdict.FAIL in verdicts:
+        return Verdict.FAIL
+    return Verdict.PASS if verdicts == {Verdict.PASS} else Verdict.UNCHECKED
+
+
+def proof_detail(images: Sequence[ImageAttempts], numbered: bool) -> str:
+    """Each delivered image's Proof.detail, "image 2: ..." when the row has several."""
+    details = []
+    for image in images:
+        if image.delivered is None:
+            continue
+        proof = image.delivered.proved
+        detail = proof.detail if proof else NOT_READ
+        details.append(f"image {image.index + 1}: {detail}" if numbered else detail)
+    return " | ".join(details)
+
+
+NOT_READ = "not read back yet"
+
+
+def _failures(image: ImageAttempts) -> str:
+    """Each attempt's failing fields, so the reason says what every try got wrong."""
+    tries = []
+    for item in image.items:
+        proof = item.proved
+        if proof is not None and proof.verdict is Verdict.FAIL:
+            failing = "; ".join(f.describe() for f in proof.fields if f.verdict is Verdict.FAIL)
+            tries.append(f"attempt {item.attempt}: {failing}")
+    return f"image {image.index + 1}, {image.attempts} attempts ({'; '.join(tries)})"
+
+
+def _joined(note: str, reason: str) -> str:
+    return f"{note}; {reason}" if note else reason
