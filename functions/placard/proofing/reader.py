@@ -9,7 +9,8 @@ past Lambda's 250 MB), so its steps are redone here with its constants:
    both sides multiples of 32) and normalised;
 2. the detector's probability map is thresholded at 0.3 and dilated; each 8-connected region
    is a candidate whose mean probability must reach 0.5, and its box is grown as DB's
-   "unclip" grows it (by area x 1.6 / perimeter);
+   "unclip" grows it (by area x 1.6 / perimeter); boxes the detector split within one line
+   of very large type are joined again (placard's step, not rapidocr's);
 3. each box is cropped, scaled to 48 px high (aspect kept) and read, six at a time, by the
    recogniser, whose CTC output is decoded greedily with the character list stored in the
    model's metadata; lines read with less than 0.5 confidence are dropped.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import itertools
 import math
 import os
 import unicodedata
@@ -56,6 +58,10 @@ REC_MIN_WIDTH = 320  # a batch is at least this wide: the shape the recogniser w
 REC_BATCH = 6
 TEXT_SCORE = 0.5  # lines read with less confidence are dropped
 LINE_TOLERANCE = 10  # px: boxes whose tops differ less are one line, ordered left to right
+# placard's own: boxes sharing this much of the smaller's height, with a gap under this share
+# of the taller's height, are one line split by the detector (see _joined).
+JOIN_OVERLAP = 0.6
+JOIN_GAP = 0.5
 
 # Left out when deciding whether a text can be read: they carry no letter of a script.
 _NEUTRAL_CATEGORIES = ("Z", "P", "S", "C")
@@ -230,7 +236,7 @@ def _boxes(probability: np.ndarray[Any, Any], width: int, height: int) -> list[B
         bottom = _to_image(y1 + grow, map_h, height)
         if right - left > MIN_BOX_SIDE and bottom - top > MIN_BOX_SIDE:
             found.append((left, top, right, bottom))
-    return _reading_order(found)
+    return _reading_order(_joined(found))
 
 
 def _to_image(value: float, map_side: int, side: int) -> int:
@@ -268,6 +274,35 @@ def _regions(mask: np.ndarray[Any, Any]) -> list[Box]:
         box[0], box[1] = min(box[0], x0s[run]), min(box[1], y)
         box[2], box[3] = max(box[2], x1s[run]), max(box[3], y)
     return [(b[0], b[1], b[2], b[3]) for b in boxes.values()]
+
+
+def _joined(boxes: Sequence[Box]) -> list[Box]:
+    """Boxes side by side on one line, closer than half the line's height, made one.
+
+    The detector splits very large type at wide letter gaps and around small marks ("€9",
+    ",", "99" at 160 px), and a comma alone is misread ("D"); read as one line, a price comes
+    back whole. rapidocr does not do this; word gaps in running text are far smaller than the
+    gutter between columns, which stay apart."""
+    merged = list(boxes)
+    joined = True
+    while joined:
+        joined = False
+        for i, j in itertools.combinations(range(len(merged)), 2):
+            if _side_by_side(merged[i], merged[j]):
+                a, b = merged[i], merged[j]
+                merged[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                del merged[j]
+                joined = True
+                break
+    return merged
+
+
+def _side_by_side(a: Box, b: Box) -> bool:
+    shared = min(a[3], b[3]) - max(a[1], b[1])
+    if shared < JOIN_OVERLAP * min(a[3] - a[1], b[3] - b[1]):
+        return False
+    gap = max(a[0], b[0]) - min(a[2], b[2])
+    return gap <= JOIN_GAP * max(a[3] - a[1], b[3] - b[1])
 
 
 def _reading_order(boxes: Sequence[Box]) -> list[Box]:

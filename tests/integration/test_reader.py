@@ -1,0 +1,158 @@
+"""The OCR engine on its real models (rapidocr's PP-OCRv6, on onnxruntime): what a draft
+says comes back line by line, scripts it cannot read are said to be so, and nothing is
+fetched from a network. Each read takes about a second on one core: keep these few."""
+
+from __future__ import annotations
+
+import io
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from placard.domain.errors import InvalidInput
+from placard.domain.proofs import ReadLine
+from placard.proofing import reader as reader_module
+from placard.proofing.reader import THREADS_VARIABLE, OnnxReader, ReaderUnavailable
+from placard.providers.draft_render import PlacedLine, layout, render_generate
+
+
+class NetworkUsed(AssertionError):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here runs with the network refused: models come from the installed wheel."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise NetworkUsed(f"the reader tried the network: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+@pytest.fixture(scope="module")
+def reader() -> OnnxReader:
+    return OnnxReader()
+
+
+def read_by_placed_line(lines: Sequence[ReadLine], placed: Sequence[PlacedLine]) -> dict[str, str]:
+    """What was read within each placed line's height, left to right, keyed by its text."""
+    found: dict[str, list[ReadLine]] = {p.text: [] for p in placed}
+    for line in lines:
+        middle = line.box[1] + line.box[3] / 2
+        for p in placed:
+            if p.box[1] <= middle <= p.box[3]:
+                found[p.text].append(line)
+    return {
+        text: " ".join(r.text for r in sorted(reads, key=lambda r: r.box[0]))
+        for text, reads in found.items()
+    }
+
+
+def test_the_models_load_and_read_with_the_network_refused() -> None:
+    # Given no engine loaded in this process, and a network that refuses every connection
+    reader_module._engine.cache_clear()
+    with pytest.raises(NetworkUsed):
+        socket.create_connection(("127.0.0.1", 9))
+    # When a reader loads its models and reads a draft
+    draft = render_generate(1024, 1024, "poster", [("headline", "Offline")], seed="net")
+    lines = OnnxReader().read(draft)
+    # Then it read the copy (nothing was fetched: the guard would have raised)
+    assert "Offline" in [line.text for line in lines]
+
+
+def test_a_draft_reads_back_line_by_line_umlauts_accents_and_signs_exact(
+    reader: OnnxReader,
+) -> None:
+    # Given a draft with German, French and a price, its lines as the layout placed them
+    texts = [
+        ("headline", "Grüße aus Köln"),
+        ("tagline", "Crème brûlée à volonté, déjà là"),
+        ("offer", "Save $4.50 or 20% off €9,99"),
+    ]
+    draft = render_generate(1024, 1024, "poster", texts, seed="de-fr")
+    placed = [p for p in layout(1024, 1024, "poster", texts) if p.field]
+    # When it is read
+    lines = reader.read(draft)
+    # Then each placed line is read exactly, letter for letter and sign for sign
+    assert read_by_placed_line(lines, placed) == {p.text: p.text for p in placed}
+    # And every line has its confidence and a box inside the image
+    for line in lines:
+        x, y, width, height = line.box
+        assert 0.5 <= line.score <= 1.0
+        assert x >= 0 and y >= 0 and width > 0 and height > 0
+        assert x + width <= 1024 and y + height <= 1024
+
+
+def test_a_price_in_very_large_type_reads_whole(reader: OnnxReader) -> None:
+    # Given a draft whose price is set ~160 px high, where the detector splits "€9", "," and
+    # "99" apart (and a comma read alone comes back as "D")
+    texts = [("headline", "Grüße €9,99")]
+    draft = render_generate(1024, 1024, "poster", texts, seed="big")
+    # When it is read
+    lines = [line.text for line in reader.read(draft)]
+    # Then the price comes back as one line, comma included
+    assert lines[1:] == ["Grüße", "€9,99"]
+
+
+def test_chinese_and_japanese_copy_is_read(reader: OnnxReader) -> None:
+    # Given a tall draft in Chinese and Japanese (the draft needs a CJK font on the machine:
+    # Debian's fonts-droid-fallback or fonts-noto-cjk)
+    texts = [("headline", "夏季大促销"), ("cta", "今すぐ購入")]
+    placed = layout(1024, 1536, "poster", texts)
+    assert not any("no font" in p.text for p in placed), "install fonts-droid-fallback"
+    # When it is read
+    lines = reader.read(render_generate(1024, 1536, "poster", texts, seed="zh"))
+    # Then both lines come back as written
+    copy = [p for p in placed if p.field]
+    assert read_by_placed_line(lines, copy) == {p.text: p.text for p in copy}
+
+
+def test_scripts_the_recogniser_knows_are_readable_and_others_are_not(
+    reader: OnnxReader,
+) -> None:
+    # Given copy in Latin with marks, Chinese, digits, signs and emoji; and Arabic and Hebrew
+    # When the reader is asked whether it can read each
+    # Then the first are readable (signs and emoji are left out), the others are not
+    assert reader.reads("Grüße")
+    assert reader.reads("Crème brûlée à volonté")
+    assert reader.reads("夏季大促销 ¥99")
+    assert reader.reads("Sale ❤️ 🎉 20% off €9,99!")
+    assert reader.reads("Cafe\u0301")  # a combining accent, as typed on some keyboards
+    assert not reader.reads("مرحبا")
+    assert not reader.reads("Shalom שלום")
+
+
+def test_a_blank_image_has_no_lines(reader: OnnxReader) -> None:
+    # Given a plain white image
+    buffer = io.BytesIO()
+    Image.new("RGB", (1024, 1024), (255, 255, 255)).save(buffer, "PNG")
+    # When it is read, Then nothing is found
+    assert reader.read(buffer.getvalue()) == []
+
+
+def test_bytes_that_are_no_image_are_refused_naming_the_image(reader: OnnxReader) -> None:
+    # Given bytes that are no image (nor any format people upload by mistake)
+    garbage = bytes(range(7, 256)) * 4
+    # When they are read
+    with pytest.raises(InvalidInput) as refused:
+        reader.read(garbage)
+    # Then the error names the image and says what it is not
+    assert refused.value.field == "image"
+    assert str(refused.value) == "image: is not a PNG, JPEG or WebP image"
+
+
+def test_a_thread_count_that_is_not_a_number_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the thread count set to a word
+    monkeypatch.setenv(THREADS_VARIABLE, "many")
+    # When a reader is asked to load, Then it refuses, naming the variable and its value
+    with pytest.raises(ReaderUnavailable, match=f"{THREADS_VARIABLE} .*'many'"):
+        OnnxReader().load()
