@@ -19,7 +19,7 @@ from typing import IO, Any, Literal
 from placard.domain.jobs import Job
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import JobRecord
-from placard.domain.proofs import Proof, Review
+from placard.domain.proofs import Proof, ReadLine, Review
 from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
 from placard.domain.templates import default_catalogue
@@ -350,6 +350,7 @@ class FakeProvider:
     fail_times: int = 1_000_000
     short_by: int = 0  # answers this many images fewer than asked
     before_answer: Callable[[], object] | None = None
+    misspell_calls: frozenset[int] = frozenset()  # these calls draw their first word wrong
     requests: list[ImageRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -368,8 +369,12 @@ class FakeProvider:
             self.before_answer()
         if failing:
             raise self._error()
+        drawn = [text for _, text in request.texts]
+        if call in self.misspell_calls and drawn:
+            drawn[0] = drawn[0][::-1]  # a word the reader will not take for the copy
         images = tuple(
-            PNG + f" call {call} image {i}".encode() for i in range(request.n - self.short_by)
+            PNG + f" call {call} image {i}\n".encode() + "\n".join(drawn).encode()
+            for i in range(request.n - self.short_by)
         )
         return ImageResult(images=images, model="fake-model", generation_id=f"gen-{call}")
 
@@ -381,6 +386,24 @@ class FakeProvider:
         if self.failure == "lost":
             return ProviderUnavailable("no answer after sending: ReadTimeout", unknown_outcomes=1)
         raise AssertionError(f"not a failure: {self.failure!r}")
+
+
+class FakeReader:
+    """Reads back the lines FakeProvider drew into its bytes; `unreadable` texts are in a
+    script it cannot read. Counts what it read, so a test sees what was read twice."""
+
+    def __init__(self, unreadable: frozenset[str] = frozenset()) -> None:
+        self.unreadable = unreadable
+        self.read_count = 0
+
+    def read(self, image: bytes) -> list[ReadLine]:
+        self.read_count += 1
+        _, _, drawn = image.partition(b"\n")
+        lines = [line for line in drawn.decode().split("\n") if line]
+        return [ReadLine(line, 0.99, (0, 40 * i, 400, 32)) for i, line in enumerate(lines)]
+
+    def reads(self, text: str) -> bool:
+        return text not in self.unreadable
 
 
 @dataclass

@@ -28,14 +28,20 @@ def record_handler(record: SQSRecord, parts: bootstrap.Parts) -> None:
     request = json.loads(record.body)
     job = Job.from_dict(request["job"])
     originals = [(int(index), str(key)) for index, key in request["originals"]]
+    ended = partial(
+        parts.job_endings.ended,
+        job,
+        request["status"],
+        request["reason"],
+        again=bool(request.get("again")),
+    )
     try:
         made = parts.pipeline.make_derivatives(job, originals)  # stored once: safe to repeat
     except Exception:
         if int(record.attributes.approximate_receive_count) >= parts.settings.job_max_receives:
-            # The copies cannot be made: the images stand, and the job still ends.
-            parts.job_endings.ended(job, request["status"], request["reason"])
+            ended()  # the copies cannot be made: the images stand, and the job still ends
         raise
-    parts.job_endings.ended(job, request["status"], request["reason"])
+    ended()
     logger.debug("derivatives made", extra={"job_id": job.job_id, "images": made})
 
 

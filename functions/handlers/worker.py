@@ -22,17 +22,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from handlers.sqs_batch import each_record
 from placard import bootstrap
 from placard.domain.jobs import Job
+from placard.domain.rounds import Round
 
 bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-# A job's outcome is remembered for a day: a redelivery within it returns the stored outcome.
-idempotency = IdempotencyConfig(event_key_jmespath="job_id", expires_after_seconds=24 * 3600)
+# A round's outcome is remembered for a day: a redelivery within it returns the stored outcome.
+# A re-roll is a round of its own: its attempt and images are part of the key.
+idempotency = IdempotencyConfig(
+    event_key_jmespath="[job_id, round.attempt, round.images]", expires_after_seconds=24 * 3600
+)
 
 
 def run_job(job: dict[str, Any], parts: bootstrap.Parts) -> dict[str, Any]:
-    outcome = parts.pipeline.run(Job.from_dict(job)).to_dict()
+    round_ = Round.from_dict(job.get("round"))
+    outcome = parts.pipeline.run(Job.from_dict(job), round_).to_dict()
     metrics.add_metric("ImagesCharged", MetricUnit.Count, len(outcome["images"]))
     logger.info("job finished", extra=outcome)
     return outcome
@@ -59,12 +64,18 @@ def record_handler(record: SQSRecord, parts: bootstrap.Parts) -> dict[str, Any]:
         if int(record.attributes.approximate_receive_count) >= parts.settings.job_max_receives:
             # Its last delivery: it goes to the dead-letter queue, and ends as failed.
             reason = f"gave up after every retry: {exc}"
-            parts.job_endings.ended(Job.from_dict(job), "failed", reason)
+            round_ = Round.from_dict(job.get("round"))
+            if round_.attempt > 1:  # a re-roll: the images of earlier rounds are delivered
+                parts.proof_requests.send(Job.from_dict(job), round_, [], "failed", reason)
+            else:
+                parts.job_endings.ended(Job.from_dict(job), "failed", reason)
         raise
-    parsed, status, reason = Job.from_dict(job), result["status"], result.get("reason") or ""
-    if result["images"]:  # the derivatives are made off this path; then the job ends
-        originals = [(image["index"], image["s3_key"]) for image in result["images"]]
-        parts.derivative_requests.send(parsed, originals, status, reason)
+    parsed, round_ = Job.from_dict(job), Round.from_dict(job.get("round"))
+    status, reason = result["status"], result.get("reason") or ""
+    originals = [(image["index"], image["s3_key"]) for image in result["images"]]
+    if originals or round_.attempt > 1:  # read back off this path; then re-rolled or ended
+        region = tuple(result["region"]) if result.get("region") else None
+        parts.proof_requests.send(parsed, round_, originals, status, reason, region)
     else:
         parts.job_endings.ended(parsed, status, reason)
     return result

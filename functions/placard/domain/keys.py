@@ -8,8 +8,8 @@ S3, assets bucket:   campaigns/<campaign>/<job>/<i>.<ext>  an original, kept as 
                      edit's raw answer) and the derivatives "web" and "thumb"
                      campaigns/<campaign>/<job>/<i>-<k>.<ext>  attempt k (2, 3...) of image i: a
                      re-roll, with its own copies beside it
-                     campaigns/<campaign>/<job>/job.json  the job itself, for re-rolls later
                      reports/<campaign>/<upload>/          errors.csv, results.csv, index.html
+                     jobs/<campaign>/<job>.json            the job as first made, for re-rolls
 DynamoDB, ledger table (one partition per campaign, so one query reads a campaign's images,
 its budget and its runs together):
                      CAMPAIGN#<campaign> IMAGE#<job>#<ii>  one item per image attempt: the first,
@@ -97,7 +97,7 @@ def parse_image_key(key: str) -> tuple[str, str, int, int]:
 
 def job_key(campaign: str, job_id: str) -> str:
     """The job as first run, beside its images: a re-roll asked for later is made from it."""
-    return f"{UPLOADS_PREFIX}{campaign}/{job_id}/job.json"
+    return f"jobs/{campaign}/{job_id}.json"
 
 
 def derivative_key(original: str, kind: str, extension: str = "webp") -> str:

@@ -20,12 +20,14 @@ class JobEndings:
     progress: Progress
     reports: ReportRequests
 
-    def ended(self, job: Job, status: str, reason: str) -> None:
-        """`status` is the job outcome's (a JobState), as the worker's message carries it."""
+    def ended(self, job: Job, status: str, reason: str, again: bool = False) -> None:
+        """`status` is the job outcome's (a JobState), as the worker's message carries it;
+        `again`: the job had ended before and a person's re-roll ended it anew, so its
+        upload, counted already, gets its reports written again."""
         if job.origin.get("api"):
             self.records.end(job.job_id, ended_state(status, reason), reason)
             if job.origin.get("callback_url"):
                 self.callbacks.send(job.job_id, str(job.origin["callback_url"]))
         run = UploadRun.of(job)
-        if run is not None and self.progress.job_ended(run):
+        if run is not None and (again or self.progress.job_ended(run)):
             self.reports.send(run)

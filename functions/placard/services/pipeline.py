@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job, Mode, Size
-from placard.domain.keys import image_key
+from placard.domain.keys import derivative_key, image_key, job_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import AssetStore, Budgets, Ledger, UploadStore
 from placard.domain.pricing import CENT_FRACTION, PriceTable
+from placard.domain.rounds import Round
 from placard.domain.statuses import OVER_BUDGET_REASON, JobState
 from placard.domain.templates import Catalogue
 from placard.providers.base import ImageProvider, ImageRequest, ImageResult, ProviderError
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from placard.imaging.edits import EditInputs
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+FIRST = Round()
 
 
 def utc_now() -> str:
@@ -37,9 +39,10 @@ def utc_now() -> str:
 @dataclass(frozen=True)
 class JobOutcome:
     job_id: str
-    status: JobState  # succeeded, failed or over_budget: how the job ends for the API
-    items: tuple[LedgerItem, ...] = ()
+    status: JobState  # succeeded, failed or over_budget: how the round ends for the API
+    items: tuple[LedgerItem, ...] = ()  # this round's attempts
     reason: str = ""
+    region: tuple[int, int, int, int] | None = None  # an edit's area, where its words must be
 
     @property
     def cost_usd(self) -> Decimal:
@@ -56,6 +59,7 @@ class JobOutcome:
                 for i in self.items
                 if i.status is Status.CHARGED
             ],
+            "region": list(self.region) if self.region else None,
         }
 
 
@@ -63,6 +67,14 @@ class JobOutcome:
 class Prepared:
     request: ImageRequest
     edit: EditInputs | None = None
+
+    @property
+    def region(self) -> tuple[int, int, int, int] | None:
+        """An edit's area in the delivered image (x, y, w, h): where its new words are."""
+        if self.edit is None:
+            return None
+        box = self.edit.base_mask.getbbox()
+        return (box[0], box[1], box[2] - box[0], box[3] - box[1]) if box else None
 
 
 @dataclass
@@ -76,33 +88,41 @@ class Pipeline:
     budgets: Budgets
     clock: Callable[[], str] = field(default=utc_now)
 
-    def run(self, job: Job, done: dict[int, LedgerItem] | None = None) -> JobOutcome:
-        """Raises ProviderError when worth retrying; anything permanent ends as a failed outcome.
+    def run(
+        self, job: Job, round_: Round = FIRST, done: dict[int, LedgerItem] | None = None
+    ) -> JobOutcome:
+        """One round of the job: its first attempt at every image, or a re-roll of some.
+        Raises ProviderError when worth retrying; anything permanent ends as a failed outcome.
 
-        `done` holds the images already charged; without it the first reservation finds out
-        (most deliveries are first deliveries, so the ledger is not read up front)."""
+        `done` holds the round's images already charged; without it the first reservation
+        finds out (most deliveries are first deliveries, so the ledger is not read up front)."""
         done = dict(done or {})
-        todo = [index for index in range(job.n) if index not in done]
+        wanted = round_.indices(job.n)
+        todo = [index for index in wanted if index not in done]
         if not todo:
-            return self._outcome(job, done)
+            return self._outcome(job, round_, done)
         try:
-            prepared = self._prepare(job, len(todo))
+            prepared = self._prepare(job, len(todo), round_)
         except InvalidInput as exc:
-            return self._fail(job, todo, str(exc))
-        reserved = [self._item(job, index, prepared.request.size) for index in todo]
+            return self._fail(job, round_, todo, str(exc))
+        if round_.attempt == 1 and not done:
+            # Kept for good: a person's re-roll, days later, is made from it.
+            self.assets.put_new(job_key(job.campaign, job.job_id), job.to_json().encode(),
+                                "application/json", {"job-id": job.job_id})  # fmt: skip
+        reserved = [self._item(job, round_, index, prepared.request.size) for index in todo]
         if not self.ledger.reserve(reserved):
             # Some were charged by another delivery: make only what is still missing.
             charged = [
                 i
                 for i in self.ledger.job_items(job.campaign, job.job_id)
-                if i.status is Status.CHARGED
+                if i.status is Status.CHARGED and i.attempt == round_.attempt
             ]
-            return self.run(job, {i.image_index: i for i in charged})
+            return self.run(job, round_, {i.image_index: i for i in charged})
         held: Decimal | None = Decimal(0)
         if job.origin.get("budget"):  # the campaign had a budget when the job was queued
             held = self.budgets.take(job.campaign, sum((i.cost_usd for i in reserved), Decimal(0)))
         if held is None:
-            return self._fail(job, todo, OVER_BUDGET_REASON, reserved, over_budget=True)
+            return self._fail(job, round_, todo, OVER_BUDGET_REASON, reserved, over_budget=True)
         try:
             result = self.provider.create(prepared.request)
         except ProviderError as exc:
@@ -112,7 +132,7 @@ class Pipeline:
                 raise
             if held:
                 self.budgets.give_back(job.campaign, held)
-            outcome = self._fail(job, todo, str(exc), reserved)
+            outcome = self._fail(job, round_, todo, str(exc), reserved)
             if not exc.permanent:
                 raise
             return outcome
@@ -122,9 +142,9 @@ class Pipeline:
             spent += done[item.image_index].cost_usd
         if held:
             self.budgets.give_back(job.campaign, held - spent)
-        return self._outcome(job, done)
+        return self._outcome(job, round_, done, prepared.region)
 
-    def _prepare(self, job: Job, n: int) -> Prepared:
+    def _prepare(self, job: Job, n: int, round_: Round = FIRST) -> Prepared:
         """Everything checked and made ready before any money is at stake."""
         template = self.catalogue[job.template]
         values = template.values(job.variables)
@@ -155,7 +175,8 @@ class Pipeline:
             n=n,
             template=template.name,
             texts=tuple(template.texts(values)),
-            seed=job.job_id,
+            # A re-roll is another draw; the first attempt keeps the seed it always had.
+            seed=job.job_id if round_.attempt == 1 else f"{job.job_id}~{round_.attempt}",
             mode=job.mode,
             source=source,
             mask=mask,
@@ -168,7 +189,9 @@ class Pipeline:
             raise InvalidInput(field_name, f"{key} is not in the uploads bucket", key)
         return self.uploads.read(key)
 
-    def _item(self, job: Job, index: int, size: Size | None, priced: bool = True) -> LedgerItem:
+    def _item(
+        self, job: Job, round_: Round, index: int, size: Size | None, priced: bool = True
+    ) -> LedgerItem:
         prices = self.prices[self.provider.name]
         unit = prices.unit_price(job.quality, size) if priced and size else Decimal(0)
         now = self.clock()
@@ -190,6 +213,7 @@ class Pipeline:
             upload=str(job.origin.get("upload", "")),
             row=int(job.origin.get("row", 0)),
             row_id=job.row_id,
+            attempt=round_.attempt,
         )
 
     def _store(
@@ -208,11 +232,13 @@ class Pipeline:
 
             # The provider's own bytes are kept unchanged beside the composite (docs/design.md,
             # invariant 4).
-            raw_key = image_key(job.campaign, job.job_id, index, extension, "provider")
+            raw_key = image_key(
+                job.campaign, job.job_id, index, extension, "provider", reserved.attempt
+            )
             self._put(job, raw_key, data, result.media_type)
             data = edits.finish_edit(edit, data)  # back at the photo's size, the rest kept
             extension = "png"
-        key = image_key(job.campaign, job.job_id, index, extension)
+        key = image_key(job.campaign, job.job_id, index, extension, attempt=reserved.attempt)
         sha256 = self._put(job, key, data, "image/png" if edit else result.media_type)
         charged = reserved.but(
             status=Status.CHARGED,
@@ -240,16 +266,14 @@ class Pipeline:
         )
 
         made = 0
-        for index, key in originals:
+        for _index, key in originals:
             try:
                 images = derivatives(self.assets.read(key))
             except InvalidInput:
                 continue
             for derivative in images:
-                derivative_key = image_key(
-                    job.campaign, job.job_id, index, derivative.extension, derivative.kind
-                )
-                self._put(job, derivative_key, derivative.data, derivative.media_type)
+                copy = derivative_key(key, derivative.kind, derivative.extension)
+                self._put(job, copy, derivative.data, derivative.media_type)
             made += 1
         return made
 
@@ -283,6 +307,7 @@ class Pipeline:
     def _fail(
         self,
         job: Job,
+        round_: Round,
         indices: list[int],
         reason: str,
         reserved: list[LedgerItem] | None = None,
@@ -292,7 +317,7 @@ class Pipeline:
         items = {i.image_index: i for i in reserved or ()}
         now = self.clock()
         for index in indices:
-            base = items.get(index) or self._item(job, index, job.size, priced=False)
+            base = items.get(index) or self._item(job, round_, index, job.size, priced=False)
             self.ledger.save(
                 base.but(
                     status=Status.FAILED,
@@ -303,12 +328,19 @@ class Pipeline:
                 )
             )
         status = JobState.OVER_BUDGET if over_budget else JobState.FAILED
-        return JobOutcome(
-            job.job_id, status, tuple(self.ledger.job_items(job.campaign, job.job_id)), reason
-        )
+        now_held = self.ledger.job_items(job.campaign, job.job_id)
+        this_round = tuple(i for i in now_held if i.attempt == round_.attempt)
+        return JobOutcome(job.job_id, status, this_round, reason)
 
-    def _outcome(self, job: Job, done: dict[int, LedgerItem]) -> JobOutcome:
+    def _outcome(
+        self,
+        job: Job,
+        round_: Round,
+        done: dict[int, LedgerItem],
+        region: tuple[int, int, int, int] | None = None,
+    ) -> JobOutcome:
         items = tuple(done[i] for i in sorted(done))
-        if len(items) == job.n:
-            return JobOutcome(job.job_id, JobState.SUCCEEDED, items)
-        return JobOutcome(job.job_id, JobState.FAILED, items, "some images could not be made")
+        if len(items) == len(round_.indices(job.n)):
+            return JobOutcome(job.job_id, JobState.SUCCEEDED, items, region=region)
+        reason = "some images could not be made"
+        return JobOutcome(job.job_id, JobState.FAILED, items, reason, region)
