@@ -22,8 +22,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
+from placard.domain.proofs import FieldProof, Review, Verdict
 from placard.imaging.derivatives import derivatives
-from placard.reporting.contact_sheet import Entry, Shot, contact_sheet
+from placard.reporting.contact_sheet import Attempt, Entry, Shot, contact_sheet
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTEFACTS = ROOT / "tests" / "artifacts"
@@ -74,7 +75,21 @@ ROWS: list[tuple[int, str, str, tuple[int, int] | None, int, dict[str, str], str
     (11, "succeeded", "launch-poster", (1024, 1536), 1,
      {"product": "Trail shoes", "headline": "Run further 🏃", "cta": "Find yours"},
      "0.028", ""),
+    (12, "needs_review", "shelf-price-sign", (1024, 1024), 1,
+     {"product": "Oat milk", "price": "$4.50", "promo": "2 for 1"},
+     "0.084", "its words failed every proof"),
 ]  # fmt: skip
+# Proofs by row (the others are not read back yet: unchecked, pending). Row 2 failed once and
+# passed on its re-roll, approved; row 12 failed all three attempts.
+PRICE = FieldProof("price", "$4.50", Verdict.FAIL, read="$4.80", problems=("$4.80 where $4.50",))
+PROOFS: dict[int, dict[str, Any]] = {
+    2: {"verdict": Verdict.PASS, "attempt": 2, "others": (Attempt(1, Verdict.FAIL),),
+        "fields": (FieldProof("headline", "Light that follows you", Verdict.PASS,
+                              read="LIGHT THAT FOLLOWS YOU"),),
+        "review": Review.APPROVED},
+    12: {"verdict": Verdict.FAIL, "attempt": 3, "fields": (PRICE,),
+         "others": (Attempt(1, Verdict.FAIL), Attempt(2, Verdict.FAIL))},
+}  # fmt: skip
 PALETTE = ["#1d3557", "#e76f51", "#2a9d8f", "#6d597a", "#264653", "#bc4749", "#3a86ff"]
 
 
@@ -115,7 +130,8 @@ def build_folder(out: Path) -> tuple[list[Entry], dict[str, tuple[int, int]]]:
                 name = f"{index}.{derivative.kind}.{derivative.extension}"
                 (folder / name).write_bytes(derivative.data)
             base = f"images/job-{row:03d}/{index}"
-            images.append(Shot(f"{base}.thumb.webp", f"{base}.web.webp", f"{base}.png"))
+            proof = PROOFS.get(row, {})
+            images.append(Shot(f"{base}.thumb.webp", f"{base}.web.webp", f"{base}.png", **proof))
             scale = 320 / max(size)
             thumbs[f"{base}.thumb.webp"] = (round(size[0] * scale), round(size[1] * scale))
         entries.append(Entry(row, status, template, copy, Decimal(cost), reason, images))
@@ -276,8 +292,13 @@ def test_contact_sheet_in_chromium(
     assert arabic.text_content() == "تخفيضات الصيف 🎉"
     assert arabic.evaluate("e => getComputedStyle(e).direction") == "rtl"
     assert page.locator("#row-4 dd").nth(0).evaluate("e => getComputedStyle(e).direction") == "ltr"
-    # (0.028 x 4 + 0.0144 + 0.077 + 0.0072, summed as decimals)
-    assert page.locator("dd.total").text_content() == "$0.2106"
+    # (0.028 x 4 + 0.0144 + 0.077 + 0.0072 + 0.084 for three attempts, summed as decimals)
+    assert page.locator("dd.total").text_content() == "$0.2946"
+
+    # And what was read sits beside the copy, the wrong price marked
+    marked = page.locator("#row-12 .field[data-field='price'] .got mark")
+    assert marked.text_content() == "$4.80"
+    assert marked.evaluate("e => getComputedStyle(e).fontWeight") == "650"
 
     # And a thumbnail opens the web-sized image, and every link leads to a real image
     with context.expect_page() as opened:
@@ -300,6 +321,16 @@ def test_contact_sheet_in_chromium(
     # And a status count shows only the rows in that status, "All" shows them all again
     page.locator("label[for='show-failed']").click()
     assert visible_rows(page) == [7]
+    page.locator("label[for='show-all']").click()
+    assert len(visible_rows(page)) == len(ROWS)
+
+    # And so do needs review, failed proof (any attempt) and pending review
+    page.locator("label[for='show-needs_review']").click()
+    assert visible_rows(page) == [12]
+    page.locator("label[for='show-proof-failed']").click()
+    assert visible_rows(page) == [2, 12]
+    page.locator("label[for='show-review-pending']").click()
+    assert visible_rows(page) == [3, 4, 6, 8, 10, 11, 12]
     page.locator("label[for='show-all']").click()
     assert len(visible_rows(page)) == len(ROWS)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from collections import Counter
 from decimal import Decimal
@@ -9,6 +10,7 @@ from decimal import Decimal
 from placard.domain.jobs import Job
 from placard.domain.keys import derivative_key, image_key
 from placard.domain.ledger_items import LedgerItem, Status
+from placard.domain.proofs import FieldProof, Proof, Verdict
 from placard.domain.runs import UploadRun
 from placard.domain.templates import default_catalogue
 from placard.reporting.campaign import build, parsed_rows
@@ -63,8 +65,6 @@ TWINS = SHEET + "social-square,Cold brew,Summer #1,Try it,low,1024x1024\r\n"
 
 
 def _twin_reports() -> tuple[list[dict[str, str]], str]:
-    import csv
-
     run = UploadRun("summer", "campaigns/summer/sheet.csv", "run-1")
     rows = parsed_rows(
         io.BytesIO(TWINS.encode()), "sheet.csv", run, errors_report().to_bytes(),
@@ -125,3 +125,36 @@ def test_reports_are_written_when_the_ledger_cannot_be_read() -> None:
     [stand_in] = found.items[bad.job_id]
     assert stand_in.status is Status.FAILED and "could not be read" in stand_in.reason
     assert "cost is not known" in stand_in.reason
+
+
+def test_a_rerolled_image_is_delivered_and_both_reports_count_every_attempt() -> None:
+    # Given two rows: the first's image failed its proof once, then its re-roll passed and a
+    # person approved it; the second's image was charged but not read back yet
+    run = UploadRun("summer", "campaigns/summer/sheet.csv", "run-1")
+    rows = parsed_rows(
+        io.BytesIO(SHEET.encode()), "sheet.csv", run, errors_report().to_bytes(),
+        default_catalogue(),
+    )  # fmt: skip
+    first, second = (job for _, job in rows if isinstance(job, Job))
+    wrong = Proof.of([FieldProof("headline", "Summer #1", Verdict.FAIL, read="Sumer #1")])
+    right = Proof.of([FieldProof("headline", "Summer #1", Verdict.PASS, read="SUMMER #1")])
+    tried = charged(first).but(proof=wrong.verdict, proof_fields=wrong.to_json())
+    again = charged(first).but(
+        attempt=2, s3_key=image_key("summer", first.job_id, 0, "png", attempt=2),
+        proof=right.verdict, proof_fields=right.to_json(), review="approved",
+    )  # fmt: skip
+    items = {first.job_id: [tried, again], second.job_id: [charged(second)]}
+    # When the reports are built
+    reports = build(run, rows, items, uri=lambda key: f"s3://a/{key}", link=lambda key: key)
+    # Then results.csv delivers the re-roll, passed, after two attempts charged
+    one, two = csv.DictReader(io.StringIO(reports.results_csv.decode("utf-8-sig")))
+    assert one["images"] == f"s3://a/{again.s3_key}" and one["proof"] == "pass"
+    assert (one["attempts"], one["cost_usd"], one["review"]) == ("2", "0.022", "approved")
+    assert one["decision"] == "approved"
+    # And the image not read yet is unchecked, pending
+    assert (two["proof"], two["review"], two["decision"]) == ("unchecked", "pending", "")
+    # And the contact sheet shows the re-roll, links the first attempt, counts both charges
+    html = reports.index_html.decode()
+    assert f'src="{derivative_key(again.s3_key, "thumb")}"' in html
+    assert f'href="{tried.s3_key}" target="_blank" rel="noopener" class="attempt"' in html
+    assert '<dd class="total">$0.033</dd>' in html

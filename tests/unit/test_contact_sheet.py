@@ -9,8 +9,9 @@ from html.parser import HTMLParser
 
 import pytest
 
+from placard.domain.proofs import FieldProof, Review, Verdict
 from placard.domain.statuses import RowStatus
-from placard.reporting.contact_sheet import STATUSES, Entry, Shot, contact_sheet, usd
+from placard.reporting.contact_sheet import STATUSES, Attempt, Entry, Shot, contact_sheet, usd
 
 
 @dataclass
@@ -358,3 +359,134 @@ def test_same_entries_same_bytes() -> None:
     # Given the same rows twice, in different orders, When rendered, Then identical bytes
     rows = [entry(3), entry(2, "failed"), entry(4)]
     assert contact_sheet("c", "u.csv", rows) == contact_sheet("c", "u.csv", iter(rows[::-1]))
+
+
+# --------------------------------------------------------------------------- proofs and reviews
+
+
+def misread_shot(row: int, **changes: object) -> Shot:
+    """A delivered third attempt whose headline still reads wrong; the two before it failed."""
+    values: dict[str, object] = {
+        "thumbnail": f"images/job-{row}/0-3.thumb.webp",
+        "web": f"images/job-{row}/0-3.web.webp",
+        "original": f"images/job-{row}/0-3.png",
+        "verdict": Verdict.FAIL,
+        "fields": (
+            FieldProof(
+                "headline",
+                "Summer Sale $4.50",
+                Verdict.FAIL,
+                read="SUMMER Sale $4.80",
+                problems=("$4.80 where $4.50",),
+            ),
+            FieldProof("cta", "Buy now", Verdict.PASS, read="BUY NOW"),
+        ),
+        "attempt": 3,
+        "others": (
+            Attempt(1, Verdict.FAIL, f"images/job-{row}/0.png"),
+            Attempt(2, Verdict.FAIL, f"images/job-{row}/0-2.png"),
+        ),
+    }
+    values.update(changes)
+    return Shot(**values)  # type: ignore[arg-type]
+
+
+def test_each_image_shows_its_verdict_what_was_read_and_the_words_that_differ() -> None:
+    # Given a row delivered after three attempts whose headline's price was read wrong
+    root = page([entry(2, RowStatus.NEEDS_REVIEW, images=[misread_shot(2)])])
+    # When its card's proof is read
+    [card] = cards(root)
+    proof = card.find("section", "proof")
+    # Then the image's verdict is shown on the thumbnail and on its proof
+    assert card.find("figcaption").find("span", "verdict").all_text == "fail"
+    assert "v-fail" in proof.attrs["class"].split()
+    # And each field's copy sits next to what was read, the differing words marked
+    headline, cta = proof.find_all("div", "field")
+    assert headline.find("span", "want").all_text == "Summer Sale $4.50"
+    assert headline.find("span", "got").all_text == "SUMMER Sale $4.80"
+    assert [m.all_text for m in headline.find("span", "want").find_all("mark")] == ["$4.50"]
+    assert [m.all_text for m in headline.find("span", "got").find_all("mark")] == ["$4.80"]
+    assert [li.all_text for li in headline.find_all("li")] == ["$4.80 where $4.50"]
+    # And a passing field, read in other case, has nothing marked
+    assert cta.find("span", "verdict").all_text == "pass" and not cta.find_all("mark")
+    # And the attempts are counted, the earlier originals linked
+    attempts = proof.find("span", "attempts")
+    assert attempts.all_text.startswith("attempt 3 of 3")
+    assert [a.attrs["href"] for a in attempts.find_all("a")] == [
+        "images/job-2/0.png",
+        "images/job-2/0-2.png",
+    ]
+
+
+def test_review_state_and_note_are_shown_per_image() -> None:
+    # Given one image rejected with a note, and one nobody has looked at
+    rejected = misread_shot(2, review=Review.REJECTED, review_note="the price must be $4.50")
+    root = page([entry(2, images=[rejected]), entry(3)])
+    # When the cards are read
+    first, second = (card.find("p", "review") for card in cards(root))
+    # Then each says its review state, the rejection with its note
+    assert first.find("strong").all_text == "rejected"
+    assert first.find("span", "review-note").all_text == "the price must be $4.50"
+    assert second.find("strong").all_text == "pending" and not second.find_all("span")
+
+
+def test_needs_review_failed_proof_and_pending_review_are_filters() -> None:
+    # Given a row needing review, a row whose first attempt failed then passed (approved),
+    # and a row that passed at once and is pending
+    fixed = misread_shot(
+        3, verdict=Verdict.PASS, fields=(), others=(Attempt(1, Verdict.FAIL),),
+        review=Review.APPROVED,
+    )  # fmt: skip
+    entries = [entry(2, RowStatus.NEEDS_REVIEW, images=[misread_shot(2)]), entry(3, images=[fixed])]
+    entries.append(entry(4, images=[links(4)]))
+    # When the contact sheet is rendered
+    root = page(entries)
+    # Then the needs-review count is a status filter like the others
+    statuses = {c.attrs["data-status"]: c for c in _chips(root)}
+    assert statuses["needs_review"].tag == "label"
+    assert statuses["needs_review"].attrs["for"] == "show-needs_review"
+    assert statuses["needs_review"].find("b").all_text == "1"
+    # And failed proof (any attempt) and pending review are counted and clickable
+    reviews = root.find("ul", "reviews").find_all("label")
+    assert {c.attrs["for"]: c.find("b").all_text for c in reviews} == {
+        "show-proof-failed": "2",
+        "show-review-pending": "2",
+    }
+    ids = {i.attrs["id"] for i in root.find_all("input")}
+    assert {"show-needs_review", "show-proof-failed", "show-review-pending"} <= ids
+    # And each card carries the classes those filters show
+    classes = [set(card.attrs["class"].split()) for card in cards(root)]
+    assert [("proof-failed" in c, "review-pending" in c) for c in classes] == [
+        (True, True),
+        (True, False),
+        (False, True),
+    ]
+    # And the stylesheet hides every other card for each filter
+    style = root.find("style").all_text
+    for id_, card in [("needs_review", "s-needs_review"), ("proof-failed", "proof-failed")]:
+        assert f"#show-{id_}:checked ~ main .card:not(.{card})" in style
+    # And the header counts every attempt
+    figures = [dd.all_text for dd in root.find("dl", "figures").find_all("dd")]
+    assert figures[:3] == ["3", "3", "6"]
+
+
+def test_what_was_read_and_notes_are_text_never_markup() -> None:
+    # Given an image whose read text, problems and review note are hostile markup
+    hostile = HOSTILE[1]
+    shot = misread_shot(
+        2,
+        fields=(FieldProof("headline", hostile, Verdict.FAIL, read=hostile, problems=(hostile,)),),
+        review_note=hostile,
+        others=(Attempt(1, Verdict.FAIL, "javascript:alert(1)"),),
+    )
+    # When the contact sheet is rendered
+    html = contact_sheet("c", "u", [entry(2, images=[shot])]).decode()
+    root = Tree(html).root
+    # Then only the thumbnail is an image, no handler appeared, the text reads back as given
+    assert len(root.find_all("img")) == 1 and not re.search(r"<[^>]*\sonerror=", html)
+    field_ = root.find("div", "field")
+    assert field_.find("span", "want").all_text == hostile
+    assert field_.find("span", "got").all_text == hostile
+    assert root.find("span", "review-note").all_text == hostile
+    # And an earlier attempt's link cannot run script
+    assert root.find("a", "attempt").attrs["href"] == "./javascript:alert(1)"

@@ -149,7 +149,7 @@ def _words(text: str) -> set[str]:
 
 def _word(token: str) -> str:
     """A word as compared for marking: NFKC, case folded, punctuation around it dropped."""
-    folded = unicodedata.normalize("NFKC", token).casefold()
+    folded = unicodedata.normalize("NFKC", token).casefold().strip()
     start, end = 0, len(folded)
     while start < end and unicodedata.category(folded[start])[0] == "P":
         start += 1
@@ -285,7 +285,7 @@ main {
   background: #eef1f5;
 }
 .shot figcaption {
-  display: flex; justify-content: space-between; gap: 8px; padding: 4px 10px;
+  display: flex; flex-wrap: wrap; justify-content: space-between; gap: 2px 8px; padding: 4px 10px;
   background: var(--card); color: var(--muted); font-size: 12px;
 }
 .shot figcaption a { text-decoration: none; }
@@ -320,12 +320,15 @@ main {
   font-weight: 650; letter-spacing: .02em; text-transform: uppercase; white-space: nowrap;
   background: var(--other-bg); color: var(--other);
 }
-.v-pass { background: var(--ok-bg); color: var(--ok); }
-.v-fail { background: var(--failed-bg); color: var(--failed); }
+.verdict.v-pass { background: var(--ok-bg); color: var(--ok); }
+.verdict.v-fail { background: var(--failed-bg); color: var(--failed); }
 .proof {
   display: flex; flex-direction: column; gap: 6px; padding: 8px 10px;
-  border: 1px solid var(--line); border-radius: 6px; font-size: 13px;
+  border: 1px solid var(--line); border-inline-start: 3px solid var(--other-edge);
+  border-radius: 6px; font-size: 13px;
 }
+.proof.v-pass { border-inline-start-color: var(--ok-edge); }
+.proof.v-fail { border-inline-start-color: var(--failed-edge); }
 .proof-head { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 8px; margin: 0; }
 .proof-head .attempts { color: var(--muted); font-size: 12px; }
 .field { display: grid; grid-template-columns: max-content 1fr; gap: 0 10px; }
