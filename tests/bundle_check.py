@@ -13,6 +13,12 @@ template's runtime (python3.12), checks that:
 
 The dependencies are installed once per requirements.txt and runtime, and kept (build/ is
 ignored by git); pip keeps its download cache where it always does (~/.cache/pip).
+
+A function whose Metadata says `BuildMethod: makefile` (the proof function, which carries the
+OCR engine) is built as `sam build` builds it, by its target in functions/Makefile, into
+build/bundle/<Function>/, every run. Its handler is imported from that folder, the folder is
+checked to be under Lambda's 250 MB unzipped and free of OpenCV, and, from it alone, an
+OnnxReader reads a draft back.
 """
 
 from __future__ import annotations
@@ -34,6 +40,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "bundle"
 LAPTOP_PACKAGES = ("placard_local", "moto", "tqdm", "waitress")
 LOCAL_PACKAGE = ROOT / "local" / "placard_local"
+UNZIPPED_LIMIT_MB = 250  # Lambda's limit for a zip function's code and layers, unzipped
+# What rapidocr's own pipeline would pull in; the proof bundle runs its models without them.
+NOT_IN_PROOF_BUNDLE = ("cv2", "shapely", "pyclipper", "omegaconf")
+PROOF_COPY = "Proof 4,50 €"
 
 # Run as `python -I -S -c PROBE BUNDLE HANDLER`: isolated (no PYTHONPATH, no user site, no
 # current folder) and without site-packages, so sys.path is the standard library and BUNDLE.
@@ -49,6 +59,31 @@ outside = sorted(
     if getattr(m, "__file__", None) and not m.__file__.startswith((bundle, *stdlib))
 )
 print(json.dumps({"callable": callable(handler), "outside": outside}))
+"""
+
+
+# Run as `python -I -S -c READ_PROBE BUNDLE COPY`: from the bundle alone, a reader loads its
+# models and reads back a draft of COPY.
+READ_PROBE = """
+import json, sys, sysconfig, time
+bundle = sys.argv[1]
+sys.path.insert(0, bundle)
+started = time.perf_counter()
+from placard.proofing.reader import OnnxReader
+from placard.providers.draft_render import render_generate
+reader = OnnxReader()
+reader.load()
+loaded = time.perf_counter() - started
+draft = render_generate(1024, 1024, "poster", [("headline", sys.argv[2])], seed="bundle")
+started = time.perf_counter()
+lines = [line.text for line in reader.read(draft)]
+stdlib = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"])
+outside = sorted(
+    name for name, m in list(sys.modules.items())
+    if getattr(m, "__file__", None) and not m.__file__.startswith((bundle, *stdlib))
+)
+print(json.dumps({"lines": lines, "loaded": loaded, "read": time.perf_counter() - started,
+                  "outside": outside, "rapidocr": "rapidocr" in sys.modules}))
 """
 
 
@@ -168,6 +203,84 @@ def import_alone(python: Path, task: Path, handler: str, env: dict[str, str]) ->
     return problems
 
 
+def made_functions(stack: Stack) -> list[str]:
+    """The functions `sam build` builds with their Makefile target, not its Python builder."""
+    return sorted(
+        name
+        for name, resource in stack.of_type("AWS::Serverless::Function").items()
+        if resource.get("Metadata", {}).get("BuildMethod") == "makefile"
+    )
+
+
+def build_with_make(python: Path, function: str, functions: Path) -> Path:
+    """The function's folder as `sam build` makes it: `make build-<function>` with
+    ARTIFACTS_DIR, the runtime's interpreter for pip (which fetches wheels for Lambda's)."""
+    task = BUILD / function
+    shutil.rmtree(task, ignore_errors=True)
+    task.mkdir(parents=True)
+    subprocess.run(
+        ["make", "--no-print-directory", "-s", "-C", functions, f"build-{function}",
+         f"ARTIFACTS_DIR={task}", f"PYTHON={python}"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return task
+
+
+def megabytes(folder: Path) -> float:
+    """Unzipped size, as Lambda counts it: the files' bytes."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+
+
+def size_problems(task: Path) -> tuple[str, ...]:
+    size = megabytes(task)
+    if size < UNZIPPED_LIMIT_MB:
+        return ()
+    return (f"{size:.0f} MB unzipped; Lambda takes at most {UNZIPPED_LIMIT_MB} MB",)
+
+
+def read_alone(python: Path, task: Path, env: dict[str, str]) -> tuple[str, tuple[str, ...]]:
+    """From the bundle alone, a reader reads a draft back: (what it took, the problems)."""
+    answer = subprocess.run(
+        [python, "-I", "-S", "-c", READ_PROBE, str(task), PROOF_COPY],
+        cwd=task,
+        env={**env, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if answer.returncode != 0:
+        return "", tuple(answer.stderr.strip().splitlines()[-3:])
+    found = json.loads(answer.stdout.strip().splitlines()[-1])
+    problems = [f"imported from outside the bundle: {m}" for m in found["outside"]]
+    if found["rapidocr"]:
+        problems.append("rapidocr's code was imported (only its models are to be used)")
+    if " ".join(found["lines"][1:]) != PROOF_COPY:  # the first is the draft's caption
+        problems.append(f"read {found['lines']}, not the caption and {PROOF_COPY!r}")
+    timing = f"models loaded in {found['loaded']:.1f} s, a draft read in {found['read']:.1f} s"
+    return timing, tuple(problems)
+
+
+def proof_bundle_outcomes(
+    python: Path, stack: Stack, function: str, functions: Path, opt: Path, laptop_names: list[str]
+) -> tuple[Path, list[Outcome]]:
+    started = time.monotonic()
+    task = build_with_make(python, function, functions)
+    env = lambda_environment(function, environment(stack, function, opt))
+    timing, read_problems = read_alone(python, task, env)
+    opencv = [name for name in NOT_IN_PROOF_BUNDLE if (task / name).exists()]
+    return task, [
+        Outcome(
+            f"{function}: built by functions/Makefile in {time.monotonic() - started:.0f} s: "
+            f"{task.relative_to(ROOT)}, {megabytes(task):.0f} MB",
+            size_problems(task),
+        ),
+        Outcome(f"{function}: no OpenCV or rapidocr pipeline dependency in it", tuple(opencv)),
+        Outcome(f"{function}: no laptop module in it", tuple(laptop_modules(task, laptop_names))),
+        Outcome(f"{function}: an OnnxReader reads a draft from it alone ({timing})", read_problems),
+    ]
+
+
 def lambda_environment(function: str, variables: dict[str, str]) -> dict[str, str]:
     """What Lambda itself sets, with dummy credentials: importing must not need real ones."""
     return {
@@ -198,20 +311,23 @@ def check(root: Path = ROOT) -> list[Outcome]:
         shutil.copytree(layer, opt)
     else:
         opt.mkdir(parents=True)
-    size = sum(p.stat().st_size for p in task.rglob("*") if p.is_file()) / 1e6
     laptop_names = [p.stem for p in LOCAL_PACKAGE.glob("*.py") if p.stem != "__init__"]
     outcomes = [
         Outcome(
             f"bundle built with {python} in {time.monotonic() - started:.0f} s: "
-            f"{task.relative_to(root)}, {size:.0f} MB",
-            (),
+            f"{task.relative_to(root)}, {megabytes(task):.0f} MB",
+            size_problems(task),
         ),
         Outcome("nothing in functions/ shadows a dependency", tuple(shadowed(deps, functions))),
         Outcome("no laptop module in the bundle", tuple(laptop_modules(task, laptop_names))),
     ]
+    tasks = dict.fromkeys(stack.functions(), task)
+    for name in made_functions(stack):
+        tasks[name], made = proof_bundle_outcomes(python, stack, name, functions, opt, laptop_names)
+        outcomes += made
     for name, function in sorted(stack.functions().items()):
         env = lambda_environment(name, environment(stack, name, opt))
-        problems = import_alone(python, task, function.handler, env)
+        problems = import_alone(python, tasks[name], function.handler, env)
         outcomes.append(Outcome(f"{name}: {function.handler} imports from the bundle alone",
                                 tuple(problems)))  # fmt: skip
     return outcomes
