@@ -20,7 +20,7 @@ from placard.aws.budgets import DynamoBudgets
 from placard_local.cloud import LocalContext, rest_api_event, sqs_event
 from placard_local.stack import Stack
 from tests.api_secrets import put_api_secrets
-from tests.integration.derivatives import make_derivatives
+from tests.integration.derivatives import make_derivatives, read_back
 
 SECRET = "api-test-secret"
 POSTER = {
@@ -64,6 +64,7 @@ def run_queued_jobs(stack: Stack) -> None:
     ).get("Messages", []):
         event = sqs_event(messages, stack.arn("JobsQueue"), stack.region)
         worker.handler(event, LocalContext("WorkerFunction", 600))
+    read_back(stack)
     make_derivatives(stack)
 
 
@@ -264,3 +265,72 @@ def test_an_unexpected_error_is_a_500_without_a_trace(cloud: Stack, parts: boots
     status, body = call("GET", "/v1/templates", parts=broken)
     assert status == 500
     assert "internals" not in json.dumps(body) and "Traceback" not in json.dumps(body)
+
+
+def queued_origins(stack: Stack) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    messages = sqs.receive_message(
+        QueueUrl=stack.physical["JobsQueue"], MaxNumberOfMessages=10, VisibilityTimeout=0
+    ).get("Messages", [])
+    return [json.loads(m["Body"])["origin"] for m in messages]
+
+
+def test_rerolls_go_with_the_job_and_past_the_limit_are_refused(cloud: Stack) -> None:
+    # When a job asks for no re-rolls, Then its queued job carries the policy
+    assert call("POST", "/v1/jobs", {**POSTER, "rerolls": 0})[0] == 202
+    assert [o.get("rerolls") for o in queued_origins(cloud)] == [0]
+    # When one asks for more than five, or not a whole number, Then 400 names rerolls
+    for bad in (6, -1, "2", 1.5):
+        status, body = call("POST", "/v1/jobs", {**POSTER, "rerolls": bad})
+        assert status == 400 and [d["field"] for d in body["error"]["details"]] == ["rerolls"]
+
+
+def test_a_review_is_recorded_and_a_reroll_makes_one_more_attempt(cloud: Stack) -> None:
+    # Given a job of two images, accepted but not run yet
+    _, accepted = call("POST", "/v1/jobs", {**POSTER, "n": 2})
+    review = f"{accepted['status_url']}/review"
+    # When it is reviewed before it ran, Then 409: nothing is delivered yet
+    status, body = call("POST", review, {"decision": "approved"})
+    assert status == 409 and body["error"]["code"] == "not_delivered"
+    run_queued_jobs(cloud)
+    # When image 0 is approved, Then 200 says it was recorded, and the status carries it
+    status, reply = call("POST", review, {"decision": "approved", "image": 0})
+    assert status == 200
+    assert reply["images"] == [
+        {"index": 0, "attempt": 1, "review": "approved", "outcome": "recorded",
+         "message": "approved: recorded"}
+    ]  # fmt: skip
+    _, job = call("GET", accepted["status_url"])
+    assert [(i["review"], i["attempt"], i["attempts"]) for i in job["images"]] == [
+        ("approved", 1, 1),
+        ("pending", 1, 1),
+    ]
+    assert {i["proof"] for i in job["images"]} <= {"pass", "fail", "unchecked"}
+    # When image 1 is re-rolled, twice, Then one more attempt is made, and it is delivered
+    reroll = {"decision": "reroll", "image": 1}
+    first = call("POST", review, reroll)[1]
+    again = call("POST", review, reroll, skew=1)[1]  # signed anew: not a replay
+    assert [i["outcome"] for i in first["images"] + again["images"]] == ["rerolled", "unchanged"]
+    run_queued_jobs(cloud)
+    _, job = call("GET", accepted["status_url"])
+    second = job["images"][1]
+    assert (second["attempt"], second["attempts"], second["review"]) == (2, 2, "pending")
+    assert Decimal(job["cost_usd"]) == sum(Decimal(i["cost_usd"]) for i in job["images"])
+
+
+def test_reviews_that_cannot_apply_are_refused_naming_the_field(cloud: Stack) -> None:
+    _, accepted = call("POST", "/v1/jobs", POSTER)
+    run_queued_jobs(cloud)
+    review = f"{accepted['status_url']}/review"
+    for body, field in (
+        ({"decision": "maybe"}, "decision"),
+        ({"decision": "rejected"}, "note"),
+        ({"decision": "approved", "image": 3}, "image"),
+        ({"decision": "approved", "extra": 1}, "extra"),
+    ):
+        status, answer = call("POST", review, body)
+        assert status == 400, body
+        assert [d["field"] for d in answer["error"]["details"]] == [field]
+    assert call("POST", f"/v1/jobs/{'0' * 32}/review", {"decision": "approved"})[0] == 404
+    status, answer = call("POST", review, {"decision": "rejected", "note": "wrong date"})
+    assert status == 200 and answer["images"][0]["review"] == "rejected"

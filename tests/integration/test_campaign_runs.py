@@ -19,7 +19,7 @@ from placard import bootstrap
 from placard.aws.budgets import DynamoBudgets
 from placard_local.cloud import LocalContext, s3_put_event, sqs_event
 from placard_local.stack import Stack
-from tests.integration.derivatives import make_derivatives
+from tests.integration.derivatives import make_derivatives, read_back, read_back
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -51,12 +51,13 @@ def take_all(stack: Stack, queue: str) -> list[dict[str, Any]]:
 
 
 def work(stack: Stack, messages: list[dict[str, Any]]) -> None:
-    """The worker on each message, then the derivatives: the jobs have ended."""
+    """The worker on each message, then the proofs and derivatives: the jobs have ended."""
     for message in messages:
         event = sqs_event([message], stack.arn("JobsQueue"), stack.region)
         assert worker.handler(event, LocalContext("WorkerFunction", 600)) == {
             "batchItemFailures": []
         }
+    read_back(stack)
     make_derivatives(stack)
 
 
@@ -278,6 +279,7 @@ def test_derivatives_that_cannot_be_made_still_end_the_job_on_the_last_try(
     for message in take_all(stack, "JobsQueue"):
         worker.handler(sqs_event([message], stack.arn("JobsQueue"), stack.region),
                        LocalContext("WorkerFunction", 600))  # fmt: skip
+    read_back(stack)
 
     broken = dataclasses.replace(parts, assets=Unreadable(parts.assets))
     requests = take_all(stack, "DerivativesQueue")

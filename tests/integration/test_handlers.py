@@ -26,7 +26,7 @@ from placard.providers.base import (
 )
 from placard_local.cloud import LocalContext, s3_put_event, sqs_event
 from placard_local.stack import Stack
-from tests.integration.derivatives import make_derivatives
+from tests.integration.derivatives import make_derivatives, read_back
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -123,7 +123,9 @@ def test_worker_stores_images_and_charges_the_ledger(stack: Stack) -> None:
             "Body"
         ].read()
         assert data.startswith(b"\x89PNG")
-    # When the derivatives function takes the jobs' requests (one a job)
+    # When the proof function reads each job's round back, and the derivatives function
+    # takes the jobs' requests (one a job)
+    assert read_back(stack) == 2
     assert make_derivatives(stack) == 2
     # Then each image has a web-sized WebP and a thumbnail beside it
     derived = sorted(v["Key"] for v in image_versions(stack, derivatives=True) if v not in versions)
@@ -140,6 +142,8 @@ def test_worker_stores_images_and_charges_the_ledger(stack: Stack) -> None:
         assert item["provider"] == "draft"
         assert item["template_version"] and item["sha256"] and item["s3_key"]
         assert item["pk"] == "CAMPAIGN#summer"
+        # and each draft was read back and its words found, on its first attempt
+        assert item["proof"] == "pass" and item["attempt"] == 1
 
 
 def test_a_duplicated_delivery_gives_one_image_and_one_charge(stack: Stack) -> None:
