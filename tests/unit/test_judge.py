@@ -204,3 +204,13 @@ def test_nothing_read_fails_every_field_it_could_read() -> None:
         ("missing 'Run Past Sunrise'",),
         ("missing 'Pre-order now'",),
     ]
+
+
+@pytest.mark.parametrize("read", ["Mo-Sa 6:00-18:00", "MO - SA 6:00 - 18:00", "Mo–Sa 6:00 – 18:00"])
+def test_a_range_passes_with_or_without_spaces_around_its_dash(read: str) -> None:
+    assert proof_of({"hours": "Mo–Sa 6:00–18:00"}, read).verdict is Verdict.PASS
+
+
+def test_a_range_without_its_dash_fails() -> None:
+    proof = proof_of({"hours": "6:00–18:00"}, "6:00 18:00")
+    assert field(proof, "hours").verdict is Verdict.FAIL

@@ -103,13 +103,21 @@ def _atoms(text: str) -> list[_Atom]:
                     char = "-"  # an en dash and a hyphen: one range, whatever the dash
                 chars.append((char, _kind(char), index, end))
         index = end
+
+    def digit_beside(position: int, step: int, spaces: bool) -> bool:
+        position += step
+        while spaces and 0 <= position < len(chars) and chars[position][0].isspace():
+            position += step
+        return 0 <= position < len(chars) and chars[position][1] is _Kind.DIGIT
+
     atoms: list[_Atom] = []
     gap = True
     for position, (char, kind, start, end) in enumerate(chars):
-        if char in _NUMBER_SEPARATORS and (
-            0 < position < len(chars) - 1
-            and chars[position - 1][1] is _Kind.DIGIT
-            and chars[position + 1][1] is _Kind.DIGIT
+        spaced = char == "-"  # a range may be set "6:00 - 18:00"; "4, 5" is not "4,5"
+        if (
+            char in _NUMBER_SEPARATORS
+            and digit_beside(position, -1, spaced)
+            and digit_beside(position, 1, spaced)
         ):
             kind = _Kind.SEPARATOR
         if kind is None:
