@@ -33,6 +33,8 @@ from placard.api.models import (
     JobAccepted,
     JobRequest,
     JobStatus,
+    ReviewReply,
+    ReviewRequest,
     TemplateInfo,
 )
 from placard.api.service import ApiError
@@ -213,6 +215,22 @@ def create_job(
 )
 def get_job(job_id: JOB_ID) -> JobStatus:
     return current().job_service.status(job_id)
+
+
+@app.post(
+    "/v1/jobs/<job_id>/review",
+    summary="A person's decision on a job's images: approved, rejected (with a note), reroll",
+    responses={
+        **responses(200, ReviewReply, "What the decision did to each image"),
+        409: {
+            "description": "The job has no delivered image to decide on yet",
+            "content": {"application/json": {"model": ErrorBody}},
+        },
+    },
+)
+def review_job(job_id: JOB_ID, request: ReviewRequest) -> ReviewReply:
+    parts = current()
+    return parts.job_service.review(job_id, request, parts.reviews)
 
 
 @app.get(

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from placard.domain.proofs import MAX_REROLLS, Review, Verdict
 from placard.domain.statuses import JobState
 
 Quality = Literal["low", "medium", "high"]
@@ -33,6 +34,12 @@ class JobRequest(BaseModel):
     callback_url: str | None = Field(
         default=None, max_length=2000, description="https URL told when the job ends"
     )
+    rerolls: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_REROLLS,
+        description="re-rolls of an image whose words fail their proof (default: the template's)",
+    )
 
     def cells(self) -> dict[str, str]:
         """The request as a sheet row's cells, so both are checked by the same rules."""
@@ -56,11 +63,19 @@ class JobAccepted(BaseModel):
 
 
 class ImageInfo(BaseModel):
+    """An image as delivered: its latest charged attempt, and what every attempt cost."""
+
     index: int
     s3_uri: str
     url: str = Field(description="presigned, valid for a limited time")
     sha256: str
-    cost_usd: Decimal
+    cost_usd: Decimal = Field(description="every attempt at this image charged")
+    attempt: int = Field(description="the attempt delivered: 1, or a re-roll's number")
+    attempts: int = Field(description="attempts made at this image")
+    proof: Verdict = Field(description="the words read back: unchecked until read")
+    proof_detail: str = Field(description="each field's verdict and what was read")
+    review: Review
+    review_note: str = ""
 
 
 class JobStatus(BaseModel):
@@ -70,8 +85,31 @@ class JobStatus(BaseModel):
     status: JobState
     images_requested: int
     images: list[ImageInfo]
-    cost_usd: Decimal
+    cost_usd: Decimal = Field(description="every attempt charged, re-rolls included")
     reason: str | None = None
+
+
+class ReviewRequest(BaseModel):
+    """A person's decision on a job's delivered images (or one of them)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    decision: Literal["pending", "approved", "rejected", "reroll"]
+    note: str = Field(default="", max_length=2000, description="required when rejected")
+    image: int | None = Field(default=None, ge=0, le=9, description="default: every image")
+
+
+class ImageReview(BaseModel):
+    index: int
+    attempt: int = Field(description="the delivered attempt the decision is about")
+    review: Review
+    outcome: Literal["recorded", "rerolled", "unchanged", "superseded"]
+    message: str
+
+
+class ReviewReply(BaseModel):
+    job_id: str
+    images: list[ImageReview]
 
 
 class Estimate(BaseModel):
@@ -103,6 +141,7 @@ class TemplateInfo(BaseModel):
     description: str
     version: str
     defaults: dict[str, Any]
+    proof: dict[str, Any] = Field(default_factory=dict, description="rerolls: the default")
     variables: dict[str, dict[str, Any]]
 
 

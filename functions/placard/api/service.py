@@ -14,17 +14,23 @@ from placard.api.models import (
     CostTotals,
     Estimate,
     ImageInfo,
+    ImageReview,
     JobAccepted,
     JobRequest,
     JobStatus,
+    ReviewReply,
+    ReviewRequest,
 )
+from placard.domain.attempts import ImageAttempts, by_image
 from placard.domain.errors import InvalidInput, PlacardError
 from placard.domain.jobs import Job, Size
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import AssetStore, JobQueue, JobRecord, JobRecords, Ledger, UploadStore
 from placard.domain.pricing import PriceTable
+from placard.domain.proofs import Review, Verdict
 from placard.domain.statuses import JobState
 from placard.domain.templates import Catalogue
+from placard.services.reviews import NothingDelivered, Reviews
 from placard.services.uploads import missing_files
 from placard.sheets.reader import Row, RowError
 from placard.sheets.rows import SheetDefaults, job_from_row
@@ -129,6 +135,8 @@ class JobService:
             origin["budget"] = True
         if request.callback_url:
             origin["callback_url"] = request.callback_url
+        if request.rerolls is not None:
+            origin["rerolls"] = request.rerolls  # the proof function's policy for this job
         job = replace(job, origin=origin)
         self.records.put(JobRecord(job_id=job.job_id, campaign=job.campaign, template=job.template,
                                    n=job.n, created_at=self.clock()))  # fmt: skip
@@ -141,21 +149,10 @@ class JobService:
         )
 
     def status(self, job_id: str) -> JobStatus:
-        record = self.records.get(job_id)
-        if record is None:
-            raise ApiError(404, "not_found", f"no job {job_id}")
-        items = sorted(self.ledger.job_items(record.campaign, job_id), key=lambda i: i.image_index)
-        charged = [i for i in items if i.status is Status.CHARGED]
-        images = [
-            ImageInfo(
-                index=i.image_index,
-                s3_uri=self.assets.uri(i.s3_key),
-                url=self.assets.link(i.s3_key),
-                sha256=i.sha256,
-                cost_usd=i.cost_usd,
-            )
-            for i in charged
-        ]
+        record = self._record(job_id)
+        items = self.ledger.job_items(record.campaign, job_id)
+        images = sorted(by_image(items), key=lambda i: i.index)
+        infos = [self._image(image) for image in images if image.delivered is not None]
         if record.ended:
             state = JobState(record.ended)
         else:  # not ended: running once its first image is reserved
@@ -166,9 +163,59 @@ class JobService:
             template=record.template,
             status=state,
             images_requested=record.n,
-            images=images,
-            cost_usd=sum((i.cost_usd for i in charged), Decimal(0)),
+            images=infos,
+            cost_usd=sum((i.cost_usd for i in images), Decimal(0)),
             reason=record.reason or None,
+        )
+
+    def _record(self, job_id: str) -> JobRecord:
+        record = self.records.get(job_id)
+        if record is None:
+            raise ApiError(404, "not_found", f"no job {job_id}")
+        return record
+
+    def _image(self, image: ImageAttempts) -> ImageInfo:
+        item = image.delivered
+        assert item is not None  # only delivered images are shown
+        proof = item.proved
+        return ImageInfo(
+            index=image.index,
+            s3_uri=self.assets.uri(item.s3_key),
+            url=self.assets.link(item.s3_key),
+            sha256=item.sha256,
+            cost_usd=image.cost_usd,
+            attempt=item.attempt,
+            attempts=image.attempts,
+            proof=proof.verdict if proof else Verdict.UNCHECKED,
+            proof_detail=proof.detail if proof else "",
+            review=item.review_state,
+            review_note=item.review_note,
+        )
+
+    def review(self, job_id: str, request: ReviewRequest, reviews: Reviews) -> ReviewReply:
+        """A person's decision on the job's delivered images: 404 for a job the API does not
+        know, 400 for a decision that cannot apply, 409 while nothing is delivered yet."""
+        record = self._record(job_id)
+        try:
+            decided = reviews.decide(
+                record.campaign, job_id, Review(request.decision), request.note, request.image
+            )
+        except InvalidInput as exc:
+            raise _invalid([RowError(0, exc.field, str(exc.value or ""), exc.reason)]) from exc
+        except NothingDelivered as exc:
+            raise ApiError(409, "not_delivered", str(exc)) from exc
+        return ReviewReply(
+            job_id=job_id,
+            images=[
+                ImageReview(
+                    index=d.index,
+                    attempt=d.attempt,
+                    review=d.review,
+                    outcome=d.outcome.value,
+                    message=d.said,
+                )
+                for d in decided
+            ],
         )
 
     def costs(self, campaign: str) -> CampaignCosts:
