@@ -343,7 +343,13 @@ class FunctionProcesses:
             assert process.stdin is not None
             process.stdin.close()
         for process in self._started:
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                # Still busy (a model loading, an invocation nobody waits for any more): the
+                # cloud is going away, as Lambda ends a sandbox.
+                process.kill()
+                process.wait()
 
 
 class _QueuePump:
