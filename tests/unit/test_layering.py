@@ -70,6 +70,18 @@ RULES = (
         ("boto3", "botocore"),
         allowed=(PLACARD / "aws", PLACARD / "bootstrap.py"),
     ),
+    Rule(
+        "only the reader imports the OCR engine, so only the proof function carries it",
+        FUNCTIONS,
+        ("onnxruntime", "numpy", "rapidocr", "cv2"),
+        allowed=(PLACARD / "proofing" / "reader.py",),
+    ),
+    Rule(
+        "proofing reaches storage through ports, and judging needs no pixels",
+        PLACARD / "proofing",
+        ("boto3", "botocore", "httpx", "placard.aws", "PIL"),
+        allowed=(PLACARD / "proofing" / "reader.py",),
+    ),
 )
 
 
