@@ -1,7 +1,7 @@
 """Run the provider emulator in the foreground.
 
     python -m placard_emulator --port 8099 --latency 0.5 --images-per-minute 120 \
-        --fault-rate 0.05 --fault-kinds 5xx,hang
+        --fault-rate 0.05 --fault-kinds 5xx,hang --misspell 1/3
 
 The first line on stdout is the base URL (``http://127.0.0.1:PORT``); stderr then gives the
 environment lines to paste (OPENAI_BASE_URL is that URL + "/v1", PROSPOLABS_BASE_URL the URL
@@ -11,6 +11,7 @@ itself) with the API key the emulator accepts. Ctrl-C or SIGTERM stops it.
 from __future__ import annotations
 
 import argparse
+import fractions
 import signal
 import sys
 import threading
@@ -28,6 +29,15 @@ def _fault_kinds(text: str) -> tuple[str, ...]:
             f"expected a comma-separated list of {', '.join(FAULT_KINDS)}; got {text!r}"
         )
     return kinds
+
+
+def _share(text: str) -> float:
+    try:
+        return float(fractions.Fraction(text))
+    except (ValueError, ZeroDivisionError) as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected a share such as 0.25 or 1/3; got {text!r}"
+        ) from exc
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--api-key", default=defaults.api_key)
     parser.add_argument("--url-ttl-seconds", type=float, default=defaults.url_ttl_seconds)
+    parser.add_argument(
+        "--misspell",
+        type=_share,
+        default=defaults.misspell,
+        help="share of images drawn with a misspelt copy, 0..1 or a fraction such as 1/3",
+    )
     return parser
 
 
@@ -70,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         api_key=args.api_key,
         url_ttl_seconds=args.url_ttl_seconds,
+        misspell=args.misspell,
     )
     try:
         emulator = ProviderEmulator(config, port=args.port)
@@ -92,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  export OPENAI_BASE_URL={emulator.openai_base_url} "
         f"OPENAI_API_KEY={config.api_key}\n"
         f"  export PROSPOLABS_BASE_URL={emulator.url} PROSPOLABS_API_KEY={config.api_key}\n"
-        f"stats at {emulator.url}/_emulator/stats; Ctrl-C to stop",
+        f"stats at {emulator.url}/_emulator/stats, images at {emulator.url}/_emulator/images; "
+        "Ctrl-C to stop",
         file=sys.stderr,
         flush=True,
     )

@@ -1,5 +1,15 @@
 """The admin API under ``/_emulator/``: the same controls ProviderEmulator offers in Python,
-for a test or a benchmark that runs the emulator as a separate process."""
+for a test or a benchmark that runs the emulator as a separate process.
+
+    GET  stats      counters: requests, billed_images, throttled, faults, downloads
+    GET  config     the configuration; POST config {field: value, ...} changes it
+                    (e.g. {"misspell": 0.3333} misspells every third image from now on)
+    POST script     [fault kind or null, ...] for the next requests
+    GET  requests   what each generation/edit request carried
+    GET  images     each image made, oldest first: [{sha256, misspelt, kind, how, asked,
+                    drawn}] (stats.ImageRecord)
+    POST expire     every prospolabs URL issued so far expires
+"""
 
 from __future__ import annotations
 
@@ -32,6 +42,8 @@ def answer(
         _script(emulator, handler, body)
     elif route == ("GET", "requests"):
         handler.send_json(200, emulator.requests_log())
+    elif route == ("GET", "images"):
+        handler.send_json(200, [dataclasses.asdict(record) for record in emulator.images()])
     elif route == ("POST", "expire"):
         emulator.expire_all_urls()
         handler.send_json(200, {"expired": True})

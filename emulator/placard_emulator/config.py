@@ -31,6 +31,9 @@ class EmulatorConfig:
     """The only accepted Bearer token (both APIs)."""
     url_ttl_seconds: float = 7 * 24 * 3600
     """How long a prospolabs ``output_url`` stays downloadable."""
+    misspell: float = 0.0
+    """Share of images (0..1) whose quoted copy is drawn with one slip: 1/3 misspells every
+    third image with copy, counted from when the share or seed was set (lettering.py)."""
 
 
 def _number(name: str, value: object, low: float, high: float = math.inf) -> None:
@@ -65,6 +68,7 @@ def check_config(config: EmulatorConfig) -> None:
     if not isinstance(config.api_key, str) or not config.api_key:
         raise TypeError("api_key must be a non-empty string")
     _number("url_ttl_seconds", config.url_ttl_seconds, 0.0)
+    _number("misspell", config.misspell, 0.0, 1.0)
 
 
 def coerce_change(name: str, value: object) -> object:
@@ -74,7 +78,7 @@ def coerce_change(name: str, value: object) -> object:
             return tuple(kind.strip() for kind in value.split(",") if kind.strip())
         if isinstance(value, list):
             return tuple(value)
-    if name in ("latency", "fault_rate", "hang_seconds", "url_ttl_seconds") and (
+    if name in ("latency", "fault_rate", "hang_seconds", "url_ttl_seconds", "misspell") and (
         isinstance(value, int) and not isinstance(value, bool)
     ):
         return float(value)

@@ -1,9 +1,18 @@
-"""The images the emulator answers with: flat, cheap, and the same for the same prompt."""
+"""The images the emulator answers with: the prompt's quoted copy set in real type, as a
+model that renders text well would draw it, misspelt in a chosen share of images.
+
+Layout and type are placard's draft renderer's (`render_generate`, and `render_edit` into the
+mask's area of an edit's source), so the words are as legible as a draft's. Each image is
+recorded (stats.ImageRecord; ``GET /_emulator/images``): its sha256, whether it was misspelt
+and how, the copy asked for and the copy drawn. Which images are misspelt, and how, is
+lettering.py's business.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import random
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -11,10 +20,16 @@ from typing import Final
 
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
+from placard.providers.draft_render import render_edit, render_generate
+from placard_emulator.lettering import Slip, is_misspelt, misspell, quoted, share_of
 from placard_emulator.params import Job, Source
+from placard_emulator.stats import ImageRecord
 
-# Flat colours for generated images. Few on purpose: encoded PNGs are cached per
-# (size, colour), so a benchmark of hundreds of prompts encodes only a handful of images.
+Box = tuple[int, int, int, int]
+
+# The variants an image can take (a background for a generation, a tint for an edit): image
+# i of a prompt is variant (prompt's + i) mod 12. Few on purpose: encoded images are cached
+# per (size, variant, copy), so a benchmark of hundreds of prompts draws only a handful.
 _PALETTE: Final[tuple[tuple[int, int, int], ...]] = (
     (214, 69, 65),
     (232, 126, 4),
@@ -62,58 +77,136 @@ def _encode(image: Image.Image, output_format: str) -> bytes:
     return buffer.getvalue()
 
 
-def _contrast(colour: tuple[int, int, int]) -> tuple[int, int, int]:
-    return (20, 20, 20) if sum(colour) > 3 * 128 else (245, 245, 245)
+def _as_format(png: bytes, output_format: str) -> bytes:
+    """The renderer's PNG as the output format asked for (a PNG as it is)."""
+    if output_format == "png":
+        return png
+    with Image.open(io.BytesIO(png)) as image:
+        return _encode(image.convert("RGB"), output_format)
 
 
-def _generated(width: int, height: int, colour: int, output_format: str) -> bytes:
+def _texts(copy: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(f"quote{i}", text) for i, text in enumerate(copy, start=1)]
+
+
+def _generated(width: int, height: int, variant: int, copy: tuple[str, ...], fmt: str) -> bytes:
     def make() -> bytes:
-        fill = _PALETTE[colour]
-        image = Image.new("RGB", (width, height), fill)
-        draw = ImageDraw.Draw(image)
-        ink = _contrast(fill)
-        accent = _PALETTE[(colour + 5) % len(_PALETTE)]
-        draw.rectangle((width // 10, height // 10, width * 9 // 10, height * 3 // 10), fill=ink)
-        draw.rectangle((width // 5, height // 2, width * 3 // 5, height * 17 // 20), fill=accent)
-        draw.rectangle((width * 13 // 20, height // 2, width * 4 // 5, height * 13 // 20), fill=ink)
-        return _encode(image, output_format)
+        png = render_generate(width, height, "", _texts(copy), seed=f"emulator#{variant}")
+        return _as_format(png, fmt)
 
-    return _CACHE.get(("gen", width, height, colour, output_format), make)
+    return _CACHE.get(("gen", width, height, variant, copy, fmt), make)
 
 
-def _edited(source: Source, width: int, height: int, colour: int, output_format: str) -> bytes:
-    """The source at the output size, tinted (so it differs from the source everywhere)."""
+def _scaled(box: Box, source: tuple[int, int], size: tuple[int, int]) -> Box:
+    """An (x, y, w, h) box on the source, on the image resized to size."""
+    sx, sy = size[0] / source[0], size[1] / source[1]
+    x, y, w, h = box
+    return (round(x * sx), round(y * sy), max(1, round(w * sx)), max(1, round(h * sy)))
+
+
+def _edited(
+    source: Source, width: int, height: int, variant: int, copy: tuple[str, ...], fmt: str
+) -> bytes:
+    """The source at the output size, tinted (a model's edit changes pixels outside the
+    mask too: placard composites them back), the copy set into the mask's area."""
 
     def make() -> bytes:
         base = source.image.convert("RGB")
         if base.size != (width, height):
             base = base.resize((width, height))
-        tint = Image.new("RGB", (width, height), _PALETTE[colour])
+        tint = Image.new("RGB", (width, height), _PALETTE[variant])
         image = Image.blend(base, tint, 0.35)
-        draw = ImageDraw.Draw(image)
-        side = max(4, min(width, height) // 12)
-        draw.rectangle((side, side, 2 * side, 2 * side), fill=_contrast(_PALETTE[colour]))
-        return _encode(image, output_format)
+        box = _scaled(source.mask_box, source.size, (width, height)) if source.mask_box else None
+        if not copy:
+            side = max(4, min(width, height) // 12)  # no words: a mark, so it still differs
+            draw = ImageDraw.Draw(image)
+            draw.rectangle((side, side, 2 * side, 2 * side), fill=(20, 20, 20))
+            return _encode(image, fmt)
+        png = render_edit(_encode(image, "png"), box or (0, 0, width, height), _texts(copy))
+        return _as_format(png, fmt)
 
-    return _CACHE.get(("edit", source.digest, width, height, colour, output_format), make)
+    key = ("edit", source.digest, source.mask_box, width, height, variant, copy, fmt)
+    return _CACHE.get(key, make)
 
 
-def _colour_of(prompt: str) -> int:
+def _variant_of(prompt: str) -> int:
     digest = hashlib.sha256(prompt.encode("utf-8")).digest()
     return int.from_bytes(digest[:4], "big") % len(_PALETTE)
 
 
-def render(job: Job, output_format: str) -> list[bytes]:
-    """The job's n images, encoded; an edit tints its first source."""
-    base = _colour_of(job.prompt)
-    images = []
-    for index in range(job.n):
-        colour = (base + index) % len(_PALETTE)
-        if job.sources:
-            images.append(_edited(job.sources[0], job.width, job.height, colour, output_format))
-        else:
-            images.append(_generated(job.width, job.height, colour, output_format))
-    return images
+class Painter:
+    """Draws each job's images and keeps a record of each; decides which are misspelt.
+
+    Every image made gets the next serial number, which picks its variant: the images of a
+    request differ, and so does a re-roll of the same prompt (until the 12 variants come
+    round again). Images with copy are also counted from the last (re)configuration or
+    reset, the count lettering.py picks the misspelt ones by, so a test that sets a share
+    then asks for N images gets floor(N x share) misspelt ones. Thread-safe: requests are
+    answered in parallel."""
+
+    def __init__(self, misspell: float, seed: int) -> None:
+        self._lock = threading.Lock()
+        self._records: list[ImageRecord] = []
+        self._share = share_of(misspell)
+        self._seed = seed
+        self._serial = 0  # every image
+        self._counter = 0  # images with copy
+
+    def configure(self, misspell: float, seed: int) -> None:
+        """A new share or seed: the count of images with copy starts again."""
+        with self._lock:
+            self._share, self._seed, self._counter = share_of(misspell), seed, 0
+
+    def reset(self) -> None:
+        """Forget the records; the count of images starts again."""
+        with self._lock:
+            self._records, self._serial, self._counter = [], 0, 0
+
+    def records(self) -> list[ImageRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def _next(self, asked: tuple[str, ...]) -> tuple[int, Slip | None]:
+        """The next image's serial number, and its misspelling if it is one of the share
+        (None: drawn as asked; an image without copy is not counted)."""
+        with self._lock:
+            self._serial += 1
+            if not asked:
+                return self._serial, None
+            self._counter += 1
+            serial, k, share, seed = self._serial, self._counter, self._share, self._seed
+        if not is_misspelt(share, k):
+            return serial, None
+        return serial, misspell(asked, random.Random(f"{seed}:{k}"))  # noqa: S311 - not a secret
+
+    def render(self, job: Job, output_format: str) -> list[bytes]:
+        """The job's n images, encoded; an edit sets its copy into its first source."""
+        asked = tuple(quoted(job.prompt))
+        base = _variant_of(job.prompt)
+        images, records = [], []
+        for _ in range(job.n):
+            serial, slip = self._next(asked)
+            variant = (base + serial) % len(_PALETTE)
+            drawn = slip.drawn if slip else asked
+            if job.sources:
+                source = job.sources[0]
+                image = _edited(source, job.width, job.height, variant, drawn, output_format)
+            else:
+                image = _generated(job.width, job.height, variant, drawn, output_format)
+            images.append(image)
+            records.append(
+                ImageRecord(
+                    sha256=hashlib.sha256(image).hexdigest(),
+                    misspelt=slip is not None,
+                    kind=slip.kind if slip else None,
+                    how=slip.how if slip else None,
+                    asked=asked,
+                    drawn=drawn,
+                )
+            )
+        with self._lock:
+            self._records.extend(records)
+        return images
 
 
 def image_summary(data: bytes) -> dict[str, object]:

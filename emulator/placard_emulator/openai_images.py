@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 from placard_emulator.errors import ApiError, invalid
-from placard_emulator.images import render
+from placard_emulator.images import Painter
 from placard_emulator.multipart import FILE_FIELDS, Part, parse_multipart, part_summary
 from placard_emulator.params import Job, Source, asked, check_mask, choice, json_object, make_job
 from placard_emulator.params import source as decode_source
@@ -92,7 +92,7 @@ def _edit_job(parts: list[Part]) -> Job:
     sources = [decode_source(p.data, "image", f"image {i}") for i, p in enumerate(images, start=1)]
     job = _job(fields, sources, form=True)
     if masks:
-        check_mask(masks[0].data, sources[0].image)
+        sources[0].mask_box = check_mask(masks[0].data, sources[0].image)
     return job
 
 
@@ -100,6 +100,9 @@ class OpenAIImages:
     """Parses, answers and fails as the OpenAI Images API does."""
 
     name: Final = "openai"
+
+    def __init__(self, painter: Painter) -> None:
+        self._painter = painter
 
     def parse(
         self, path: str, content_type: str, body: bytes, note: Callable[..., None]
@@ -127,9 +130,8 @@ class OpenAIImages:
         note(parts=[part_summary(part) for part in parts])
         return _edit_job(parts)
 
-    @staticmethod
-    def success(job: Job) -> dict[str, object]:
-        images = render(job, job.output_format)
+    def success(self, job: Job) -> dict[str, object]:
+        images = self._painter.render(job, job.output_format)
         return {
             "created": int(time.time()),
             "data": [{"b64_json": base64.b64encode(image).decode("ascii")} for image in images],

@@ -31,6 +31,8 @@ class Source:
 
     image: Image.Image
     digest: str
+    mask_box: tuple[int, int, int, int] | None = None
+    """(x, y, w, h) of the mask's transparent pixels (the area to edit); None: no mask."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -203,7 +205,9 @@ def source(data: bytes, param: str, label: str) -> Source:
     return Source(image=decode_image(data, param, label), digest=hashlib.sha256(data).hexdigest())
 
 
-def check_mask(data: bytes, first: Image.Image) -> None:
+def check_mask(data: bytes, first: Image.Image) -> tuple[int, int, int, int] | None:
+    """The box (x, y, w, h) of the mask's transparent pixels, or a 400 naming the mask;
+    None when no pixel is transparent."""
     mask = decode_image(data, "mask", "mask")
     if mask.format != "PNG" or mask.mode not in ("RGBA", "LA"):
         raise invalid(
@@ -217,3 +221,5 @@ def check_mask(data: bytes, first: Image.Image) -> None:
             "Invalid mask image format - mask size does not match image size",
             "invalid_image_format",
         )
+    area = mask.getchannel("A").point(lambda alpha: 255 if alpha == 0 else 0).getbbox()
+    return None if area is None else (area[0], area[1], area[2] - area[0], area[3] - area[1])

@@ -10,7 +10,7 @@ from typing import Final, cast
 
 from placard_emulator.downloads import Downloads
 from placard_emulator.errors import ApiError, invalid
-from placard_emulator.images import image_summary, render
+from placard_emulator.images import Painter, image_summary
 from placard_emulator.params import Job, Source, asked, check_mask, choice, json_object, make_job
 from placard_emulator.params import source as decode_source
 
@@ -63,7 +63,7 @@ def _edit_sources(data: Mapping[str, object]) -> list[Source]:
     sources = [decode_source(raw, "image", "image")]
     raw_mask = _b64_image(data.get("mask"), "mask")
     if raw_mask is not None:
-        check_mask(raw_mask, sources[0].image)
+        sources[0].mask_box = check_mask(raw_mask, sources[0].image)
     return sources
 
 
@@ -79,7 +79,8 @@ def _job(data: Mapping[str, object]) -> Job:
 
 class Prospolabs:
     """Parses, answers and fails as prospolabs does. ``base_url`` and ``ttl_seconds`` are
-    read per answer: the URLs name the running server, and the TTL can be reconfigured."""
+    read per answer: the URLs name the running server, and the TTL can be reconfigured.
+    The ``painter`` draws the images (and records them)."""
 
     name: Final = "prospolabs"
 
@@ -88,8 +89,10 @@ class Prospolabs:
         downloads: Downloads,
         base_url: Callable[[], str],
         ttl_seconds: Callable[[], float],
+        painter: Painter,
     ) -> None:
         self._downloads = downloads
+        self._painter = painter
         self._base_url = base_url
         self._ttl_seconds = ttl_seconds
 
@@ -112,7 +115,7 @@ class Prospolabs:
             return error
 
     def success(self, job: Job) -> dict[str, object]:
-        images = render(job, "png")
+        images = self._painter.render(job, "png")
         return self._downloads.publish(images, self._base_url(), self._ttl_seconds())
 
     @staticmethod

@@ -32,10 +32,11 @@ from placard_emulator.errors import (
     unauthorized,
 )
 from placard_emulator.faults import REFUSE_MARKER, Faults, check_fault_kind
+from placard_emulator.images import Painter
 from placard_emulator.openai_images import EDITS, GENERATIONS, OpenAIImages, error_body
 from placard_emulator.params import Job
 from placard_emulator.rate_limit import TokenBucket
-from placard_emulator.stats import EmulatorStats, Tally
+from placard_emulator.stats import EmulatorStats, ImageRecord, Tally
 from placard_emulator.transport import HOST, Handler, Server
 
 __all__ = ["EmulatorConfig", "EmulatorStats", "ProviderEmulator"]
@@ -86,8 +87,11 @@ class ProviderEmulator:
         self._bucket = TokenBucket(config.images_per_minute, config.burst)
         self._tally = Tally()
         self._downloads = Downloads()
-        openai = OpenAIImages()
-        reseller = prospolabs.Prospolabs(self._downloads, lambda: self.url, self._url_ttl)
+        self._painter = Painter(config.misspell, config.seed)
+        openai = OpenAIImages(self._painter)
+        reseller = prospolabs.Prospolabs(
+            self._downloads, lambda: self.url, self._url_ttl, self._painter
+        )
         self._wire_formats: dict[str, WireFormat] = {
             GENERATIONS: openai,
             EDITS: openai,
@@ -166,7 +170,8 @@ class ProviderEmulator:
         """Change config fields while running. All changes apply at once, or none on error.
 
         Changing images_per_minute or burst refills the token bucket; changing seed
-        restarts the fault sequence."""
+        restarts the fault sequence; changing misspell or seed restarts the count of
+        images it applies to."""
         names = {f.name for f in dataclasses.fields(EmulatorConfig)}
         unknown = sorted(set(changes) - names)
         if unknown:
@@ -180,6 +185,8 @@ class ProviderEmulator:
                 self._bucket = TokenBucket(updated.images_per_minute, updated.burst)
             if "seed" in coerced:
                 self._faults.reseed(updated.seed)
+            if {"misspell", "seed"} & set(coerced):
+                self._painter.configure(updated.misspell, updated.seed)
 
     def script(self, *faults: str | None) -> None:
         """The next ``len(faults)`` generation requests get these faults, in order, before
@@ -202,12 +209,19 @@ class ProviderEmulator:
         with self._lock:
             return self._tally.log_copy()
 
+    def images(self) -> list[ImageRecord]:
+        """Each image made, oldest first: its sha256, the copy asked for and drawn, and
+        whether (and how) it was misspelt."""
+        return self._painter.records()
+
     def expire_all_urls(self) -> None:
         """Make every prospolabs output URL issued so far expire."""
         self._downloads.expire_all()
 
     def reset(self) -> None:
-        """Forget stats, the request log and any pending script; refill the token bucket."""
+        """Forget stats, the request log, the image records and any pending script; refill
+        the token bucket."""
+        self._painter.reset()
         with self._lock:
             self._tally = Tally()
             self._faults.clear_script()

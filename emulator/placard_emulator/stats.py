@@ -1,4 +1,5 @@
-"""What the emulator has seen and done: counters, and a log of each generation request."""
+"""What the emulator has seen and done: counters, a log of each generation request, and a
+record of each image it made (see :class:`ImageRecord`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,27 @@ class EmulatorStats:
     """Faults injected, by kind (every kind present, zero when never injected)."""
     downloads: int
     """prospolabs output downloads served (200 only)."""
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image the emulator made, as ``GET /_emulator/images`` lists them (oldest first):
+
+        {"sha256": "9f2c...", "misspelt": true, "kind": "digit",
+         "how": "digit '5' changed to '8': '$4.50' drawn as '$4.80' in line 2",
+         "asked": ["Summer Sale", "Now $4.50"], "drawn": ["Summer Sale", "Now $4.80"]}
+
+    ``asked`` is the copy the prompt quoted, in order; ``drawn`` the copy set on the image
+    (a line left out is missing from it). ``kind`` is "letter", "digit", "line" or
+    "currency" when misspelt, else None, and ``how`` says what changed in words."""
+
+    sha256: str
+    """Of the image's bytes exactly as answered (decoded from b64_json, or downloaded)."""
+    misspelt: bool
+    kind: str | None
+    how: str | None
+    asked: tuple[str, ...]
+    drawn: tuple[str, ...]
 
 
 def _no_faults() -> dict[str, int]:

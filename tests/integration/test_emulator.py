@@ -775,6 +775,8 @@ def test_command_line_runs_the_server_in_the_foreground() -> None:
             "0",
             "--fault-kinds",
             "5xx,hang",
+            "--misspell",
+            "1/3",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -789,6 +791,7 @@ def test_command_line_runs_the_server_in_the_foreground() -> None:
         config = httpx.get(f"{url}/_emulator/config", timeout=5).json()
         assert config["images_per_minute"] == 600
         assert config["fault_kinds"] == ["5xx", "hang"]
+        assert config["misspell"] == pytest.approx(1 / 3)
         answer = httpx.post(f"{url}/v1/generate", headers=AUTH, json={"prompt": "x"}, timeout=5)
         assert answer.status_code == 200
         # And SIGTERM stops it cleanly
