@@ -214,3 +214,8 @@ def test_a_range_passes_with_or_without_spaces_around_its_dash(read: str) -> Non
 def test_a_range_without_its_dash_fails() -> None:
     proof = proof_of({"hours": "6:00–18:00"}, "6:00 18:00")
     assert field(proof, "hours").verdict is Verdict.FAIL
+
+
+def test_two_letters_swapped_are_named_as_the_word_read() -> None:
+    proof = proof_of({"venue": "Central Park Bandshell"}, "Central Pakr Bandshell")
+    assert field(proof, "venue").problems == ("'Pakr' where 'Park'",)

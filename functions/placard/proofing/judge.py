@@ -276,8 +276,9 @@ class _Word:
 
     @property
     def misread(self) -> bool:
-        """Close enough to be this word read wrong, rather than this word missing."""
-        return self.matched > 0 and self.edits <= max(1, len(self.atoms) // 3)
+        """Close enough to be this word read wrong ("Pakr" for "Park"), rather than this
+        word missing."""
+        return self.matched * 2 >= len(self.atoms) and self.edits <= max(2, len(self.atoms) // 2)
 
 
 def _words(copy: str, expected: Sequence[_Atom]) -> list[_Word]:
