@@ -11,9 +11,9 @@ past Lambda's 250 MB), so its steps are redone here with its constants:
    is a candidate whose mean probability must reach 0.5, and its box is grown as DB's
    "unclip" grows it (by area x 1.6 / perimeter); boxes the detector split within one line
    of very large type are joined again (placard's step, not rapidocr's);
-3. each box is cropped, scaled to 48 px high (aspect kept) and read, six at a time, by the
-   recogniser, whose CTC output is decoded greedily with the character list stored in the
-   model's metadata; lines read with less than 0.5 confidence are dropped.
+3. each box is cropped, scaled to 48 px high (aspect kept), padded to at least 320 px wide
+   and read by the recogniser, whose CTC output is decoded greedily with the character list
+   stored in the model's metadata; lines read with less than 0.5 confidence are dropped.
 
 Boxes are axis-aligned: poster, ad and sign copy is set horizontally, so rapidocr's rotated
 rectangles, perspective crops and 180-degree classifier are left out (a slanted line is
@@ -54,8 +54,7 @@ UNCLIP_RATIO = 1.6
 MAX_CANDIDATES = 1000
 MIN_BOX_SIDE = 3
 REC_HEIGHT = 48
-REC_MIN_WIDTH = 320  # a batch is at least this wide: the shape the recogniser was trained on
-REC_BATCH = 6
+REC_MIN_WIDTH = 320  # narrower crops are padded to this: the shape the recogniser was trained on
 TEXT_SCORE = 0.5  # lines read with less confidence are dropped
 LINE_TOLERANCE = 10  # px: boxes whose tops differ less are one line, ordered left to right
 # placard's own: boxes sharing this much of the smaller's height, with a gap under this share
@@ -320,23 +319,17 @@ def _reading_order(boxes: Sequence[Box]) -> list[Box]:
 
 
 def _recognise(engine: _Engine, crops: Sequence[Image.Image]) -> list[tuple[str, float]]:
-    """(text, confidence) per crop. Crops of similar shape are batched, as rapidocr does, so
-    little of a batch is padding."""
-    ratios = [c.width / c.height for c in crops]
-    order = sorted(range(len(crops)), key=lambda i: ratios[i])
-    read: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+    """(text, confidence) per crop, each read alone: on one core a batch saves nothing, and
+    rapidocr's batches of six pad every crop to the widest (a third more work on a poster)."""
     name = engine.recogniser.get_inputs()[0].name
-    for first in range(0, len(order), REC_BATCH):
-        chosen = order[first : first + REC_BATCH]
-        width = int(REC_HEIGHT * max(REC_MIN_WIDTH / REC_HEIGHT, *(ratios[i] for i in chosen)))
-        batch = np.zeros((len(chosen), 3, REC_HEIGHT, width), dtype=np.float32)
-        for slot, i in enumerate(chosen):
-            scaled_w = min(width, math.ceil(REC_HEIGHT * ratios[i]))
-            scaled = crops[i].resize((scaled_w, REC_HEIGHT), Image.Resampling.BILINEAR)
-            batch[slot, :, :, :scaled_w] = _tensor(scaled)
+    read = []
+    for crop in crops:
+        scaled_w = max(1, math.ceil(REC_HEIGHT * crop.width / crop.height))
+        batch = np.zeros((1, 3, REC_HEIGHT, max(REC_MIN_WIDTH, scaled_w)), dtype=np.float32)
+        scaled = crop.resize((scaled_w, REC_HEIGHT), Image.Resampling.BILINEAR)
+        batch[0, :, :, :scaled_w] = _tensor(scaled)
         (scores,) = engine.recogniser.run(None, {name: batch})
-        for slot, i in enumerate(chosen):
-            read[i] = _decode(scores[slot], engine.characters)
+        read.append(_decode(scores[0], engine.characters))
     return read
 
 
