@@ -9,6 +9,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -156,3 +157,20 @@ def test_a_thread_count_that_is_not_a_number_is_refused_naming_the_variable(
     # When a reader is asked to load, Then it refuses, naming the variable and its value
     with pytest.raises(ReaderUnavailable, match=f"{THREADS_VARIABLE} .*'many'"):
         OnnxReader().load()
+
+
+def test_text_regions_are_found_eight_connected_whatever_their_shape() -> None:
+    # Given a map with a U (its arms meet only at the bottom), a diagonal staircase, a lone
+    # pixel, and a bar beside the U that touches nothing
+    picture = [
+        "#.#..#.....",
+        "#.#...#...#",
+        "###....#..#",
+        ".........##",
+        "..#........",
+    ]
+    mask = np.array([[c == "#" for c in row] for row in picture])
+    # When its regions are found
+    regions = sorted(reader_module._regions(mask))
+    # Then each is one region, boxed by its inclusive corners
+    assert regions == [(0, 0, 2, 2), (2, 4, 2, 4), (5, 0, 7, 2), (9, 1, 10, 3)]
