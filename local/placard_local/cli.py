@@ -1,5 +1,6 @@
 """The `placard` command (docs/design.md §3). Exit status: 0 all rows succeeded, 1 some failed or
-were rejected, 2 nothing could run."""
+were rejected, 2 nothing could run. `proof`: 0 pass, 1 fail or unchecked, 2 bad arguments;
+`review`: 0 every decision applied, 1 some rows could not be."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 from placard.domain.errors import PlacardError, UnknownTemplate
 from placard.domain.jobs import Quality
 from placard.domain.money import parse_usd
+from placard.domain.proofs import MAX_REROLLS
 from placard.domain.statuses import JobState
 from placard.domain.templates import Template, default_catalogue
 from placard.providers import NAMES
@@ -38,7 +40,30 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--budget", type=_usd, help="USD the campaign may spend in all; rows past it are refused"
     )
+    run.add_argument(
+        "--rerolls",
+        type=_rerolls,
+        help=f"re-rolls of an image whose words fail their proof, 0 to {MAX_REROLLS} "
+        "(default: each template's)",
+    )
     _provider_option(run)
+
+    review = commands.add_parser(
+        "review", help="apply the decisions of a reviewed results.csv on the local cloud"
+    )
+    review.add_argument("results", type=Path, help="results.csv of `placard run`, decided")
+    review.add_argument(
+        "--out", type=Path, help="the folder that run wrote (default: the sheet's folder)"
+    )
+    review.add_argument("--campaign", help="campaign name (default: the run's)")
+    _provider_option(review)
+
+    proof = commands.add_parser(
+        "proof", help="read an image's words back and check them against the copy"
+    )
+    proof.add_argument("image", type=Path)
+    proof.add_argument("--template", required=True, help="whose text fields are checked")
+    proof.add_argument("--var", action="append", default=[], metavar="KEY=VALUE")
 
     estimate = commands.add_parser(
         "estimate", help="validate a sheet and print its cost by quality tier, before it runs"
@@ -111,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "edit":
             return _edit(args)
+        if args.command == "review":
+            return _review(args)
+        if args.command == "proof":
+            return _proof(args.image, args.template, args.var)
         if args.command == "estimate":
             return _estimate(args.sheet, args.campaign)
         if args.command == "serve":
@@ -203,6 +232,7 @@ def _run(args: argparse.Namespace) -> int:
             on_queued=lambda n: _set_total(bar, n),
             on_settled=bar.update,
             budget=args.budget,
+            rerolls=args.rerolls,
         )
     print(
         f"{summary.rows} rows: {summary.succeeded} succeeded, {summary.failed} failed, "
@@ -217,6 +247,58 @@ def _run(args: argparse.Namespace) -> int:
         print(f"errors: {out / 'errors.csv'}")
     print(f"ledger total: {usd(summary.cost_usd)} ({args.provider})")
     return summary.exit_status
+
+
+def _review(args: argparse.Namespace) -> int:
+    from placard_local.cloud import local_cloud
+    from placard_local.runner import review_sheet, reviewed_upload
+
+    results: Path = args.results
+    if not results.is_file():
+        raise PlacardError(f"{results}: no such file")
+    _check_provider(args.provider)  # a re-roll is made, and charged, by this provider
+    out: Path = args.out or results.parent
+    upload = reviewed_upload(out, args.campaign)
+    logging.basicConfig(level=logging.WARNING)
+    with local_cloud(_overrides(args.provider)) as cloud:
+        summary = review_sheet(cloud, results, out, upload)
+    for line in summary.said:
+        print(line)
+    print(f"results: {out / 'results.csv'}; review: {out / 'index.html'}")
+    print(f"ledger total: {usd(summary.run.cost_usd)} ({args.provider})")
+    return SOME_FAILED if summary.errors else OK
+
+
+def _proof(image: Path, name: str, pairs: Sequence[str]) -> int:
+    from placard.domain.proofs import Verdict
+    from placard.proofing.check import read_back
+    from placard.proofing.reader import OnnxReader
+
+    if not image.is_file():
+        raise PlacardError(f"{image}: no such file")
+    template = _template(name)
+    fields = template.texts(template.values(_vars(template, pairs)))
+    if not fields:
+        raise PlacardError(
+            f"--var: no copy to check; give the text of {', '.join(template.text)} "
+            f"(e.g. --var {template.text[0]}=...)"
+            if template.text
+            else f"{template.name} sets no text to check"
+        )
+    proof = read_back(OnnxReader(), image.read_bytes(), fields)
+    for field in proof.fields:
+        print(field.describe())
+    print(f"proof: {proof.verdict}")
+    return OK if proof.verdict is Verdict.PASS else SOME_FAILED
+
+
+def _rerolls(text: str) -> int:
+    from placard.services.ingest import parse_rerolls
+
+    try:
+        return parse_rerolls(text)
+    except PlacardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _set_total(bar: Any, total: int) -> None:

@@ -20,16 +20,17 @@ from placard.aws.ledger import DynamoLedger
 from placard.aws.queue import SqsJobQueue
 from placard.domain.errors import InvalidInput, PlacardError
 from placard.domain.jobs import Job, Mode, parse_campaign
-from placard.domain.keys import derivative_key, upload_key
+from placard.domain.keys import derivative_key, review_key, upload_key
 from placard.domain.ledger_items import Status
 from placard.domain.runs import UploadRun
 from placard.domain.statuses import JobState, RowStatus
 from placard.domain.templates import default_catalogue
 from placard.reporting.campaign import build
 from placard.reporting.csv_reports import read_errors, row_outcome
-from placard.services.ingest import BUDGET_METADATA, Upload
+from placard.services.ingest import BUDGET_METADATA, REROLLS_METADATA, Upload
 from placard.sheets.reader import Row, RowError, read_rows
 from placard.sheets.rows import SheetDefaults, job_from_row
+from placard_local import state
 from placard_local.cloud import LocalCloud
 
 
@@ -141,13 +142,16 @@ def run_sheet(
     on_queued: Callable[[int], None] = lambda n: None,
     on_settled: Callable[[int], None] = lambda n: None,
     budget: Decimal | None = None,
+    rerolls: int | None = None,
 ) -> RunSummary:
     sheet, campaign = plan.sheet, plan.campaign
     upload = Upload.parse(upload_key(campaign, sheet.name))
     for name in plan.files:
         if (sheet.parent / name).is_file():  # a missing one is reported by ingest, per row
             cloud.put_file(sheet.parent / name, upload_key(campaign, name))
-    metadata = {BUDGET_METADATA: str(budget)} if budget is not None else None
+    metadata = {BUDGET_METADATA: str(budget)} if budget is not None else {}
+    if rerolls is not None:
+        metadata[REROLLS_METADATA] = str(rerolls)
     with cloud.draining(on_settled):  # workers start on the first jobs while ingest goes on
         try:
             answers = cloud.put_upload(sheet, upload.key, metadata)
@@ -157,7 +161,47 @@ def run_sheet(
             )
             answers = []
         on_queued(sum(u["jobs"] for answer in answers for u in answer["uploads"]))
-    return collect(cloud, out, upload)
+    summary = collect(cloud, out, upload)
+    state.save(cloud, out)  # for `placard review`: the local cloud ends with this command
+    return summary
+
+
+def reviewed_upload(out: Path, campaign: str | None) -> Upload:
+    """The sheet whose results `out` holds (as `placard run` marked it), in `campaign` when
+    given; PlacardError when `out` holds no run."""
+    mark = out / RUN_MARK
+    if not mark.is_file():
+        raise PlacardError(
+            f"{out}: holds no results of `placard run` ({RUN_MARK} is missing); review the "
+            "results.csv in the folder a run wrote, or name that folder with --out"
+        )
+    ran, _, sheet = mark.read_text(encoding="utf-8").strip().partition("/")
+    return Upload.parse(upload_key(campaign_for(Path(sheet), campaign or ran), sheet))
+
+
+@dataclass(frozen=True)
+class ReviewSummary:
+    said: tuple[str, ...]  # the decisions applied, then each row that could not be
+    errors: int
+    run: RunSummary  # the results as they stand after the re-rolls were made
+
+
+def review_sheet(cloud: LocalCloud, results: Path, out: Path, upload: Upload) -> ReviewSummary:
+    """A reviewed results sheet through the same route as an upload to
+    campaigns/<campaign>/review/, on the local cloud `placard run` left in `out`; the
+    re-rolls it asks for are made, and `out` gets the results anew."""
+    state.restore(cloud, out)
+    key = review_key(upload.campaign, results.name)
+    with cloud.draining():
+        answers = cloud.put_upload(results, key)
+    outcomes = [u["review"] for answer in answers for u in answer["uploads"]]
+    summary = collect(cloud, out, upload)
+    state.save(cloud, out)
+    return ReviewSummary(
+        said=tuple(line for o in outcomes for line in o["said"]),
+        errors=sum(len(o["errors"]) for o in outcomes),
+        run=summary,
+    )
 
 
 @dataclass(frozen=True)

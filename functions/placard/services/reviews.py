@@ -96,6 +96,7 @@ class SheetOutcome:
             **{o.value: self.outcomes[o] for o in Outcome},
             "errors": [f"row {e.row}, {e.column}: {e.reason}" for e in self.errors],
             "reports": self.reports,
+            "said": self.lines(),
         }
 
 
