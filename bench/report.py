@@ -2,8 +2,10 @@
 
 For each size, a fresh interpreter starts the local cloud (moto in a process of its own),
 puts a sheet of N social-square rows in the uploads bucket and ingest's (empty) errors.csv in
-the assets bucket, and writes one charged image per row into the ledger, as the workers would
-have. Then the report function's work, `Reporter.write`, runs twice: once timed, once under
+the assets bucket, and writes each row's image attempts into the ledger, read back, as the
+workers and the proof function would have: one row in three failed its proof once and passed
+on a re-roll, one in ten failed all three attempts (needs review), the rest passed at once.
+Then the report function's work, `Reporter.write`, runs twice: once timed, once under
 tracemalloc for the peak of Python memory it allocates (the function's own objects: rows,
 jobs, ledger items, the two files). Prints a markdown table.
 
@@ -30,6 +32,7 @@ from placard.aws.ledger import _serialise
 from placard.domain.jobs import Job
 from placard.domain.keys import image_key
 from placard.domain.ledger_items import LedgerItem, Status
+from placard.domain.proofs import FieldProof, Proof, Verdict
 from placard.domain.runs import UploadRun
 from placard.domain.templates import default_catalogue
 from placard.reporting.campaign import parsed_rows
@@ -51,7 +54,7 @@ def measure(rows: int) -> dict[str, Any]:
         with path.open("rb") as handle:
             parsed = parsed_rows(handle, path.name, run, errors, default_catalogue())
         jobs = [job for _, job in parsed if isinstance(job, Job)]
-        items = [charged(job) for job in jobs]
+        items = [item for number, job in enumerate(jobs) for item in attempts(job, number)]
         db, table = cloud.client("dynamodb"), bootstrap.parts().settings.ledger_table
         for start in range(0, len(items), BATCH):
             requests = [
@@ -78,9 +81,20 @@ def measure(rows: int) -> dict[str, Any]:
     }
 
 
-def charged(job: Job) -> LedgerItem:
-    """The ledger item of the job's one image, as a worker leaves it."""
+def attempts(job: Job, number: int) -> list[LedgerItem]:
+    """The ledger items of the job's one image, each attempt read back."""
+    tries = 3 if number % 10 == 0 else 2 if number % 3 == 0 else 1
+    last = Verdict.FAIL if tries == 3 else Verdict.PASS
+    return [charged(job, k, Verdict.FAIL if k < tries else last) for k in range(1, tries + 1)]
+
+
+def charged(job: Job, attempt: int, verdict: Verdict) -> LedgerItem:
+    """One attempt, as a worker and the proof function leave it."""
     price = Decimal("0.011")
+    copy = job.variables["headline"]
+    read = copy if verdict is Verdict.PASS else copy[:-1]
+    problems = () if verdict is Verdict.PASS else (f"{read!r} where {copy!r}",)
+    proof = Proof.of([FieldProof("headline", copy, verdict, read, problems)])
     return LedgerItem(
         campaign=job.campaign, job_id=job.job_id, image_index=0, template=job.template,
         template_version=job.template_version, provider="openai", model="gpt-image-2",
@@ -88,7 +102,8 @@ def charged(job: Job) -> LedgerItem:
         status=Status.CHARGED, created_at="2026-11-26T00:00:00.000+00:00",
         updated_at="2026-11-26T00:00:01.000+00:00", upload="sheet",
         row=int(job.origin.get("row", 0)), row_id=job.row_id, sha256="0" * 64, http_attempts=1,
-        s3_key=image_key(job.campaign, job.job_id, 0, "png"),
+        s3_key=image_key(job.campaign, job.job_id, 0, "png", attempt=attempt),
+        attempt=attempt, proof=proof.verdict, proof_fields=proof.to_json(),
     )  # fmt: skip
 
 
