@@ -232,8 +232,7 @@ def megabytes(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
 
-def size_problems(task: Path) -> tuple[str, ...]:
-    size = megabytes(task)
+def size_problems(size: float) -> tuple[str, ...]:
     if size < UNZIPPED_LIMIT_MB:
         return ()
     return (f"{size:.0f} MB unzipped; Lambda takes at most {UNZIPPED_LIMIT_MB} MB",)
@@ -242,7 +241,7 @@ def size_problems(task: Path) -> tuple[str, ...]:
 def read_alone(python: Path, task: Path, env: dict[str, str]) -> tuple[str, tuple[str, ...]]:
     """From the bundle alone, a reader reads a draft back: (what it took, the problems)."""
     answer = subprocess.run(
-        [python, "-I", "-S", "-c", READ_PROBE, str(task), PROOF_COPY],
+        [python, "-I", "-S", "-B", "-c", READ_PROBE, str(task), PROOF_COPY],  # -B: as on Lambda
         cwd=task,
         env={**env, "OMP_NUM_THREADS": "1"},
         capture_output=True,
@@ -266,14 +265,15 @@ def proof_bundle_outcomes(
 ) -> tuple[Path, list[Outcome]]:
     started = time.monotonic()
     task = build_with_make(python, function, functions)
+    size = megabytes(task)
     env = lambda_environment(function, environment(stack, function, opt))
     timing, read_problems = read_alone(python, task, env)
     opencv = [name for name in NOT_IN_PROOF_BUNDLE if (task / name).exists()]
     return task, [
         Outcome(
             f"{function}: built by functions/Makefile in {time.monotonic() - started:.0f} s: "
-            f"{task.relative_to(ROOT)}, {megabytes(task):.0f} MB",
-            size_problems(task),
+            f"{task.relative_to(ROOT)}, {size:.0f} MB",
+            size_problems(size),
         ),
         Outcome(f"{function}: no OpenCV or rapidocr pipeline dependency in it", tuple(opencv)),
         Outcome(f"{function}: no laptop module in it", tuple(laptop_modules(task, laptop_names))),
@@ -316,7 +316,7 @@ def check(root: Path = ROOT) -> list[Outcome]:
         Outcome(
             f"bundle built with {python} in {time.monotonic() - started:.0f} s: "
             f"{task.relative_to(root)}, {megabytes(task):.0f} MB",
-            size_problems(task),
+            size_problems(megabytes(task)),
         ),
         Outcome("nothing in functions/ shadows a dependency", tuple(shadowed(deps, functions))),
         Outcome("no laptop module in the bundle", tuple(laptop_modules(task, laptop_names))),
