@@ -45,5 +45,7 @@ def test_the_sample_s3_event_ingests_its_sheet(stack: Stack) -> None:
 def test_the_sample_sqs_event_makes_its_image(stack: Stack) -> None:
     reply = worker.handler(sample("sqs-job.json"), LocalContext("WorkerFunction", 600))
     assert reply == {"batchItemFailures": []}
-    listing = boto3.client("s3").list_objects_v2(Bucket=stack.physical["AssetsBucket"])
+    listing = boto3.client("s3").list_objects_v2(
+        Bucket=stack.physical["AssetsBucket"], Prefix="campaigns/"
+    )
     assert [o["Key"].rsplit("/", 1)[-1] for o in listing["Contents"]] == ["0.png"]
