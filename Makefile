@@ -61,7 +61,7 @@ bundle-check: install
 	$(BIN)/python -m tests.bundle_check
 
 openapi: install  # after changing the API: regenerate the committed document
-	PYTHONPATH=functions $(BIN)/python -c "import sys; from handlers import api; sys.stdout.write(api.openapi_json())" > docs/openapi.json
+	PYTHONPATH=functions $(BIN)/python -c "import os, sys; from placard.settings import REQUIRED; [os.environ.setdefault(n, 'openapi') for n in REQUIRED]; from handlers import api; sys.stdout.write(api.openapi_json())" > docs/openapi.json
 
 # Every benchmark in bench/ with its own defaults, one after another, each printing its table
 # (the long ones, throughput and ingest, take minutes); one alone: `python bench/NAME.py -h`.
