@@ -315,7 +315,8 @@ def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
         for item in items.get(job.job_id, ()):
             if item.status is not Status.CHARGED or item.s3_key in local_files:
                 continue  # a twin row's job: its images are already here, named by the first
-            stem = f"row{row.number:04d}-{job.template}-{item.image_index}"
+            again = f"-{item.attempt}" if item.attempt > 1 else ""  # a re-roll keeps its own
+            stem = f"row{row.number:04d}-{job.template}-{item.image_index}{again}"
             if not _download(s3, settings.assets_bucket, item.s3_key, images_dir / f"{stem}.png"):
                 continue
             local_files[item.s3_key] = f"images/{stem}.png"
