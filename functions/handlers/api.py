@@ -198,7 +198,7 @@ def create_job(
         return parts.job_service.submit(request)
     once = idempotent_function(
         data_keyword_argument="call",
-        persistence_store=parts.idempotency["api"],
+        persistence_store=parts.store("api", IDEMPOTENCY),
         config=IDEMPOTENCY,
         output_serializer=PydanticSerializer(JobAccepted),
     )(submit)

@@ -72,7 +72,7 @@ def process(event: S3Event, context: LambdaContext, parts: bootstrap.Parts) -> d
     idempotency.register_lambda_context(context)
     once = idempotent_function(
         data_keyword_argument="upload",
-        persistence_store=parts.idempotency["ingest"],
+        persistence_store=parts.store("ingest", idempotency),
         config=idempotency,
     )(ingest_upload)
     uploads = []

@@ -48,7 +48,7 @@ def record_handler(record: SQSRecord, parts: bootstrap.Parts) -> dict[str, Any]:
     # Decorated per record, so the store is the parts' (a new local cloud, a test's moto).
     once = idempotent_function(
         data_keyword_argument="job",
-        persistence_store=parts.idempotency["worker"],
+        persistence_store=parts.store("worker", idempotency),
         config=idempotency,
     )(run_job)
     job = json.loads(record.body)

@@ -43,6 +43,7 @@ from placard.settings import Settings
 
 if TYPE_CHECKING:  # built only by the functions that use them, so others do not import them
     import httpx
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
     from aws_lambda_powertools.utilities.idempotency.persistence.base import (
         BasePersistenceLayer,
     )
@@ -124,6 +125,15 @@ class Parts:
     make_reader: Callable[[], ImageReader] = field(default=lambda: _onnx_reader())
     catalogue: Catalogue = field(default_factory=default_catalogue)
     prices: PriceTable = field(default_factory=default_prices)
+
+    def store(self, handler: str, config: IdempotencyConfig) -> BasePersistenceLayer:
+        """The handler's idempotency store, configured once under a lock: Powertools marks a
+        store configured before it compiles its key path, so threads racing through their
+        first call (the local cloud's workers) would otherwise find no key path at all."""
+        store = self.idempotency[handler]
+        with _CONFIGURING:
+            store.configure(config, handler)
+        return store
 
     @cached_property
     def pipeline(self) -> Pipeline:
@@ -271,6 +281,7 @@ def cold_start() -> Settings:
 
 
 _BUILDING = threading.Lock()  # the local cloud's first calls come in threads at once
+_CONFIGURING = threading.Lock()
 
 
 def parts() -> Parts:

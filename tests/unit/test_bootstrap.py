@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -157,3 +159,42 @@ def test_the_apis_cold_start_loads_no_pillow_spreadsheet_reader_or_http_client()
         check=True,
     )
     assert json.loads(done.stdout) == []
+
+
+def test_threads_racing_through_a_first_call_all_find_the_stores_key_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a handler's new store, and a key path that takes a while to compile
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+    )
+    from aws_lambda_powertools.utilities.idempotency.persistence import base
+
+    compile_now = base.jmespath.compile
+
+    def slowly(expression: str) -> Any:
+        time.sleep(0.05)  # the window in which another thread finds the store configured
+        return compile_now(expression)
+
+    monkeypatch.setattr(base.jmespath, "compile", slowly)
+    store = DynamoDBPersistenceLayer(table_name="t", boto3_client=object())  # type: ignore[arg-type]
+    parts = fake_parts(idempotency={"worker": store})
+    config = IdempotencyConfig(event_key_jmespath="[job_id, round.attempt]")
+    # When eight workers take their first record at once
+    keys: list[str | None] = []
+    errors: list[BaseException] = []
+
+    def first_call() -> None:
+        try:
+            keys.append(parts.store("worker", config)._get_hashed_idempotency_key({"job_id": "j"}))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then every one of them hashed the same key; none found the store half-configured
+    assert errors == [] and len(set(keys)) == 1 and len(keys) == 8
