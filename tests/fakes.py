@@ -214,7 +214,7 @@ class FakeJobQueue:
 
     def send_round(self, job: Job, round_: Round) -> None:
         with self._lock:
-            self.bodies.append(json.dumps({**job.to_dict(), "round": round_.to_dict()}))
+            self.bodies.append(job.to_json(round=round_.to_dict()))
 
     @property
     def jobs(self) -> list[Job]:

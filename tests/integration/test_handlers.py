@@ -16,7 +16,9 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from handlers import ingest, worker
 from placard import bootstrap
+from placard.domain.jobs import Job
 from placard.domain.ledger_items import Status
+from placard.domain.rounds import Cause, Round
 from placard.providers.base import (
     ImageProvider,
     ImageRequest,
@@ -253,3 +255,22 @@ def test_an_unknown_outcome_is_recorded_and_the_retry_charges_once(
     (item,) = ledger_items(stack)
     assert item["status"] == "charged"
     assert len(image_versions(stack)) == 1
+
+
+def test_re_rolls_of_two_jobs_at_once_are_each_made_once(
+    stack: Stack, parts: bootstrap.Parts
+) -> None:
+    # Given two jobs whose first rounds were made
+    upload(stack, DATA / "mixed.csv")
+    first = receive(stack)
+    assert deliver(stack, first) == {"batchItemFailures": []}
+    jobs = [Job.from_dict(json.loads(m["Body"])) for m in first]
+    # When a re-roll of image 0 of each is queued (twice: a redelivery) and the worker runs them
+    for job in jobs + jobs:
+        parts.jobs_queue.send_round(job, Round(2, (0,), Cause.PROOF))
+    assert deliver(stack, receive(stack)) == {"batchItemFailures": []}
+    # Then each job has its own second attempt, made once: a round's idempotency key is its
+    # job's, its attempt and its images
+    second = [i for i in ledger_items(stack) if i.get("attempt") == 2]
+    assert sorted(i["job_id"] for i in second) == sorted(j.job_id for j in jobs)
+    assert all(i["s3_key"].endswith("/0-2.png") for i in second)

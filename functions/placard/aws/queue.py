@@ -41,8 +41,8 @@ class SqsJobQueue:
         return sent
 
     def send_round(self, job: Job, round_: Round) -> None:
-        body = {**job.to_dict(), "round": round_.to_dict()}
-        self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))
+        body = job.to_json(round=round_.to_dict())
+        self._sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)
 
 
 class _SqsRequests:

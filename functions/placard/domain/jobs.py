@@ -179,8 +179,10 @@ class Job:
             "origin": dict(self.origin),
         }
 
-    def to_json(self) -> str:
-        return json.dumps({**self.to_dict(), "job_id": self.job_id}, sort_keys=True)
+    def to_json(self, **extra: Any) -> str:
+        """The job as its queue message carries it: with its id, which keys the worker's
+        idempotency, and any `extra` the message needs (a re-roll's round)."""
+        return json.dumps({**self.to_dict(), "job_id": self.job_id, **extra}, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:

@@ -41,7 +41,8 @@ class Proofs:
         status: str,
         reason: str,
         region: Region | None = None,
-    ) -> None:
+    ) -> Round | None:
+        """The re-roll round it queued, or None when the job was finished."""
         template = self.catalogue[job.template]
         fields = template.texts(template.values(job.variables))
         attempts = {
@@ -59,9 +60,11 @@ class Proofs:
         rerolls = template.rerolls if asked is None else int(asked)
         # A person's re-roll is one more attempt, judged but not re-rolled again by itself.
         if failed and round_.cause is not Cause.REVIEW and round_.attempt <= rerolls:
-            self.jobs.send_round(job, round_.next(tuple(failed), Cause.PROOF))
-            return
+            again = round_.next(tuple(failed), Cause.PROOF)
+            self.jobs.send_round(job, again)
+            return again
         self.finish(job, round_, status, reason)
+        return None
 
     def _read(
         self, item: LedgerItem, key: str, fields: list[tuple[str, str]], region: Region | None
