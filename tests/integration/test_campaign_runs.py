@@ -19,7 +19,7 @@ from placard import bootstrap
 from placard.aws.budgets import DynamoBudgets
 from placard_local.cloud import LocalContext, s3_put_event, sqs_event
 from placard_local.stack import Stack
-from tests.integration.derivatives import make_derivatives, read_back, read_back
+from tests.integration.derivatives import make_derivatives, read_back
 
 DATA = Path(__file__).parents[1] / "data"
 
