@@ -99,9 +99,7 @@ class DynamoLedger:
                 UpdateExpression=update,
                 ConditionExpression=f"#s = :charged {condition}".strip(),
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_serialise(
-                    {":charged": Status.CHARGED.value, **values}
-                ),
+                ExpressionAttributeValues=_serialise({":charged": Status.CHARGED.value, **values}),
             )
         except ClientError as exc:
             if condition_failed(exc):
