@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from placard.domain.attempts import by_image
+from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job
 from placard.domain.ledger_items import Status
-from placard.domain.proofs import Verdict
+from placard.domain.proofs import ReadLine, Verdict
 from placard.domain.rounds import Cause, Round
 from placard.domain.statuses import JobState
 from placard.services.pipeline import FIRST
@@ -190,3 +191,40 @@ def test_a_re_roll_the_budget_refuses_leaves_the_failed_image_for_review() -> No
     assert rounds.world.provider.calls == 1
     originals, state, _ = rounds.ended
     assert originals == [(0, first.s3_key)] and state == JobState.NEEDS_REVIEW
+
+
+class Blind(FakeReader):
+    """A reader handed bytes no decoder opens, as OnnxReader answers them."""
+
+    def read(self, image: bytes) -> list[ReadLine]:
+        raise InvalidInput("image", "is not an image placard can read")
+
+
+def test_bytes_no_reader_can_open_are_unchecked_and_the_job_still_ends() -> None:
+    # Given a provider's answer the reader cannot open
+    rounds, job = Rounds(reader=Blind()), sign()
+    # When its round is checked
+    rounds.until_done(job)
+    # Then the image is kept unchecked with the reason, nothing is re-rolled, the job ends
+    (item,) = rounds.world.items(job)
+    proof = item.proved
+    assert proof is not None and proof.verdict is Verdict.UNCHECKED
+    assert proof.fields[0].problems == ("is not an image placard can read",)
+    assert rounds.jobs.rounds == [] and rounds.ended[1] == JobState.SUCCEEDED
+
+
+def test_a_re_roll_the_provider_refuses_costs_nothing_and_leaves_the_image_for_review() -> None:
+    # Given a misspelt first draw, and a provider that refuses every call after it
+    provider = FakeProvider(misspell_calls=frozenset({1}))
+    rounds, job = with_provider(provider), sign()
+    rounds.run(job)
+    provider.failure, provider.fail_times = "refuse", 10
+    # When the re-roll it asked for is made
+    ((queued, round_),) = rounds.jobs.rounds
+    rounds.run(queued, round_)
+    # Then the refused attempt is recorded at no cost, and the first goes for review
+    first, refused = rounds.world.items(job)
+    assert (refused.attempt, refused.status, refused.cost_usd) == (2, Status.FAILED, 0)
+    originals, state, reason = rounds.ended
+    assert originals == [(0, first.s3_key)] and state == JobState.NEEDS_REVIEW
+    assert "store_name: fail" in reason

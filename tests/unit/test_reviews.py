@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -253,3 +254,22 @@ def test_a_job_from_the_api_has_no_upload_whose_reports_to_rewrite() -> None:
     outcome = world.reviews.apply_sheet("summer", sheet)
     assert outcome.outcomes[Outcome.RECORDED] == 1
     assert outcome.reports == 0 and world.reports.sent == []
+
+
+def test_fifty_reviewers_asking_the_same_re_roll_at_once_queue_one_attempt() -> None:
+    # Given a delivered image, and fifty callers (a sheet, the API, retries) at once
+    world = World()
+    job = world.made(a_job("Sunrise"))
+    start = threading.Barrier(50)
+
+    def ask() -> None:
+        start.wait()
+        world.reviews.decide("summer", job.job_id, Review.REROLL)
+
+    callers = [threading.Thread(target=ask) for _ in range(50)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    # Then the decision took once, and one attempt was queued
+    assert [round_ for _, round_ in world.queue.rounds] == [Round(2, (0,), Cause.REVIEW)]
