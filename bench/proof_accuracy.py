@@ -226,12 +226,13 @@ class TimedReader:
     def __init__(self, reader: OnnxReader) -> None:
         self.reader = reader
         self.seconds: list[float] = []
+        self.last: list[ReadLine] = []
 
     def read(self, image: bytes) -> list[ReadLine]:
         started = time.perf_counter()
-        lines = self.reader.read(image)
+        self.last = self.reader.read(image)
         self.seconds.append(time.perf_counter() - started)
-        return lines
+        return self.last
 
     def reads(self, text: str) -> bool:
         return self.reader.reads(text)
@@ -247,6 +248,7 @@ class Case:
     copy: list[tuple[str, str]]
     drawn: list[tuple[str, str]]
     proof: Proof
+    read: list[str]  # every line the reader found, in its order
 
 
 @dataclass
@@ -284,7 +286,7 @@ def drawn_fields(copy: Sequence[tuple[str, str]], drawn: Sequence[str]) -> list[
 
 
 def measure(template: Template, count: int, seed: str, reader: TimedReader) -> Tally:
-    # A generator per template: adding a template leaves the others' drafts as they were.
+    # Seeds per template: adding a template leaves the others' drafts as they were.
     rng = random.Random(f"{seed}:{template.name}")
     tally = Tally()
     default = template.default_size
@@ -293,20 +295,22 @@ def measure(template: Template, count: int, seed: str, reader: TimedReader) -> T
         if size is None:
             size = (default.width, default.height) if default else (1024, 1024)
         label = f"{size[0]}x{size[1]}"
+        draft = f"{seed}:{template.name}:{i}"
         copy = template.texts(template.values(row(template, rng)))
         first = len(reader.seconds)
 
-        png = render_generate(*size, template.name, copy, seed=f"{seed}:{i}:right")
+        png = render_generate(*size, template.name, copy, seed=f"{draft}:right")
         proof = read_back(reader, png, copy)
         tally.correct += 1
         if proof.verdict != Verdict.PASS:
             tally.correct_failed += 1
-            tally.bad.append(Case(template.name, label, "correct", copy, copy, proof))
+            read = [line.text for line in reader.last]
+            tally.bad.append(Case(template.name, label, "correct", copy, copy, proof, read))
 
-        slip = misspell([text for _, text in copy], random.Random(f"{seed}:{i}:slip"))
+        slip = misspell([text for _, text in copy], random.Random(f"{draft}:slip"))
         if slip is not None:  # None: no copy at all, never for these templates
             drawn = drawn_fields(copy, slip.drawn)
-            png = render_generate(*size, template.name, drawn, seed=f"{seed}:{i}:wrong")
+            png = render_generate(*size, template.name, drawn, seed=f"{draft}:wrong")
             proof = read_back(reader, png, copy)
             tally.misspelt += 1
             tally.made[slip.kind] += 1
@@ -314,7 +318,8 @@ def measure(template: Template, count: int, seed: str, reader: TimedReader) -> T
                 tally.passed[slip.kind] += proof.verdict == Verdict.PASS
                 tally.misspelt_passed += proof.verdict == Verdict.PASS
                 what = f"{slip.kind} slip, {slip.how}"
-                tally.bad.append(Case(template.name, label, what, copy, drawn, proof))
+                read = [line.text for line in reader.last]
+                tally.bad.append(Case(template.name, label, what, copy, drawn, proof, read))
         tally.seconds += reader.seconds[first:]
     return tally
 
@@ -335,6 +340,7 @@ def report_case(case: Case) -> None:
     if case.drawn != case.copy:
         print(f"  drawn: {case.drawn}")
     print(f"  proof: {case.proof.detail}")
+    print(f"  lines read: {case.read}")
 
 
 def main() -> None:
