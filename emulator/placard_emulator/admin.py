@@ -1,11 +1,14 @@
 """The admin API under ``/_emulator/``: the same controls ProviderEmulator offers in Python,
 for a test or a benchmark that runs the emulator as a separate process.
 
-    GET  stats      counters: requests, billed_images, throttled, faults, downloads
+    GET  stats      counters: requests, billed_images, throttled, faults, downloads,
+                    billed_usd (a decimal string: the sum of every bill)
     GET  config     the configuration; POST config {field: value, ...} changes it
                     (e.g. {"misspell": 0.3333} misspells every third image from now on)
     POST script     [fault kind or null, ...] for the next requests
     GET  requests   what each generation/edit request carried
+    GET  bills      each answer billed, oldest first: [{api, id, images, quality, size,
+                    usage, cost_usd}] (stats.BillRecord; money as decimal strings)
     GET  images     each image made, oldest first: [{sha256, misspelt, kind, how, asked,
                     drawn}] (stats.ImageRecord)
     POST expire     every prospolabs URL issued so far expires
@@ -42,6 +45,8 @@ def answer(
         _script(emulator, handler, body)
     elif route == ("GET", "requests"):
         handler.send_json(200, emulator.requests_log())
+    elif route == ("GET", "bills"):
+        handler.send_json(200, [dataclasses.asdict(record) for record in emulator.bills()])
     elif route == ("GET", "images"):
         handler.send_json(200, [dataclasses.asdict(record) for record in emulator.images()])
     elif route == ("POST", "expire"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Final
 
 from placard_emulator.faults import check_fault_kind
 
@@ -34,6 +36,33 @@ class EmulatorConfig:
     misspell: float = 0.0
     """Share of images (0..1) whose quoted copy is drawn with one slip: 1/3 misspells every
     third image with copy, counted from when the share or seed was set (lettering.py)."""
+    # What answers bill (billing.py): OpenAI by tokens, USD per million (OpenAI's prices,
+    # Oct 2026); prospolabs flat, USD per image.
+    text_input_usd_per_million: Decimal = Decimal("5.00")
+    image_input_usd_per_million: Decimal = Decimal("8.00")
+    image_output_usd_per_million: Decimal = Decimal("30.00")
+    prospolabs_low_usd: Decimal = Decimal("0.0072")
+    prospolabs_medium_usd: Decimal = Decimal("0.028")
+    prospolabs_high_usd: Decimal = Decimal("0.077")
+
+    def flat_price(self, quality: str) -> Decimal:
+        """prospolabs' price of one image of this quality."""
+        prices = {
+            "low": self.prospolabs_low_usd,
+            "medium": self.prospolabs_medium_usd,
+            "high": self.prospolabs_high_usd,
+        }
+        return prices[quality]
+
+
+PRICE_FIELDS: Final = (
+    "text_input_usd_per_million",
+    "image_input_usd_per_million",
+    "image_output_usd_per_million",
+    "prospolabs_low_usd",
+    "prospolabs_medium_usd",
+    "prospolabs_high_usd",
+)
 
 
 def _number(name: str, value: object, low: float, high: float = math.inf) -> None:
@@ -69,10 +98,21 @@ def check_config(config: EmulatorConfig) -> None:
         raise TypeError("api_key must be a non-empty string")
     _number("url_ttl_seconds", config.url_ttl_seconds, 0.0)
     _number("misspell", config.misspell, 0.0, 1.0)
+    for name in PRICE_FIELDS:
+        price = getattr(config, name)
+        if not isinstance(price, Decimal) or not price.is_finite() or price < 0:
+            raise TypeError(f"{name} must be a Decimal of at least 0 (USD), not {price!r}")
 
 
 def coerce_change(name: str, value: object) -> object:
-    """Accept the JSON shapes of config values too (lists, comma strings)."""
+    """Accept the JSON shapes of config values too (lists, comma strings; a price as a
+    number or a decimal string, kept exact: 0.1 becomes Decimal("0.1"))."""
+    money = isinstance(value, int | float | str) and not isinstance(value, bool)
+    if name in PRICE_FIELDS and money:
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
+            raise ValueError(f"{name} must be a price in USD, not {value!r}") from None
     if name == "fault_kinds":
         if isinstance(value, str):
             return tuple(kind.strip() for kind in value.split(",") if kind.strip())

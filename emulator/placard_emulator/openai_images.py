@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Final
 
+from placard_emulator import billing
+from placard_emulator.config import EmulatorConfig
 from placard_emulator.errors import ApiError, invalid
 from placard_emulator.images import Painter
 from placard_emulator.multipart import FILE_FIELDS, Part, parse_multipart, part_summary
@@ -96,6 +98,11 @@ def _edit_job(parts: list[Part]) -> Job:
     return job
 
 
+def _usage(job: Job) -> billing.Usage:
+    sources = [source.size for source in job.sources]
+    return billing.usage(job.prompt, job.width, job.height, job.quality, job.n, sources)
+
+
 class OpenAIImages:
     """Parses, answers and fails as the OpenAI Images API does."""
 
@@ -139,8 +146,20 @@ class OpenAIImages:
             "output_format": job.output_format,
             "quality": job.quality,
             "size": f"{job.width}x{job.height}",
-            "usage": job.usage(),
+            "usage": _usage(job),
         }
+
+    @staticmethod
+    def bill(job: Job, answer: Mapping[str, object], config: EmulatorConfig) -> billing.Charge:
+        """The answer's usage at the configured token prices."""
+        usage = _usage(job)
+        cost = billing.token_cost(
+            usage,
+            config.text_input_usd_per_million,
+            config.image_input_usd_per_million,
+            config.image_output_usd_per_million,
+        )
+        return billing.Charge(cost_usd=cost, usage=usage)
 
     @staticmethod
     def error(error: ApiError) -> tuple[int, dict[str, object]]:

@@ -17,7 +17,6 @@ from placard_emulator.errors import ApiError, invalid
 QUALITIES: Final = ("low", "medium", "high", "auto")
 AUTO_QUALITY: Final = "medium"
 DEFAULT_SIZE: Final = (1024, 1024)
-_OUTPUT_TOKENS_1024: Final = {"low": 272, "medium": 1056, "high": 4160}
 _MAX_EDGE: Final = 3840
 _MIN_PIXELS: Final = 655_360
 _MAX_PIXELS: Final = 8_294_400
@@ -54,24 +53,6 @@ class Job:
     @property
     def edit(self) -> bool:
         return bool(self.sources)
-
-    def usage(self) -> dict[str, object]:
-        """Token usage as the OpenAI Images API reports it."""
-        text_tokens = max(1, len(self.prompt) // 4)
-        image_tokens = sum(
-            round(65 + 129 * (s.size[0] * s.size[1]) / (512 * 512)) for s in self.sources
-        )
-        per_image = round(
-            _OUTPUT_TOKENS_1024[self.quality] * (self.width * self.height) / (1024 * 1024)
-        )
-        output_tokens = per_image * self.n
-        input_tokens = text_tokens + image_tokens
-        return {
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "total_tokens": input_tokens + output_tokens,
-            "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens},
-        }
 
 
 def json_object(body: bytes) -> dict[str, object] | ApiError:

@@ -8,6 +8,8 @@ import binascii
 from collections.abc import Callable, Mapping
 from typing import Final, cast
 
+from placard_emulator import billing
+from placard_emulator.config import EmulatorConfig
 from placard_emulator.downloads import Downloads
 from placard_emulator.errors import ApiError, invalid
 from placard_emulator.images import Painter, image_summary
@@ -117,6 +119,12 @@ class Prospolabs:
     def success(self, job: Job) -> dict[str, object]:
         images = self._painter.render(job, "png")
         return self._downloads.publish(images, self._base_url(), self._ttl_seconds())
+
+    @staticmethod
+    def bill(job: Job, answer: Mapping[str, object], config: EmulatorConfig) -> billing.Charge:
+        """Flat per image, whatever the size: the quality's price times n."""
+        cost = billing.micro_dollars(config.flat_price(job.quality) * job.n)
+        return billing.Charge(cost_usd=cost, generation_id=str(answer["generation_id"]))
 
     @staticmethod
     def error(error: ApiError) -> tuple[int, dict[str, object]]:

@@ -9,17 +9,20 @@ is transport.py; the controls are also reachable over HTTP through admin.py.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hmac
 import json
+import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from placard_emulator import admin, prospolabs
+from placard_emulator.billing import Charge
 from placard_emulator.config import EmulatorConfig, check_config, coerce_change
 from placard_emulator.downloads import PREFIX as FILES_PREFIX
 from placard_emulator.downloads import Downloads
@@ -36,7 +39,7 @@ from placard_emulator.images import Painter
 from placard_emulator.openai_images import EDITS, GENERATIONS, OpenAIImages, error_body
 from placard_emulator.params import Job
 from placard_emulator.rate_limit import TokenBucket
-from placard_emulator.stats import EmulatorStats, ImageRecord, Tally
+from placard_emulator.stats import BillRecord, EmulatorStats, ImageRecord, Tally
 from placard_emulator.transport import HOST, Handler, Server
 
 __all__ = ["EmulatorConfig", "EmulatorStats", "ProviderEmulator"]
@@ -54,6 +57,8 @@ class WireFormat(Protocol):
 
     def success(self, job: Job) -> dict[str, object]: ...
 
+    def bill(self, job: Job, answer: Mapping[str, object], config: EmulatorConfig) -> Charge: ...
+
     def error(self, error: ApiError) -> tuple[int, dict[str, object]]: ...
 
     def malformed(self) -> bytes: ...
@@ -66,6 +71,26 @@ def _authorized(header: str | None, api_key: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(
         token.strip().encode(), api_key.encode()
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Bill:
+    """A successful answer's charge, with the job it was for."""
+
+    job: Job
+    charge: Charge
+
+    def record(self, api: str, request_id: str) -> BillRecord:
+        job = self.job
+        return BillRecord(
+            api=api,
+            id=self.charge.generation_id or request_id,
+            images=job.n,
+            quality=job.quality,
+            size=f"{job.width}x{job.height}",
+            usage=self.charge.usage,
+            cost_usd=self.charge.cost_usd,
+        )
 
 
 class ProviderEmulator:
@@ -209,6 +234,12 @@ class ProviderEmulator:
         with self._lock:
             return self._tally.log_copy()
 
+    def bills(self) -> list[BillRecord]:
+        """Each answer billed, oldest first: which API, its id, images, usage and cost. Their
+        costs sum to ``stats().billed_usd``."""
+        with self._lock:
+            return copy.deepcopy(self._tally.bills)
+
     def images(self) -> list[ImageRecord]:
         """Each image made, oldest first: its sha256, the copy asked for and drawn, and
         whether (and how) it was misspelt."""
@@ -219,8 +250,8 @@ class ProviderEmulator:
         self._downloads.expire_all()
 
     def reset(self) -> None:
-        """Forget stats, the request log, the image records and any pending script; refill
-        the token bucket."""
+        """Forget stats, the request log, the bills, the image records and any pending script;
+        refill the token bucket."""
         self._painter.reset()
         with self._lock:
             self._tally = Tally()
@@ -269,16 +300,18 @@ class ProviderEmulator:
         wire = self._wire_formats[path]
         entry, config = self._log_request(handler, path, wire.name)
         try:
-            body, billed = self._respond(handler, wire, path, entry, config)
+            body, bill = self._respond(handler, wire, path, entry, config)
         except ApiError as error:
             status, payload = wire.error(error)
             self._note(entry, status=status)
             handler.send_json(status, payload, error.headers)
             return
+        request_id = "req_" + secrets.token_hex(12)
         with self._lock:
-            self._tally.billed += billed
-        self._note(entry, status=200)
-        handler.send(200, body)
+            if bill is not None:
+                self._tally.bill(bill.record(wire.name, request_id))
+            entry["status"] = 200
+        handler.send(200, body, headers={"x-request-id": request_id})
 
     def _log_request(
         self, handler: Handler, path: str, api: str
@@ -308,8 +341,8 @@ class ProviderEmulator:
         path: str,
         entry: dict[str, object],
         config: EmulatorConfig,
-    ) -> tuple[bytes, int]:
-        """The 200 body to send and the images it bills, or an ApiError / Dropped."""
+    ) -> tuple[bytes, _Bill | None]:
+        """The 200 body to send and what it bills (None: nothing), or an ApiError / Dropped."""
         body = handler.read_body()
         note = functools.partial(self._note, entry)
         job = wire.parse(path, handler.headers.get("content-type", ""), body, note)
@@ -334,8 +367,9 @@ class ProviderEmulator:
         if remaining > 0 and self._stopping.wait(remaining):
             raise Dropped  # stopping
         if fault is not None:
-            return self._faulted(fault, wire), 0
-        return json.dumps(payload).encode("utf-8"), job.n
+            return self._faulted(fault, wire), None
+        assert payload is not None
+        return json.dumps(payload).encode("utf-8"), _Bill(job, wire.bill(job, payload, config))
 
     def _note(self, entry: dict[str, object], **values: object) -> None:
         """Record in a request's log entry (under the lock: requests_log() copies entries)."""

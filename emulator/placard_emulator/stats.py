@@ -1,11 +1,14 @@
-"""What the emulator has seen and done: counters, a log of each generation request, and a
-record of each image it made (see :class:`ImageRecord`)."""
+"""What the emulator has seen and done: counters, a log of each generation request, a record
+of each image it made (see :class:`ImageRecord`) and of each answer it billed
+(:class:`BillRecord`)."""
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from decimal import Decimal
 
+from placard_emulator.billing import Usage
 from placard_emulator.faults import FAULT_KINDS
 
 
@@ -23,6 +26,9 @@ class EmulatorStats:
     """Faults injected, by kind (every kind present, zero when never injected)."""
     downloads: int
     """prospolabs output downloads served (200 only)."""
+    billed_usd: Decimal
+    """The sum of every bill (:class:`BillRecord`): what a ledger of the same calls must say.
+    Over HTTP, a decimal string such as "0.041136"."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,30 @@ class ImageRecord:
     drawn: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class BillRecord:
+    """One answer the emulator billed, as ``GET /_emulator/bills`` lists them (oldest first):
+
+        {"api": "openai", "id": "req_5c1e...", "images": 1, "quality": "high",
+         "size": "1024x1024", "usage": {"input_tokens": 12, ..., "output_tokens": 7024, ...},
+         "cost_usd": "0.210780"}
+
+    Only successful answers bill; a refused, failed or faulted one bills nothing."""
+
+    api: str
+    """"openai" or "prospolabs"."""
+    id: str
+    """prospolabs' ``generation_id``; for OpenAI, the answer's ``x-request-id`` header."""
+    images: int
+    quality: str
+    """As billed: "auto" is billed as the quality it stands for (medium)."""
+    size: str
+    usage: Usage | None
+    """The usage the OpenAI answer reported; None for prospolabs (flat per image)."""
+    cost_usd: Decimal
+    """To the micro-dollar: OpenAI's usage at the token prices, prospolabs' flat price x n."""
+
+
 def _no_faults() -> dict[str, int]:
     return dict.fromkeys(FAULT_KINDS, 0)
 
@@ -61,6 +91,13 @@ class Tally:
     downloads: int = 0
     faults: dict[str, int] = field(default_factory=_no_faults)
     log: list[dict[str, object]] = field(default_factory=list)
+    bills: list[BillRecord] = field(default_factory=list)
+    billed_usd: Decimal = Decimal(0)
+
+    def bill(self, record: BillRecord) -> None:
+        self.bills.append(record)
+        self.billed += record.images
+        self.billed_usd += record.cost_usd
 
     def snapshot(self) -> EmulatorStats:
         return EmulatorStats(
@@ -69,6 +106,7 @@ class Tally:
             throttled=self.throttled,
             faults=dict(self.faults),
             downloads=self.downloads,
+            billed_usd=self.billed_usd,
         )
 
     def log_copy(self) -> list[dict[str, object]]:

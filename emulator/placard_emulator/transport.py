@@ -14,6 +14,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, cast
 
@@ -22,6 +23,13 @@ from placard_emulator.openai_images import error_body
 
 HOST: Final = "127.0.0.1"
 _MAX_BODY: Final = 128 * 1024 * 1024
+
+
+def _decimal_text(value: object) -> str:
+    """Money goes out as a decimal string ("0.041136"), exact, never a float."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _too_large() -> ApiError:
@@ -119,8 +127,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(body)))
-        self.send_header("x-request-id", "req_" + secrets.token_hex(12))
-        for name, value in (headers or {}).items():
+        headers = dict(headers or {})
+        # Every answer names a request id; the emulator passes one where a bill keeps it.
+        headers.setdefault("x-request-id", "req_" + secrets.token_hex(12))
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
@@ -128,7 +138,8 @@ class Handler(BaseHTTPRequestHandler):
     def send_json(
         self, status: int, payload: object, headers: Mapping[str, str] | None = None
     ) -> None:
-        self.send(status, json.dumps(payload).encode("utf-8"), headers=headers)
+        body = json.dumps(payload, default=_decimal_text).encode("utf-8")
+        self.send(status, body, headers=headers)
 
     def drop(self) -> None:
         """Close the connection without (further) answer."""

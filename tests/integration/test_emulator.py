@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import httpx
 import openai
@@ -97,11 +98,12 @@ def test_sdk_generate_returns_png_of_the_requested_size_with_usage(sdk: openai.O
         assert item.b64_json is not None
         image = decode(base64.b64decode(item.b64_json))
         assert (image.format, image.size, image.mode) == ("PNG", (1536, 1024), "RGB")
-    # And usage is priced like gpt-image-2: 272 tokens per 1024² low image, scaled, times n
+    # And usage counts gpt-image-2's 158 output tokens per low 1536x1024 image, times n, and
+    # the prompt's 11 UTF-8 bytes as ceil(11 / 4) text tokens
     assert result.size == "1536x1024" and result.quality == "low"
     assert result.usage is not None
-    assert result.usage.output_tokens == round(272 * 1.5) * 2
-    assert result.usage.input_tokens_details.text_tokens == max(1, len("summer fair") // 4)
+    assert result.usage.output_tokens == 158 * 2
+    assert result.usage.input_tokens_details.text_tokens == 3
     assert result.usage.input_tokens_details.image_tokens == 0
     assert result.usage.total_tokens == result.usage.input_tokens + result.usage.output_tokens
 
@@ -114,7 +116,7 @@ def test_sdk_generate_auto_size_is_square(sdk: openai.OpenAI) -> None:
     assert result.data is not None and result.data[0].b64_json is not None
     assert decode(base64.b64decode(result.data[0].b64_json)).size == (1024, 1024)
     assert result.size == "1024x1024" and result.quality == "medium"
-    assert result.usage is not None and result.usage.output_tokens == 1056
+    assert result.usage is not None and result.usage.output_tokens == 1756
 
 
 def test_sdk_edit_with_image_and_mask(sdk: openai.OpenAI) -> None:
@@ -134,10 +136,11 @@ def test_sdk_edit_with_image_and_mask(sdk: openai.OpenAI) -> None:
     edited = decode(base64.b64decode(result.data[0].b64_json))
     assert edited.size == (1024, 1536)
     assert edited.getpixel((512, 768)) != (255, 255, 255)
-    # And the source image is billed as input image tokens
+    # And the source is billed as input image tokens, one per 32 px patch (32 x 48), the
+    # mask not at all, and the output at the table's 5488 tokens for a high 1024x1536
     assert result.usage is not None
-    assert result.usage.input_tokens_details.image_tokens == (65 + 129 * 6)
-    assert result.usage.output_tokens == round(4160 * 1.5)
+    assert result.usage.input_tokens_details.image_tokens == 32 * 48
+    assert result.usage.output_tokens == 5488
 
 
 def test_sdk_edit_mask_without_alpha_is_refused(sdk: openai.OpenAI) -> None:
@@ -350,8 +353,9 @@ def test_edit_accepts_image_array_and_honours_size(http: httpx.Client) -> None:
         (1536, 1024),
         (1536, 1024),
     ]
+    # (the 512x512 one magnified twofold first, so 32 x 32 patches each)
     details = body["usage"]["input_tokens_details"]
-    assert details["image_tokens"] == (65 + 129 * 4) + (65 + 129)
+    assert details["image_tokens"] == 32 * 32 + 32 * 32
 
 
 def test_rate_limit_answers_429_with_the_exact_wait(
@@ -635,13 +639,15 @@ def test_stats_bill_only_successful_images(emu: ProviderEmulator, http: httpx.Cl
     # When the stats are read, through the API and the admin route
     stats = emu.stats()
     over_http = http.get("/_emulator/stats").json()
-    # Then only the 3 delivered images are billed
+    # Then only the 3 delivered images are billed: 3 x 1756 medium output tokens at 30.00
+    # and the prompt's 2 text tokens at 5.00 per million
     assert stats == EmulatorStats(
         requests=6,
         billed_images=3,
         throttled=1,
         faults={"5xx": 1, "hang": 0, "malformed": 0, "refusal": 0, "disconnect": 0},
         downloads=0,
+        billed_usd=Decimal("0.158050"),
     )
     assert over_http == {
         "requests": 6,
@@ -649,6 +655,7 @@ def test_stats_bill_only_successful_images(emu: ProviderEmulator, http: httpx.Cl
         "throttled": 1,
         "faults": stats.faults,
         "downloads": 0,
+        "billed_usd": "0.158050",
     }
 
 
