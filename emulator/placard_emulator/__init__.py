@@ -8,10 +8,11 @@ and the flat-price reseller prospolabs, with latency, rate limits and injected f
 
 Run it standalone with ``python -m placard_emulator --help``.
 
-One module per concern: config, rate_limit (the token bucket), faults, stats, params (what
-both APIs accept), openai_images and prospolabs (a wire format each), downloads, images
-(the pictures, with the prompt's quoted copy), lettering (that copy, and its misspellings),
-multipart, admin (the HTTP controls), transport (HTTP) and server (the emulator).
+One module per concern: config, rate_limit (the token bucket), faults, stats, billing (what
+each answer bills: OpenAI by tokens, prospolabs flat), params (what both APIs accept),
+openai_images and prospolabs (a wire format each), downloads, images (the pictures, with
+the prompt's quoted copy), lettering (that copy, and its misspellings), multipart, admin
+(the HTTP controls), transport (HTTP) and server (the emulator).
 """
 
 from placard_emulator.config import EmulatorConfig

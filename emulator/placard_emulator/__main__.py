@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from types import FrameType
 
 from placard_emulator import FAULT_KINDS, EmulatorConfig, ProviderEmulator
@@ -38,6 +39,17 @@ def _share(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"expected a share such as 0.25 or 1/3; got {text!r}"
         ) from exc
+
+
+def _token_prices(text: str) -> tuple[Decimal, Decimal, Decimal]:
+    try:
+        text_in, image_in, image_out = (Decimal(part.strip()) for part in text.split(","))
+    except (ValueError, InvalidOperation) as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected three USD prices per million tokens, TEXT,IMAGE_IN,IMAGE_OUT such as "
+            f"5,8,30; got {text!r}"
+        ) from exc
+    return text_in, image_in, image_out
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,6 +83,16 @@ def _parser() -> argparse.ArgumentParser:
         default=defaults.misspell,
         help="share of images drawn with a misspelt copy, 0..1 or a fraction such as 1/3",
     )
+    parser.add_argument(
+        "--token-prices",
+        type=_token_prices,
+        default=(
+            defaults.text_input_usd_per_million,
+            defaults.image_input_usd_per_million,
+            defaults.image_output_usd_per_million,
+        ),
+        help="OpenAI's USD per million tokens: text in, image in, image out (default: 5,8,30)",
+    )
     return parser
 
 
@@ -87,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key=args.api_key,
         url_ttl_seconds=args.url_ttl_seconds,
         misspell=args.misspell,
+        text_input_usd_per_million=args.token_prices[0],
+        image_input_usd_per_million=args.token_prices[1],
+        image_output_usd_per_million=args.token_prices[2],
     )
     try:
         emulator = ProviderEmulator(config, port=args.port)
@@ -109,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  export OPENAI_BASE_URL={emulator.openai_base_url} "
         f"OPENAI_API_KEY={config.api_key}\n"
         f"  export PROSPOLABS_BASE_URL={emulator.url} PROSPOLABS_API_KEY={config.api_key}\n"
-        f"stats at {emulator.url}/_emulator/stats, images at {emulator.url}/_emulator/images; "
+        f"stats at {emulator.url}/_emulator/stats, bills at {emulator.url}/_emulator/bills, "
+        f"images at {emulator.url}/_emulator/images; "
         "Ctrl-C to stop",
         file=sys.stderr,
         flush=True,

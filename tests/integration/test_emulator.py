@@ -784,6 +784,8 @@ def test_command_line_runs_the_server_in_the_foreground() -> None:
             "5xx,hang",
             "--misspell",
             "1/3",
+            "--token-prices",
+            "5,8,40",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -799,6 +801,7 @@ def test_command_line_runs_the_server_in_the_foreground() -> None:
         assert config["images_per_minute"] == 600
         assert config["fault_kinds"] == ["5xx", "hang"]
         assert config["misspell"] == pytest.approx(1 / 3)
+        assert config["image_output_usd_per_million"] == "40"
         answer = httpx.post(f"{url}/v1/generate", headers=AUTH, json={"prompt": "x"}, timeout=5)
         assert answer.status_code == 200
         # And SIGTERM stops it cleanly
