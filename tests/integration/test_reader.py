@@ -15,6 +15,7 @@ from PIL import Image
 
 from placard.domain.errors import InvalidInput
 from placard.domain.proofs import ReadLine
+from placard.domain.templates import default_catalogue
 from placard.proofing import reader as reader_module
 from placard.proofing.reader import THREADS_VARIABLE, OnnxReader, ReaderUnavailable
 from placard.providers.draft_render import PlacedLine, layout, render_generate
@@ -100,6 +101,37 @@ def test_a_price_in_very_large_type_reads_whole(reader: OnnxReader) -> None:
     lines = [line.text for line in reader.read(draft)]
     # Then the price comes back as one line, comma included
     assert lines[1:] == ["Grüße", "€9,99"]
+
+
+@pytest.mark.parametrize("seed", ["14:social-square:6:right", "ete-2"])
+def test_an_elided_article_in_large_type_reads_with_its_word(reader: OnnxReader, seed: str) -> None:
+    # Given a tall social-square draft whose second headline line starts "l'" (~90 px high);
+    # on these seeds the detector scores the "l'" alone, below the line threshold
+    template = default_catalogue()["social-square"]
+    given = {"product": "Café Lumière cold brew", "headline": "Prêt pour l'été"}
+    texts = template.texts(template.values(given | {"cta": "Order ahead"}))
+    draft = render_generate(1024, 1536, "social-square", texts, seed=seed)
+    # When it is read
+    lines = [line.text for line in reader.read(draft)]
+    # Then the article comes back with its word, not dropped
+    assert lines[1:] == ["Prêt pour", "l'été", "Order ahead"]
+
+
+def test_a_faint_region_is_kept_only_beside_a_line_close_enough_to_join_it() -> None:
+    # Given a probability map with a sure word (0.9), a faint mark just left of it on its
+    # line, a faint mark on its line but far to the right, and a faint speck below (0.4)
+    probability = np.zeros((200, 600), dtype=np.float32)
+    probability[50:100, 120:300] = 0.9
+    alone = reader_module._boxes(probability, 600, 200)
+    probability[50:100, 80:110] = 0.4
+    probability[50:100, 450:480] = 0.4
+    probability[150:180, 200:230] = 0.4
+    # When its boxes are found
+    boxes = reader_module._boxes(probability, 600, 200)
+    # Then the near mark is joined into the word's box, which now starts at the mark's
+    # grown edge; the far mark and the speck are dropped
+    assert alone == [(89, 19, 331, 131)]
+    assert boxes == [(65, 19, 331, 131)]
 
 
 def test_chinese_and_japanese_copy_is_read(reader: OnnxReader) -> None:

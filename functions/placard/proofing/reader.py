@@ -10,7 +10,9 @@ past Lambda's 250 MB), so its steps are redone here with its constants:
 2. the detector's probability map is thresholded at 0.3 and dilated; each 8-connected region
    is a candidate whose mean probability must reach 0.5, and its box is grown as DB's
    "unclip" grows it (by area x 1.6 / perimeter); boxes the detector split within one line
-   of very large type are joined again (placard's step, not rapidocr's);
+   of very large type are joined again, and a weaker region (mean from 0.3) is kept only
+   when it sits on such a line, close enough to be joined into it (placard's steps, not
+   rapidocr's);
 3. each box is cropped, scaled to 48 px high (aspect kept), padded to at least 320 px wide
    and read by the recogniser, whose CTC output is decoded greedily with the character list
    stored in the model's metadata; lines read with less than 0.5 confidence are dropped.
@@ -219,12 +221,13 @@ def _boxes(probability: np.ndarray[Any, Any], width: int, height: int) -> list[B
     grown[:, 1:] |= text[:, :-1]
     grown[1:, 1:] |= text[:-1, :-1]
     map_h, map_w = probability.shape
-    found = []
+    strong, weak = [], []
     for x0, y0, x1, y1 in _regions(grown)[:MAX_CANDIDATES]:
         box_w, box_h = x1 - x0, y1 - y0
         if min(box_w, box_h) < MIN_BOX_SIDE:
             continue
-        if float(probability[y0 : y1 + 1, x0 : x1 + 1].mean()) < BOX_THRESHOLD:
+        score = float(probability[y0 : y1 + 1, x0 : x1 + 1].mean())
+        if score < DET_THRESHOLD:
             continue
         grow = box_w * box_h * UNCLIP_RATIO / (2 * (box_w + box_h))
         if min(box_w, box_h) + 2 * grow < MIN_BOX_SIDE + 2:
@@ -234,8 +237,17 @@ def _boxes(probability: np.ndarray[Any, Any], width: int, height: int) -> list[B
         top = _to_image(y0 - grow, map_h, height)
         bottom = _to_image(y1 + grow, map_h, height)
         if right - left > MIN_BOX_SIDE and bottom - top > MIN_BOX_SIDE:
-            found.append((left, top, right, bottom))
-    return _reading_order(_joined(found))
+            (strong if score >= BOX_THRESHOLD else weak).append((left, top, right, bottom))
+    return _reading_order(_joined(strong + _beside_lines(weak, strong)))
+
+
+def _beside_lines(weak: Sequence[Box], lines: Sequence[Box]) -> list[Box]:
+    """The weak regions that _joined will join into one of the lines.
+
+    In very large type the detector can find a small mark on its own, less sure of it than
+    of the word beside it ("l'" of "l'été" at ~90 px scores 0.34-0.46); dropped, the line
+    reads "été". A weak region off every line (a speck, a lone faint mark) stays dropped."""
+    return [box for box in weak if any(_side_by_side(box, line) for line in lines)]
 
 
 def _to_image(value: float, map_side: int, side: int) -> int:
