@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -47,19 +48,23 @@ def alpha_mask(path: Path, hole: tuple[int, int, int, int]) -> None:
     mask.save(path)
 
 
-def test_openai_run_charges_each_image_at_the_table_price(
+def test_openai_run_charges_each_image_what_its_answer_billed(
     emulator: ProviderEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given the sample sheet, When it runs against the OpenAI emulator
+    # Given the sample sheet, When it runs against the OpenAI emulator (billing by tokens)
     status = main(["run", str(ROOT / "samples" / "summer-campaign.csv"), "--out", str(tmp_path),
                    "--provider", "openai"])  # fmt: skip
     # Then six images were billed by the provider and six charged in the ledger, once each
     assert status == 0
     assert emulator.stats().billed_images == 6
-    costs = [row["cost_usd"] for row in results(tmp_path)]
-    # medium/low 1024x1536, medium/low 1024x1024, medium/high 1536x1024 at the list prices
-    assert costs == ["0.070500", "0.018000", "0.047000", "0.012000", "0.070500", "0.192000"]
-    assert "ledger total: $0.41 (openai)" in capsys.readouterr().out
+    costs = [Decimal(row["cost_usd"]) for row in results(tmp_path)]
+    # medium/low 1024x1536, medium/low 1024x1024, medium/high 1536x1024: each its usage's bill
+    expected = ["0.041775", "0.005265", "0.053160", "0.006295", "0.041560", "0.165040"]
+    assert costs == [Decimal(c) for c in expected]
+    # And each row's charge is one answer's bill, to the micro-dollar, and the totals agree
+    assert sorted(costs) == sorted(bill.cost_usd for bill in emulator.bills())
+    assert sum(costs) == emulator.stats().billed_usd == Decimal("0.313095")
+    assert "ledger total: $0.3131 (openai)" in capsys.readouterr().out
 
 
 def test_faults_along_the_way_still_charge_each_image_once(
@@ -74,7 +79,9 @@ def test_faults_along_the_way_still_charge_each_image_once(
     # Then every row succeeded, and the ledger charged exactly what the provider billed
     assert status == 0
     assert emulator.stats().billed_images == 6
-    assert len([r for r in results(tmp_path) if r["status"] == "succeeded"]) == 6
+    rows = results(tmp_path)
+    assert len([r for r in rows if r["status"] == "succeeded"]) == 6
+    assert sum(Decimal(r["cost_usd"]) for r in rows) == emulator.stats().billed_usd
 
 
 def test_a_refused_row_is_reported_at_no_cost(emulator: ProviderEmulator, tmp_path: Path) -> None:

@@ -47,6 +47,8 @@ class LedgerItem:
     unknown_outcomes: int = 0  # attempts sent whose answer never came (the provider may bill)
     usage: dict[str, int] = field(default_factory=dict)
     over_budget: bool = False  # failed: the campaign's budget refused it before the call
+    estimated: bool = False  # charged: the answer reported no usage, so its reservation was
+    token_prices: dict[str, str] = field(default_factory=dict)  # USD per 1M tokens it was priced at
     attempt: int = 1  # which attempt at this image: 1, then each re-roll (docs/design.md §7)
     proof: str = ""  # the image's Verdict once read back; "" until then
     proof_fields: str = ""  # Proof.to_json(): each field's verdict and what was read
@@ -80,6 +82,8 @@ class LedgerItem:
         # Items refused for budget before the flag was stored say so only in their reason.
         over_budget = bool(values.get("over_budget")) or said_over_budget(values["reason"])
         values["over_budget"] = over_budget
+        values["estimated"] = bool(values.get("estimated", False))
+        values["token_prices"] = {k: str(v) for k, v in (values.get("token_prices") or {}).items()}
         return cls(**values)
 
     def but(self, **changes: Any) -> LedgerItem:

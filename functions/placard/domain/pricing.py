@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,16 @@ from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Quality, Size
 
 CENT_FRACTION = Decimal("0.000001")
+_MILLION = Decimal(1_000_000)
+
+# The kinds of tokens placard's OpenAI client reads from an answer's usage (the keys of
+# `tokens_per_million`). `input_tokens`, their sum, is kept too but never priced: it would
+# count the input twice.
+TEXT_TOKENS = "input_text_tokens"
+IMAGE_TOKENS = "input_image_tokens"
+OUTPUT_TOKENS = "output_tokens"
+_TOKEN_KINDS = frozenset({TEXT_TOKENS, IMAGE_TOKENS, OUTPUT_TOKENS})
+_SQUARE = Size(1024, 1024)  # other sizes' output tokens scale from its count
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,10 @@ class ProviderPrices:
     reference_pixels: int = 1024 * 1024
     tokens_per_million: Mapping[str, Decimal] | None = None
     sizes: tuple[Size, ...] | None = None  # a provider's own list of sizes, where it has one
+    # Token pricing's bounds: output tokens per image by size and quality, and the most
+    # tokens one input image can cost.
+    output_token_table: Mapping[str, Mapping[Quality, int]] = field(default_factory=dict)
+    max_input_image_tokens: int = 0
 
     def check_size(self, size: Size) -> None:
         if self.sizes is not None and size not in self.sizes:
@@ -39,17 +53,51 @@ class ProviderPrices:
         return price.quantize(CENT_FRACTION)
 
     def cost_from_usage(self, usage: Mapping[str, int]) -> Decimal | None:
-        """Cost from the tokens a provider reported, when token prices are configured."""
-        if not self.tokens_per_million:
+        """An answer's cost from the tokens it reported: each kind at its price, summed, then
+        rounded once to the micro-dollar, half up, as the bill is. None without token prices,
+        or when the usage lacks a priced kind (charging part of it would undercharge)."""
+        if not self.tokens_per_million or any(k not in usage for k in self.tokens_per_million):
             return None
         total = sum(
-            (
-                Decimal(usage.get(kind, 0)) * price
-                for kind, price in self.tokens_per_million.items()
-            ),
+            (Decimal(usage[kind]) * price for kind, price in self.tokens_per_million.items()),
             Decimal(0),
         )
-        return (total / Decimal(1_000_000)).quantize(CENT_FRACTION)
+        return micro_dollars(total / _MILLION)
+
+    def answer_bound(
+        self, quality: Quality, size: Size, n: int, prompt: str, input_images: int
+    ) -> Decimal | None:
+        """The most an answer can bill, for reservations; None without token prices. Each image
+        its output tokens, the prompt at one token per UTF-8 byte (no tokenizer gives more),
+        each input image at the most tokens one can cost."""
+        if not self.tokens_per_million:
+            return None
+        tokens = {
+            OUTPUT_TOKENS: self.output_tokens(quality, size) * n,
+            TEXT_TOKENS: len(prompt.encode("utf-8")),
+            IMAGE_TOKENS: self.max_input_image_tokens * input_images,
+        }
+        return self.cost_from_usage(tokens)
+
+    def output_tokens(self, quality: Quality, size: Size) -> int:
+        """One image's output tokens: the listed count, else the square's scaled by area and
+        rounded up (an approximation, so a bound only while OpenAI scales by area too)."""
+        listed = self.output_token_table.get(str(size))
+        if listed is not None:
+            return listed[quality]
+        square = self.output_token_table[str(_SQUARE)][quality]
+        return -(-square * size.width * size.height // (_SQUARE.width * _SQUARE.height))
+
+
+def micro_dollars(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT_FRACTION, rounding=ROUND_HALF_UP)
+
+
+def shares(amount: Decimal, n: int) -> list[Decimal]:
+    """`amount` over n images in micro-dollars that sum to it exactly: the remainder to the
+    last."""
+    each = (amount / n).quantize(CENT_FRACTION, rounding=ROUND_DOWN)
+    return [each] * (n - 1) + [amount - each * (n - 1)]
 
 
 @dataclass(frozen=True)
@@ -70,6 +118,12 @@ class PriceTable:
         for name, spec in data["providers"].items():
             reference = Size.parse(spec.get("reference_size", "1024x1024"))
             tokens = spec.get("tokens_per_million")
+            if tokens and (set(tokens) - _TOKEN_KINDS or str(_SQUARE) not in spec["output_tokens"]):
+                # A reservation must bound every priced kind, from the square's count up.
+                raise ValueError(
+                    f"{name}: tokens_per_million prices only {sorted(_TOKEN_KINDS)}, "
+                    f"and output_tokens needs {_SQUARE}"
+                )
             providers[name] = ProviderPrices(
                 provider=name,
                 model=spec["model"],
@@ -78,6 +132,11 @@ class PriceTable:
                 reference_pixels=reference.width * reference.height,
                 tokens_per_million={k: Decimal(v) for k, v in tokens.items()} if tokens else None,
                 sizes=tuple(Size.parse(s) for s in spec["sizes"]) if spec.get("sizes") else None,
+                output_token_table={
+                    size: {Quality(q): int(t) for q, t in by_quality.items()}
+                    for size, by_quality in spec.get("output_tokens", {}).items()
+                },
+                max_input_image_tokens=int(spec.get("max_input_image_tokens", 0)),
             )
         return cls(providers)
 

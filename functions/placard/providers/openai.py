@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 
 from placard.domain.jobs import Mode
+from placard.domain.pricing import IMAGE_TOKENS, OUTPUT_TOKENS, TEXT_TOKENS
 from placard.providers.base import ImageRequest, ImageResult
 from placard.providers.http import CallStats, HttpCaller, Malformed, error_message, json_body
 
@@ -79,10 +80,12 @@ class OpenAIProvider:
         usage: dict[str, int] = {}
         reported = body.get("usage") or {}
         details = reported.get("input_tokens_details") or {}
+        # Flattened to the kinds prices.json prices; input_tokens (text + image) is kept as
+        # reported, and never priced.
         for key, value in (
-            ("input_text_tokens", details.get("text_tokens")),
-            ("input_image_tokens", details.get("image_tokens")),
-            ("output_tokens", reported.get("output_tokens")),
+            (TEXT_TOKENS, details.get("text_tokens")),
+            (IMAGE_TOKENS, details.get("image_tokens")),
+            (OUTPUT_TOKENS, reported.get("output_tokens")),
             ("input_tokens", reported.get("input_tokens")),
         ):
             if isinstance(value, int):

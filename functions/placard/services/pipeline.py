@@ -19,7 +19,7 @@ from placard.domain.jobs import Job, Mode, Size
 from placard.domain.keys import derivative_key, image_key, job_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import AssetStore, Budgets, Ledger, UploadStore
-from placard.domain.pricing import CENT_FRACTION, PriceTable
+from placard.domain.pricing import PriceTable, shares
 from placard.domain.rounds import Round
 from placard.domain.statuses import OVER_BUDGET_REASON, JobState
 from placard.domain.templates import Catalogue
@@ -109,7 +109,7 @@ class Pipeline:
             # Kept for good: a person's re-roll, days later, is made from it.
             self.assets.put_new(job_key(job.campaign, job.job_id), job.to_json().encode(),
                                 "application/json", {"job-id": job.job_id})  # fmt: skip
-        reserved = [self._item(job, round_, index, prepared.request.size) for index in todo]
+        reserved = self._reservation(job, round_, todo, prepared.request)
         if not self.ledger.reserve(reserved):
             # Some were charged by another delivery: make only what is still missing.
             charged = [
@@ -137,7 +137,7 @@ class Pipeline:
                 raise
             return outcome
         spent = Decimal(0)
-        for data, item in zip(result.images, reserved, strict=False):
+        for data, item in zip(result.images, self._cost(result, reserved), strict=False):
             done[item.image_index] = self._store(job, data, result, item, prepared.edit)
             spent += done[item.image_index].cost_usd
         if held:
@@ -189,11 +189,29 @@ class Pipeline:
             raise InvalidInput(field_name, f"{key} is not in the uploads bucket", key)
         return self.uploads.read(key)
 
+    def _reservation(
+        self, job: Job, round_: Round, todo: list[int], request: ImageRequest
+    ) -> list[LedgerItem]:
+        """The images to make, each holding its share of the most the call can bill: with
+        token prices the answer's bound (SPEC §6; docs/design.md, invariant 3), else the
+        flat price each."""
+        prices = self.prices[self.provider.name]
+        inputs = 0 if request.source is None else 1  # an edit sends one image
+        bound = prices.answer_bound(
+            request.quality, request.size, len(todo), request.prompt, inputs
+        )
+        if bound is None:
+            unit = prices.unit_price(request.quality, request.size)
+            return [self._item(job, round_, index, request.size, unit) for index in todo]
+        held = shares(bound, len(todo))
+        return [
+            self._item(job, round_, i, request.size, s) for i, s in zip(todo, held, strict=True)
+        ]
+
     def _item(
-        self, job: Job, round_: Round, index: int, size: Size | None, priced: bool = True
+        self, job: Job, round_: Round, index: int, size: Size | None, unit: Decimal = Decimal(0)
     ) -> LedgerItem:
         prices = self.prices[self.provider.name]
-        unit = prices.unit_price(job.quality, size) if priced and size else Decimal(0)
         now = self.clock()
         return LedgerItem(
             campaign=job.campaign,
@@ -242,7 +260,6 @@ class Pipeline:
         sha256 = self._put(job, key, data, "image/png" if edit else result.media_type)
         charged = reserved.but(
             status=Status.CHARGED,
-            cost_usd=self._cost(result, reserved),
             s3_key=key,
             raw_s3_key=raw_key,
             sha256=sha256,
@@ -286,12 +303,22 @@ class Pipeline:
             sha256 = hashlib.sha256(self.assets.read(key)).hexdigest()
         return sha256
 
-    def _cost(self, result: ImageResult, reserved: LedgerItem) -> Decimal:
+    def _cost(self, result: ImageResult, reserved: list[LedgerItem]) -> list[LedgerItem]:
+        """The answer's images as it bills: its usage at the token prices, in shares that sum to
+        the bill exactly; without usage, what was reserved, marked estimated. Flat prices are
+        what was reserved, never estimated."""
         prices = self.prices[self.provider.name]
-        from_usage = prices.cost_from_usage(result.usage) if result.usage else None
-        if from_usage is not None:
-            return (from_usage / len(result.images)).quantize(CENT_FRACTION)
-        return reserved.unit_price
+        made = reserved[: len(result.images)]
+        if not prices.tokens_per_million or not made:
+            return made
+        bill = prices.cost_from_usage(result.usage)
+        if bill is None:
+            return [item.but(estimated=True) for item in made]
+        token_prices = {k: str(v) for k, v in prices.tokens_per_million.items()}
+        return [
+            item.but(cost_usd=share, token_prices=token_prices)
+            for item, share in zip(made, shares(bill, len(made)), strict=True)
+        ]
 
     def _unknown(self, reserved: list[LedgerItem], reason: str, unknown: int) -> None:
         """The request may have been made and billed: keep the reservation, say so, retry."""
@@ -317,7 +344,7 @@ class Pipeline:
         items = {i.image_index: i for i in reserved or ()}
         now = self.clock()
         for index in indices:
-            base = items.get(index) or self._item(job, round_, index, job.size, priced=False)
+            base = items.get(index) or self._item(job, round_, index, job.size)
             self.ledger.save(
                 base.but(
                     status=Status.FAILED,
