@@ -221,7 +221,8 @@ def _boxes(probability: np.ndarray[Any, Any], width: int, height: int) -> list[B
     grown[:, 1:] |= text[:, :-1]
     grown[1:, 1:] |= text[:-1, :-1]
     map_h, map_w = probability.shape
-    strong, weak = [], []
+    strong: list[Box] = []
+    weak: list[Box] = []
     for x0, y0, x1, y1 in _regions(grown)[:MAX_CANDIDATES]:
         box_w, box_h = x1 - x0, y1 - y0
         if min(box_w, box_h) < MIN_BOX_SIDE:
