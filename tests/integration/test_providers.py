@@ -1,4 +1,5 @@
-"""The OpenAI and prospolabs clients against the emulator: both wire formats, every fault."""
+"""The OpenAI and prospolabs clients against the emulator: both wire formats, every fault, and
+OpenAI's token bill in the ledger."""
 
 from __future__ import annotations
 
@@ -6,17 +7,23 @@ import io
 import logging
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 
 import httpx
 import pytest
 from PIL import Image
 
-from placard.domain.jobs import Mode, Quality, Size
+from placard.domain.jobs import Job, Mode, Quality, Size
+from placard.domain.ledger_items import Status
+from placard.domain.pricing import default_prices
+from placard.domain.templates import default_catalogue
 from placard.providers.base import ImageRequest, ProviderRefused, ProviderUnavailable
 from placard.providers.http import HttpCaller, RetryPolicy, Timeouts, retry_after
 from placard.providers.openai import OpenAIProvider
 from placard.providers.prospolabs import ProspolabsProvider
+from placard.services.pipeline import Pipeline
 from placard_emulator import EmulatorConfig, ProviderEmulator
+from tests.fakes import FakeAssets, FakeBudgets, FakeLedger, FakeUploads
 
 KEY = "sk-test-secret-0123456789"
 FAST = RetryPolicy(max_failures=4, base_delay=0.01, max_delay=0.05, budget_seconds=10)
@@ -199,3 +206,49 @@ def test_retry_after_reads_every_form() -> None:
     assert retry_after(response(**{"retry-after": "2"})) == 2
     assert retry_after(response(**{"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0
     assert retry_after(response()) is None
+
+
+# Token bills: the ledger against what the emulator bills, answer by answer.
+
+TOKEN_JOBS = [
+    pytest.param(Mode.GENERATE, Quality.LOW, Size(1024, 1024), 1, id="generate-low-square"),
+    pytest.param(Mode.GENERATE, Quality.HIGH, Size(1024, 1024), 2, id="generate-high-square-n2"),
+    pytest.param(Mode.GENERATE, Quality.MEDIUM, Size(1536, 1024), 3, id="generate-medium-wide-n3"),
+    pytest.param(Mode.GENERATE, Quality.HIGH, Size(1280, 720), 1, id="generate-high-unlisted"),
+    pytest.param(Mode.EDIT, Quality.LOW, Size(1024, 1536), 1, id="edit-low-tall"),
+    pytest.param(Mode.EDIT, Quality.HIGH, Size(1024, 1024), 2, id="edit-high-square-n2"),
+    pytest.param(Mode.EDIT, Quality.MEDIUM, Size(2048, 1152), 1, id="edit-medium-unlisted"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("mode", "quality", "size", "n"), TOKEN_JOBS)
+def test_the_ledger_charges_each_answer_its_token_bill_to_the_micro_dollar(
+    emulator: ProviderEmulator, mode: Mode, quality: Quality, size: Size, n: int
+) -> None:
+    # Given the pipeline calling the OpenAI emulator, and a job on a campaign with a budget
+    uploads, ledger, budgets = FakeUploads(), FakeLedger(), FakeBudgets()
+    budgets.set_limit("c", Decimal(5), Decimal(0))
+    uploads.put("campaigns/c/photo.png", png((size.width, size.height), "navy"))
+    edit = {"source_image": "campaigns/c/photo.png", "mask_box": (64, 64, 320, 160)}
+    job = Job("c", "sign-text-swap" if mode is Mode.EDIT else "storefront-sign", "v1",
+              {"new_text": "Sale", "store_name": "Zoe", "message": "Now open"}, quality,
+              None if mode is Mode.EDIT else size, n, mode=mode, origin={"budget": True},
+              **(edit if mode is Mode.EDIT else {}))  # type: ignore[arg-type]  # fmt: skip
+    pipeline = Pipeline(default_catalogue(), default_prices(), openai(emulator), FakeAssets(),
+                        ledger, uploads, budgets)  # fmt: skip
+    # When it runs
+    outcome = pipeline.run(job)
+    # Then the one answer was billed, and its images are charged exactly that bill
+    (bill,) = emulator.bills()
+    items = ledger.job_items("c", job.job_id)
+    assert [i.status for i in items] == [Status.CHARGED] * n and bill.images == n
+    assert sum(i.cost_usd for i in items) == bill.cost_usd == outcome.cost_usd
+    assert not any(i.estimated for i in items)
+    # And each item keeps the usage the bill was made from
+    assert bill.usage is not None
+    assert items[0].usage["output_tokens"] == bill.usage["output_tokens"]
+    assert (
+        items[0].usage["input_image_tokens"] == bill.usage["input_tokens_details"]["image_tokens"]
+    )
+    # And the budget is down by the bill alone, the rest of the reservation given back
+    assert budgets.remaining("c") == 5 - bill.cost_usd
