@@ -145,8 +145,9 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
         "succeeded": summary.succeeded,
         "charged": len(charged),
         "ledger_usd": sum((i.cost_usd for i in charged), Decimal(0)),
-        "unit_usd": charged[0].unit_price if charged else Decimal(0),
+        "estimated": sum(i.estimated for i in charged),
         "billed": emulated["billed_images"],
+        "billed_usd": Decimal(emulated["billed_usd"]),  # the emulator's token bill
         "throttled": emulated["throttled"],
         "faults": sum(emulated["faults"].values()),
         "retries": sum(i.http_attempts - 1 for i in charged),
@@ -176,15 +177,22 @@ def sdk_loop(args: argparse.Namespace, url: str, workdir: Path) -> float:
 
 
 def row(args: argparse.Namespace, number: int, run: dict[str, Any]) -> tuple[str, float, bool]:
-    """One run's table row, its efficiency, and whether every job was charged exactly once."""
+    """One run's table row, its efficiency, and whether every job was charged exactly once:
+    each image billed once, and the ledger the bill to the micro-dollar."""
     efficiency = run["charged"] / run["elapsed"] * 60 / args.limit
-    once = run["billed"] * run["unit_usd"] == run["ledger_usd"] and run["succeeded"] == args.jobs
+    once = (
+        run["billed"] == run["charged"]
+        and run["billed_usd"] == run["ledger_usd"]
+        and not run["estimated"]
+        and run["succeeded"] == args.jobs
+    )
     text = (
         f"| {number} | {run['elapsed']:.1f} s | {run['all_done']:.1f} s | {efficiency:.3f} "
         f"| {run['retries']} | {run['throttled']} / {run['faults']} "
         f"| {run['p50_ms']:.0f} / {run['p95_ms']:.0f} ms "
-        f"| {run['billed']} x {run['unit_usd']} = {run['billed'] * run['unit_usd']} "
-        f"| {run['ledger_usd']} USD | {'yes' if once else 'NO'} |"
+        f"| {run['billed']} images, {run['billed_usd']} USD "
+        f"| {run['charged']} images, {run['ledger_usd']} USD ({run['estimated']} estimated) "
+        f"| {'yes' if once else 'NO'} |"
     )
     return text, efficiency, once
 
@@ -206,7 +214,7 @@ def main() -> None:
     print(
         "| run | to the last image charged | to every derivative and report | efficiency "
         "| retries | 429s / faults injected | overhead outside the provider, p50 / p95 "
-        "| emulator's billed images x unit price | ledger total | every job charged once |"
+        "| emulator's token bill | ledger total | every job charged once, to the micro-dollar |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
     efficiencies, walls, all_once = [], [], True
