@@ -238,6 +238,7 @@ def _run(args: argparse.Namespace) -> int:
         f"{summary.rows} rows: {summary.succeeded} succeeded, {summary.failed} failed, "
         f"{summary.rejected} rejected"
         + (f", {summary.over_budget} over budget" if summary.over_budget else "")
+        + (f", {summary.needs_review} need review" if summary.needs_review else "")
     )
     print(f"images: {summary.images} in {out / 'images'}")
     print(f"results: {out / 'results.csv'}; review: {out / 'index.html'}")

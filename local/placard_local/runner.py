@@ -41,6 +41,7 @@ class RunSummary:
     failed: int
     rejected: int
     over_budget: int
+    needs_review: int  # delivered, but their words failed every proof: a person must look
     images: int
     cost_usd: Decimal
     out: Path
@@ -351,6 +352,7 @@ def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
         failed=statuses.count(RowStatus.FAILED),
         rejected=statuses.count(RowStatus.REJECTED),
         over_budget=statuses.count(RowStatus.OVER_BUDGET),
+        needs_review=statuses.count(RowStatus.NEEDS_REVIEW),
         images=len(charged),
         cost_usd=sum((i.cost_usd for i in charged), Decimal(0)),
         out=out,

@@ -15,6 +15,7 @@ from placard import bootstrap
 from placard.domain.ledger_items import LedgerItem, Status
 from placard_emulator import EmulatorConfig, ProviderEmulator
 from placard_emulator.stats import ImageRecord
+from placard_local.cli import main
 from placard_local.cloud import local_cloud
 from placard_local.runner import RunSummary, plan_sheet, run_sheet
 
@@ -67,3 +68,22 @@ def test_every_misspelt_image_is_caught_re_rolled_and_never_delivered(
     assert len(charged) == len(records) == misspelling.stats().billed_images
     assert all(i.cost_usd == FLAT[i.quality] for i in charged.values())
     assert sum(Decimal(r["cost_usd"]) for r in rows) == sum(i.cost_usd for i in charged.values())
+
+
+def test_a_provider_that_misspells_everything_leaves_every_row_for_review(
+    misspelling: ProviderEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an emulator that misspells every image, and a run that allows one re-roll
+    misspelling.configure(misspell=1.0)
+    status = main(["run", str(ROOT / "samples" / "summer-campaign.csv"), "--out", str(tmp_path),
+                   "--provider", "prospolabs", "--rerolls", "1"])  # fmt: skip
+    # Then each row was made twice, both attempts failed, and every row waits for a person
+    rows = list(csv.DictReader((tmp_path / "results.csv").open(encoding="utf-8-sig")))
+    assert [(r["status"], r["proof"], r["attempts"]) for r in rows] == [
+        ("needs_review", "fail", "2")
+    ] * 6
+    assert all("failed every proof" in r["reason"] for r in rows)
+    # And the run says so and exits 1, having charged exactly the twelve images billed
+    assert status == 1 and "6 need review" in capsys.readouterr().out
+    assert misspelling.stats().billed_images == 12
+    assert sum(Decimal(r["cost_usd"]) for r in rows) == misspelling.stats().billed_usd
