@@ -36,8 +36,14 @@ def test_prices_are_decimal_from_the_data_file() -> None:
     square = Size(1024, 1024)
     assert prices["prospolabs"].unit_price(Quality.HIGH, square) == Decimal("0.077")
     assert prices["prospolabs"].unit_price(Quality.HIGH, Size(1536, 1024)) == Decimal("0.077")
+    # OpenAI's per-image table is only an estimate (placard estimate); its bill is by tokens
     assert prices["openai"].unit_price(Quality.MEDIUM, square) == Decimal("0.047")
     assert prices["openai"].unit_price(Quality.MEDIUM, Size(1024, 1536)) == Decimal("0.0705")
+    assert prices["openai"].tokens_per_million == {
+        "input_text_tokens": Decimal("5.00"),
+        "input_image_tokens": Decimal("8.00"),
+        "output_tokens": Decimal("30.00"),
+    }
     assert prices["draft"].unit_price(Quality.HIGH, square) == 0
 
 
