@@ -86,7 +86,7 @@ class Proofs:
         """Every image has its last attempt: derivatives of each delivered one, then the job
         ends (derivatives tell whoever waits for it)."""
         images = by_image(self.ledger.job_items(job.campaign, job.job_id))
-        delivered = [(i.index, i.delivered) for i in images if i.delivered is not None]
+        delivered = [(i.index, item) for i in images if (item := i.delivered) is not None]
         failed = [i for i in images if i.verdict is Verdict.FAIL]
         if failed:
             state = JobState.NEEDS_REVIEW
@@ -97,7 +97,7 @@ class Proofs:
             state = JobState(status)
         else:
             state, reason = JobState.FAILED, reason or "some images could not be made"
-        originals = [(index, item.s3_key) for index, item in delivered if item is not None]
+        originals = [(index, item.s3_key) for index, item in delivered]
         self.derivatives.send(job, originals, state, reason, again=round_.cause is Cause.REVIEW)
 
 
