@@ -15,6 +15,7 @@ import pytest
 from placard.domain.jobs import Job, Quality, Size
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.pricing import PriceTable, default_prices, shares
+from placard.domain.statuses import JobState
 from placard.domain.templates import default_catalogue
 from placard.providers.base import ImageRequest, ImageResult
 from placard.providers.openai import OpenAIProvider
@@ -250,3 +251,84 @@ def test_estimated_and_token_prices_survive_the_ledger_and_read_back_empty_when_
     assert again == item
     assert LedgerItem.from_item(old).estimated is False
     assert LedgerItem.from_item(old).token_prices == {}
+
+
+# A bill above its reservation (issue #15): recorded, and counted before any further one.
+
+
+@dataclass
+class OverbillingProvider(TokenProvider):
+    """TokenProvider whose answers report more output tokens than any bound allows."""
+
+    extra_output_tokens: int = 10_000  # 0.30 USD at 30 per million
+
+    def create(self, request: ImageRequest) -> ImageResult:
+        result = super().create(request)
+        usage = {
+            **result.usage,
+            "output_tokens": result.usage["output_tokens"] + self.extra_output_tokens,
+        }
+        return replace(result, usage=usage)
+
+
+def bound_of(job: Job, prompt: str) -> Decimal:
+    bound = OPENAI.answer_bound(job.quality, job.size or Size(0, 0), job.n, prompt, 0)
+    assert bound is not None
+    return bound
+
+
+def test_a_bill_above_its_reservation_records_the_overshoot_and_the_budget_pays_it_all(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a campaign with a 1 USD budget and an API that bills above the bound of its answer
+    provider, budgets, ledger = OverbillingProvider(), FakeBudgets(), FakeLedger()
+    budgets.set_limit(CAMPAIGN, Decimal(1), Decimal(0))
+    # When a job of two low images runs
+    job = sign(2, Quality.LOW)
+    with caplog.at_level("WARNING", logger="placard.services.pipeline"):
+        outcome = pipeline(provider, budgets, ledger).run(job)
+    # Then the images are charged the whole bill, and each records its share of the overshoot
+    (request,) = provider.requests
+    bound = bound_of(job, request.prompt)
+    bill = OPENAI.cost_from_usage(provider.create(request).usage)
+    assert bill is not None and bill > bound
+    items = sorted(ledger.job_items(CAMPAIGN, outcome.job_id), key=lambda i: i.image_index)
+    assert [i.cost_usd for i in items] == shares(bill, 2)
+    assert [i.overshoot_usd for i in items] == shares(bill - bound, 2)
+    # And the campaign's budget drops by the whole bill, not the bound, and a warning says so
+    assert budgets.remaining(CAMPAIGN) == 1 - bill
+    assert "exceeds its reservation" in caplog.text
+
+
+def test_an_overshoot_takes_the_room_the_next_reservation_needed_and_it_is_refused() -> None:
+    # Given a budget that holds exactly the bounds of two like jobs, and an API that overbills
+    provider, budgets, ledger = OverbillingProvider(), FakeBudgets(), FakeLedger()
+    first = replace(sign(1, Quality.LOW), variables={"store_name": "Zoe", "message": "Now open"})
+    second = replace(first, variables={"store_name": "Zoe", "message": "Now shut"})
+    template = default_catalogue()[first.template]
+    bound = [bound_of(j, template.render(template.values(j.variables))) for j in (first, second)]
+    budgets.set_limit(CAMPAIGN, bound[0] + bound[1], Decimal(0))
+    run = pipeline(provider, budgets, ledger).run
+    # When the first job is billed above its bound, then the second is asked for
+    assert run(first).status is JobState.SUCCEEDED
+    outcome = run(second)
+    # Then the second is refused for budget before any call
+    (charged,) = ledger.job_items(CAMPAIGN, first.job_id)
+    assert charged.overshoot_usd > 0 and provider.calls == 1
+    assert outcome.status is JobState.OVER_BUDGET
+    assert all(i.over_budget for i in ledger.job_items(CAMPAIGN, outcome.job_id))
+    # And the budget is left short of the second bound by exactly the first overshoot
+    assert budgets.remaining(CAMPAIGN) == bound[1] - charged.overshoot_usd
+
+
+def test_overshoot_survives_the_ledger_and_is_dropped_when_none() -> None:
+    # Given a charged item with an overshoot, and one without
+    item = LedgerItem(CAMPAIGN, "j", 0, "t", "v1", "openai", "gpt-image-2", "low", "1024x1024",
+                      Decimal("0.007"), Decimal("0.31"), Status.CHARGED, NOW, NOW,
+                      overshoot_usd=Decimal("0.303"))  # fmt: skip
+    plain = item.but(overshoot_usd=Decimal(0))
+    # When they are stored and read back
+    # Then the overshoot is as written, and none is not stored and reads back 0
+    assert LedgerItem.from_item(item.to_item()) == item
+    assert "overshoot_usd" not in plain.to_item()
+    assert LedgerItem.from_item(plain.to_item()).overshoot_usd == Decimal(0)

@@ -8,6 +8,7 @@ item is final.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 FIRST = Round()
+logger = logging.getLogger(__name__)
 
 
 def utc_now() -> str:
@@ -315,9 +317,19 @@ class Pipeline:
         if bill is None:
             return [item.but(estimated=True) for item in made]
         token_prices = {k: str(v) for k, v in prices.tokens_per_million.items()}
+        # The bound should make this impossible; if a bill ever exceeds it, the ledger says by
+        # how much, and run()'s give-back of held - spent charges the budget all of it (#15).
+        overshoot = max(bill - sum((i.cost_usd for i in reserved), Decimal(0)), Decimal(0))
+        if overshoot:
+            logger.warning(
+                "bill %s USD exceeds its reservation by %s USD (job %s, campaign %s)",
+                bill, overshoot, made[0].job_id, made[0].campaign,
+            )  # fmt: skip
         return [
-            item.but(cost_usd=share, token_prices=token_prices)
-            for item, share in zip(made, shares(bill, len(made)), strict=True)
+            item.but(cost_usd=share, token_prices=token_prices, overshoot_usd=over)
+            for item, share, over in zip(
+                made, shares(bill, len(made)), shares(overshoot, len(made)), strict=True
+            )
         ]
 
     def _unknown(self, reserved: list[LedgerItem], reason: str, unknown: int) -> None:
