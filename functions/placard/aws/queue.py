@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from placard.domain.errors import PlacardError
 from placard.domain.jobs import Job
+from placard.domain.proofs import Region
 from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
 
@@ -74,7 +75,7 @@ class SqsProofRequests(_SqsRequests):
         originals: list[tuple[int, str]],
         status: str,
         reason: str,
-        region: tuple[int, int, int, int] | None = None,
+        region: Region | None = None,
     ) -> None:
         self._send(
             {

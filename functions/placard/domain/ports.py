@@ -9,7 +9,7 @@ from typing import IO, Protocol
 
 from placard.domain.jobs import Job
 from placard.domain.ledger_items import LedgerItem
-from placard.domain.proofs import Proof, ReadLine, Review
+from placard.domain.proofs import Proof, ReadLine, Region, Review
 from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
 
@@ -56,7 +56,7 @@ class ProofRequests(Protocol):
         originals: list[tuple[int, str]],
         status: str,
         reason: str,
-        region: tuple[int, int, int, int] | None = None,
+        region: Region | None = None,
     ) -> None:
         """Ask for a round's stored images (index, key) to be read back; `status` and
         `reason` are the worker's outcome; `region` (x, y, w, h) is an edit's area, where

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+Region = tuple[int, int, int, int]  # an area of an image: x, y, width, height in pixels
 DEFAULT_REROLLS = 2  # a template's `proof.rerolls` unless its front matter says otherwise
 MAX_REROLLS = 5  # an upload or a call may ask for more re-rolls, never past this
 
@@ -36,7 +37,7 @@ class ReadLine:
 
     text: str
     score: float
-    box: tuple[int, int, int, int]  # x, y, width, height in the image's pixels
+    box: Region
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from placard.domain.ports import ImageReader
-from placard.domain.proofs import Proof
+from placard.domain.proofs import Proof, Region
 from placard.proofing.judge import judge
 
 # Around an edit's area: a reader needs some background about the words to find them.
@@ -17,7 +17,7 @@ def read_back(
     reader: ImageReader,
     image: bytes,
     fields: Sequence[tuple[str, str]],
-    region: tuple[int, int, int, int] | None = None,
+    region: Region | None = None,
 ) -> Proof:
     """The image's proof against the copy; with `region` (x, y, w, h), an edit's area, only
     the words there count."""
@@ -26,7 +26,7 @@ def read_back(
     return judge(fields, reader.read(image), reader.reads)
 
 
-def _crop(image: bytes, region: tuple[int, int, int, int]) -> bytes:
+def _crop(image: bytes, region: Region) -> bytes:
     from placard.imaging.decoding import decode, png_bytes
 
     picture = decode(image, "image")

@@ -21,6 +21,7 @@ from placard.domain.keys import derivative_key, image_key, job_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import AssetStore, Budgets, Ledger, UploadStore
 from placard.domain.pricing import PriceTable, shares
+from placard.domain.proofs import Region
 from placard.domain.rounds import Round
 from placard.domain.statuses import OVER_BUDGET_REASON, JobState
 from placard.domain.templates import Catalogue
@@ -44,7 +45,7 @@ class JobOutcome:
     status: JobState  # succeeded, failed or over_budget: how the round ends for the API
     items: tuple[LedgerItem, ...] = ()  # this round's attempts
     reason: str = ""
-    region: tuple[int, int, int, int] | None = None  # an edit's area, where its words must be
+    region: Region | None = None  # an edit's area, where its words must be
 
     @property
     def cost_usd(self) -> Decimal:
@@ -71,7 +72,7 @@ class Prepared:
     edit: EditInputs | None = None
 
     @property
-    def region(self) -> tuple[int, int, int, int] | None:
+    def region(self) -> Region | None:
         """An edit's area in the delivered image (x, y, w, h): where its new words are."""
         if self.edit is None:
             return None
@@ -376,7 +377,7 @@ class Pipeline:
         job: Job,
         round_: Round,
         done: dict[int, LedgerItem],
-        region: tuple[int, int, int, int] | None = None,
+        region: Region | None = None,
     ) -> JobOutcome:
         items = tuple(done[i] for i in sorted(done))
         if len(items) == len(round_.indices(job.n)):

@@ -16,12 +16,10 @@ from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import AssetStore, DerivativeRequests, ImageReader, JobQueue, Ledger
-from placard.domain.proofs import FieldProof, Proof, Verdict
+from placard.domain.proofs import FieldProof, Proof, Region, Verdict
 from placard.domain.rounds import Cause, Round
 from placard.domain.statuses import JobState
 from placard.domain.templates import Catalogue
-
-Region = tuple[int, int, int, int]
 
 
 @dataclass
