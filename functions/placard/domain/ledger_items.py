@@ -51,6 +51,8 @@ class LedgerItem:
     token_prices: dict[str, str] = field(default_factory=dict)  # USD per 1M tokens it was priced at
     # charged: its share of what the answer billed above its reservation (issue #15)
     overshoot_usd: Decimal = Decimal(0)
+    # What placard estimated before the call (its share): beside cost_usd, the drift (#15)
+    estimate_usd: Decimal = Decimal(0)
     attempt: int = 1  # which attempt at this image: 1, then each re-roll (docs/design.md §7)
     proof: str = ""  # the image's Verdict once read back; "" until then
     proof_fields: str = ""  # Proof.to_json(): each field's verdict and what was read
@@ -87,6 +89,7 @@ class LedgerItem:
         values["estimated"] = bool(values.get("estimated", False))
         values["token_prices"] = {k: str(v) for k, v in (values.get("token_prices") or {}).items()}
         values["overshoot_usd"] = Decimal(str(values.get("overshoot_usd") or 0))
+        values["estimate_usd"] = Decimal(str(values.get("estimate_usd") or 0))
         return cls(**values)
 
     def but(self, **changes: Any) -> LedgerItem:
