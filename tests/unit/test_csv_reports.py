@@ -13,7 +13,7 @@ from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.proofs import FieldProof, Proof, Review, Verdict
 from placard.domain.statuses import RowStatus
 from placard.reporting.csv_reports import OUTCOME_HEADER, RowOutcome, results_report, row_outcome
-from placard.sheets.reader import Row
+from placard.sheets.reader import Row, RowError
 
 NOW = "2026-11-26T00:00:00.000+00:00"
 PRICE = Decimal("0.028")
@@ -164,9 +164,101 @@ def test_results_csv_carries_the_columns_the_review_sheet_is_read_by() -> None:
     [line] = list(csv.DictReader(io.StringIO(text)))
     # Then the outcome columns are those names, in this order, after the row's own cells
     assert list(line)[-len(OUTCOME_HEADER) :] == [
-        "status", "job_id", "images", "links", "sha256", "cost_usd", "proof", "proof_detail",
-        "attempts", "review", "decision", "note", "reason",
+        "status", "job_id", "images", "links", "sha256", "cost_usd", "estimated_cost_usd",
+        "cost_basis", "proof", "proof_detail", "attempts", "review", "decision", "note", "reason",
     ]  # fmt: skip
-    # And its cells say what the row delivered and cost
+    # And its cells say what the row delivered and cost: a flat price, with no estimate kept
     assert (line["proof"], line["attempts"], line["review"]) == ("pass", "2", "pending")
     assert line["cost_usd"] == "0.056" and line["images"] == items[1].s3_key
+    assert (line["estimated_cost_usd"], line["cost_basis"]) == ("", "flat")
+
+
+# --------------------------------------------------------------------------- estimate and bill
+
+TOKENS = {"text_input": "5.00", "image_input": "8.00", "image_output": "30.00"}
+
+
+def billed(job: Job, number: int, cost: str, estimate: str, index: int = 0) -> LedgerItem:
+    """An OpenAI attempt charged its token bill, placard's estimate kept beside it."""
+    return attempt(job, number, passed(), index=index, provider="openai",
+                   cost_usd=Decimal(cost), estimate_usd=Decimal(estimate), token_prices=TOKENS,
+                   usage={"output_tokens": 1372})  # fmt: skip
+
+
+def csv_line(job: Job, *items: LedgerItem, rows: int = 1) -> list[dict[str, str]]:
+    report = results_report(
+        [(Row(2 + r, dict(COPY)), job) for r in range(rows)],
+        {job.job_id: items},
+        uri=lambda i: i.s3_key,
+        link=str,
+    )
+    return list(csv.DictReader(io.StringIO(report.to_bytes().decode("utf-8-sig"))))
+
+
+def test_a_billed_row_shows_its_estimate_beside_the_bill_of_every_attempt() -> None:
+    # Given an OpenAI job of two images, one re-rolled: three attempts billed by tokens, each
+    # with the estimate placard made before the call
+    asked = job(n=2)
+    items = [
+        billed(asked, 1, "0.041372", "0.0412", index=0),
+        billed(asked, 1, "0.04101", "0.0412", index=1),
+        billed(asked, 2, "0.040998", "0.0412", index=1),
+    ]
+    # When results.csv is written
+    [line] = csv_line(asked, *items)
+    # Then the row's cost is the three bills, its estimate the three estimates, both exact
+    assert line["cost_usd"] == "0.123380"
+    assert line["estimated_cost_usd"] == "0.1236"
+    # And the cost is marked as the provider's bill
+    assert line["cost_basis"] == "bill"
+
+
+def test_one_attempt_charged_at_an_estimate_marks_the_whole_row_estimate() -> None:
+    # Given a job whose second image's answer reported no usage: charged at its reservation
+    asked = job(n=2)
+    items = [
+        billed(asked, 1, "0.041372", "0.0412", index=0),
+        billed(asked, 1, "0.0470", "0.0412", index=1).but(estimated=True, usage={},
+                                                           token_prices={}),
+    ]  # fmt: skip
+    # When results.csv is written
+    [line] = csv_line(asked, *items)
+    # Then the cost is marked an estimate, not a bill
+    assert line["cost_basis"] == "estimate"
+    assert (line["cost_usd"], line["estimated_cost_usd"]) == ("0.088372", "0.0824")
+
+
+def test_items_made_before_estimates_were_kept_leave_the_estimate_blank_not_zero() -> None:
+    # Given a billed row whose items carry no estimate (made before #15), and a rejected row
+    asked = job()
+    old = billed(asked, 1, "0.041372", "0")
+    # When their outcomes are read
+    made = outcome(asked, old)
+    rejected = row_outcome([RowError(3, "n", "0", "must be from 1 to 10")], {}, str, str)
+    # Then the estimate cell is blank, never 0; the basis says bill, and blank with no charge
+    assert made.cells()[6:8] == ("", "bill")
+    assert rejected.cells()[5:8] == ("0", "", "")
+
+
+def test_a_failed_attempt_costs_nothing_and_adds_nothing_to_the_estimate() -> None:
+    # Given an image whose first attempt failed at the provider (estimated, never billed)
+    asked = job()
+    failed = billed(asked, 1, "0", "0.0412").but(status=Status.FAILED, reason="500")
+    # When its re-roll is billed and results.csv is written
+    [line] = csv_line(asked, failed, billed(asked, 2, "0.041372", "0.0412"))
+    # Then only the charged attempt is compared: its bill beside its estimate
+    assert (line["cost_usd"], line["estimated_cost_usd"]) == ("0.041372", "0.0412")
+
+
+def test_a_repeated_row_counts_its_estimate_on_the_first_row_only() -> None:
+    # Given two identical rows, one job billed once
+    asked = job()
+    # When results.csv is written
+    first, second = csv_line(asked, billed(asked, 1, "0.041372", "0.0412"), rows=2)
+    # Then the first row has the bill and estimate, the second neither (cost 0, as before)
+    assert (first["cost_usd"], first["estimated_cost_usd"], first["cost_basis"]) == (
+        "0.041372", "0.0412", "bill",
+    )  # fmt: skip
+    assert (second["cost_usd"], second["estimated_cost_usd"], second["cost_basis"]) == (
+        "0", "", "",
+    )  # fmt: skip

@@ -100,7 +100,7 @@ def test_a_row_that_never_became_a_job_is_rejected_with_its_errors() -> None:
     # Then it is rejected, costs nothing and says why in its cells
     assert outcome == RowOutcome(RowStatus.REJECTED, reason="n: must be from 1 to 10")
     assert outcome.cells() == (
-        ("rejected", "", "", "", "", "0", "", "", "", "", "", "", "n: must be from 1 to 10")
+        ("rejected", "", "", "", "", "0", "", "", "", "", "", "", "", "", "n: must be from 1 to 10")
     )
 
 
@@ -218,8 +218,8 @@ def test_results_csv_cells_print_the_status_word() -> None:
     # Given a row's outcome, When its cells are written as results.csv writes them
     buffer = io.StringIO()
     csv.writer(buffer).writerow(RowOutcome(RowStatus.OVER_BUDGET, "j1").cells())
-    # Then the status cell is the bare word, under the header's thirteen columns
-    assert buffer.getvalue() == "over_budget,j1,,,,0,,,,,,,\r\n"
+    # Then the status cell is the bare word, under the header's fifteen columns
+    assert buffer.getvalue() == "over_budget,j1,,,,0,,,,,,,,,\r\n"
     assert len(RowOutcome(RowStatus.SUCCEEDED).cells()) == len(OUTCOME_HEADER)
 
 

@@ -5,23 +5,26 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from placard.domain.attempts import ImageAttempts, by_image
 from placard.domain.jobs import Job
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.proofs import Verdict
+from placard.domain.spend import Spend
 from placard.domain.statuses import RowStatus
 from placard.domain.templates import without_controls
 from placard.sheets.reader import WARNING, Row, RowError
 
 ERRORS_HEADER = ("row", "column", "value", "reason")
 # A person edits `decision` and `note` and uploads the file again (services/reviews.py reads
-# these names): keep them exactly.
+# these names): keep them exactly. Beside cost_usd, what placard estimated it would cost
+# (blank: not known) and where the cost comes from: the provider's `bill`, a `flat` price, or an
+# `estimate` (an answer reported no usage), as CostBasis says.
 OUTCOME_HEADER = (
-    "status", "job_id", "images", "links", "sha256", "cost_usd", "proof", "proof_detail",
-    "attempts", "review", "decision", "note", "reason",
+    "status", "job_id", "images", "links", "sha256", "cost_usd", "estimated_cost_usd",
+    "cost_basis", "proof", "proof_detail", "attempts", "review", "decision", "note", "reason",
 )  # fmt: skip
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A reservation never settled: the call was sent and its answer never came (it may be billed).
@@ -136,6 +139,7 @@ class RowOutcome:
     decision: str = ""  # the decision already recorded, so a sheet uploaded again is stable
     note: str = ""
     reason: str = ""
+    spend: Spend = field(default_factory=Spend)  # its charges beside their estimates
 
     def cells(self) -> tuple[str, ...]:
         """The row's cells under OUTCOME_HEADER, in its order."""
@@ -146,6 +150,8 @@ class RowOutcome:
             " ".join(self.links),
             " ".join(self.sha256),
             str(self.cost_usd),
+            "" if (estimate := self.spend.estimate) is None else str(estimate),
+            self.spend.basis or "",
             self.proof,
             self.proof_detail,
             str(self.attempts) if self.attempts else "",
@@ -177,13 +183,14 @@ def row_outcome(
     images = images_of(items)
     delivered = [i.delivered for i in images if i.delivered is not None]
     decisions = {i.review for i in delivered}
+    spend = Spend() if same_as else Spend.of(items)
     made = RowOutcome(
         RowStatus.SUCCEEDED,
         parsed.job_id,
         images=tuple(uri(i) for i in delivered),
         links=tuple(link(i) for i in delivered),
         sha256=tuple(i.sha256 for i in delivered),
-        cost_usd=Decimal(0) if same_as else sum((i.cost_usd for i in images), Decimal(0)),
+        cost_usd=spend.cost_usd,
         proof=row_verdict(images),
         proof_detail=proof_detail(images, numbered=parsed.n > 1),
         attempts=max((i.attempts for i in images), default=0),
@@ -192,6 +199,7 @@ def row_outcome(
         # through the API, and an empty cell changes nothing when the sheet comes back.
         decision=decisions.pop() if len(decisions) == 1 else "",
         note="; ".join(dict.fromkeys(i.review_note for i in delivered if i.review_note)),
+        spend=spend,
     )
     note = same_job_note(same_as) if same_as else ""
     failed = [i for i in images if i.verdict is Verdict.FAIL]
