@@ -244,6 +244,9 @@ def test_costs_come_by_quality_provider_and_day(cloud: Stack) -> None:
     assert set(costs["by_quality"]) == {"low", "medium"}
     assert set(costs["by_provider"]) == {"draft"}
     assert len(costs["by_day"]) == 1
+    # And beside the cost, the estimate and the drift (draft keeps no estimate: it is free)
+    total = costs["total"]
+    assert (total["estimate_usd"], total["drift_usd"], total["images_estimated"]) == ("0", "0", 0)
 
 
 def test_estimate_and_templates(cloud: Stack) -> None:

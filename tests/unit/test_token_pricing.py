@@ -203,6 +203,9 @@ def test_an_answers_bill_is_charged_over_its_images_and_the_budget_gets_back_the
     assert [i.cost_usd for i in items] == shares(bill, 3) and outcome.cost_usd == bill
     # And each keeps the usage and the token prices it was charged at, not estimated
     assert all(i.usage["output_tokens"] == 3 * 5488 and not i.estimated for i in items)
+    # And each keeps its share of the quote made before the call: at a listed size, the bill
+    quote = OPENAI.quote(Quality.HIGH, Size(1536, 1024), 3, request.prompt)
+    assert [i.estimate_usd for i in items] == shares(quote.usd, 3) == shares(bill, 3)
     assert items[0].token_prices == {
         "input_text_tokens": "5.00", "input_image_tokens": "8.00", "output_tokens": "30.00"
     }  # fmt: skip
@@ -210,22 +213,23 @@ def test_an_answers_bill_is_charged_over_its_images_and_the_budget_gets_back_the
     assert budgets.remaining(CAMPAIGN) == 1 - bill
 
 
-def test_an_answer_without_usage_is_charged_its_reservation_marked_estimated() -> None:
+def test_an_answer_without_usage_is_charged_its_estimate_marked_estimated() -> None:
     # Given an OpenAI-priced API whose answers report no usage
     provider, budgets, ledger = TokenProvider(reports_usage=False), FakeBudgets(), FakeLedger()
     budgets.set_limit(CAMPAIGN, Decimal(1), Decimal(0))
     # When a job of two low images runs
     job = sign(2, Quality.LOW)
     outcome = pipeline(provider, budgets, ledger).run(job)
-    # Then each is charged its share of the bound reserved before the call, marked estimated
+    # Then each is charged its share of the call's quote (not of the bound reserved), estimated
     (request,) = provider.requests
+    quote = OPENAI.quote(Quality.LOW, job.size or Size(0, 0), 2, request.prompt)
     bound = OPENAI.answer_bound(Quality.LOW, job.size or Size(0, 0), 2, request.prompt, 0)
-    assert bound is not None and bound > billed(request)
-    items = ledger.job_items(CAMPAIGN, outcome.job_id)
-    assert sorted(i.cost_usd for i in items) == sorted(shares(bound, 2))
+    assert bound is not None and quote.usd < bound
+    items = sorted(ledger.job_items(CAMPAIGN, outcome.job_id), key=lambda i: i.image_index)
+    assert [i.cost_usd for i in items] == [i.estimate_usd for i in items] == shares(quote.usd, 2)
     assert all(i.estimated and i.status is Status.CHARGED and not i.token_prices for i in items)
-    # And the budget keeps holding what was charged
-    assert budgets.remaining(CAMPAIGN) == 1 - bound
+    # And the budget gives back the rest of the reservation, keeping the estimate charged
+    assert budgets.remaining(CAMPAIGN) == 1 - quote.usd
 
 
 def test_the_reseller_stays_flat_and_is_never_estimated() -> None:
@@ -233,9 +237,9 @@ def test_the_reseller_stays_flat_and_is_never_estimated() -> None:
     provider, budgets, ledger = FakeProvider(), FakeBudgets(), FakeLedger()
     # When a job of two high images runs
     outcome = pipeline(provider, budgets, ledger).run(sign(2))
-    # Then each is charged the flat price, and none is an estimate
+    # Then each is charged the flat price, its estimate too, and none is an estimate
     items = ledger.job_items(CAMPAIGN, outcome.job_id)
-    assert [i.cost_usd for i in items] == [Decimal("0.077")] * 2
+    assert [i.cost_usd for i in items] == [i.estimate_usd for i in items] == [Decimal("0.077")] * 2
     assert not any(i.estimated or i.token_prices for i in items)
 
 

@@ -124,6 +124,22 @@ class CostTotals(BaseModel):
     images_charged: int = 0
     images_refunded: int = 0
     cost_usd: Decimal = Decimal(0)
+    estimate_usd: Decimal = Field(
+        default=Decimal(0),
+        description="what placard estimated the charged images would cost, over those whose "
+        "estimate was kept (images made before estimates were kept have none)",
+    )
+    drift_usd: Decimal = Field(
+        default=Decimal(0),
+        description="cost minus estimate over the images with an estimate: above 0, the bills "
+        "came in over the estimates",
+    )
+    images_estimated: int = Field(
+        default=0, description="charged at an estimate: the answer reported no token usage"
+    )
+    overshoot_usd: Decimal = Field(
+        default=Decimal(0), description="billed above what was reserved for the call"
+    )
 
 
 class CampaignCosts(BaseModel):

@@ -28,6 +28,7 @@ from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import AssetStore, JobQueue, JobRecord, JobRecords, Ledger, UploadStore
 from placard.domain.pricing import PriceTable
 from placard.domain.proofs import Review, Verdict
+from placard.domain.spend import Spend
 from placard.domain.statuses import JobState
 from placard.domain.templates import Catalogue
 from placard.services.reviews import NothingDelivered, Reviews
@@ -226,25 +227,35 @@ class JobService:
 
 
 def campaign_costs(campaign: str, items: Iterable[LedgerItem]) -> CampaignCosts:
-    """Totals by quality, provider and day (UTC, by when the image was asked for)."""
-    total = CostTotals()
-    groups: dict[str, dict[str, CostTotals]] = {
-        "quality": defaultdict(CostTotals),
-        "provider": defaultdict(CostTotals),
-        "day": defaultdict(CostTotals),
+    """Totals by quality, provider and day (UTC, by when the image was asked for): what was
+    charged beside what placard estimated it would cost, and the drift between them."""
+    groups: dict[str, dict[str, list[LedgerItem]]] = {
+        "quality": defaultdict(list),
+        "provider": defaultdict(list),
+        "day": defaultdict(list),
     }
-    for item in items:
+    every = list(items)
+    for item in every:
         keys = {"quality": item.quality, "provider": item.provider, "day": item.created_at[:10]}
-        for totals in (total, *(groups[g][keys[g]] for g in groups)):
-            if item.status is Status.CHARGED:
-                totals.images_charged += 1
-                totals.cost_usd += item.cost_usd
-            elif item.status is Status.REFUNDED:
-                totals.images_refunded += 1
+        for group, found in groups.items():
+            found[keys[group]].append(item)
     return CampaignCosts(
         campaign=campaign,
-        total=total,
-        by_quality=dict(groups["quality"]),
-        by_provider=dict(groups["provider"]),
-        by_day=dict(sorted(groups["day"].items())),
+        total=_totals(every),
+        by_quality={k: _totals(v) for k, v in groups["quality"].items()},
+        by_provider={k: _totals(v) for k, v in groups["provider"].items()},
+        by_day={k: _totals(v) for k, v in sorted(groups["day"].items())},
+    )
+
+
+def _totals(items: list[LedgerItem]) -> CostTotals:
+    spend = Spend.of(items)
+    return CostTotals(
+        images_charged=spend.images_charged,
+        images_refunded=sum(i.status is Status.REFUNDED for i in items),
+        cost_usd=spend.cost_usd,
+        estimate_usd=spend.estimate_usd,
+        drift_usd=spend.drift_usd,
+        images_estimated=spend.images_estimated,
+        overshoot_usd=spend.overshoot_usd,
     )

@@ -4,15 +4,16 @@ invariant 3)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from functools import cache
+from math import isqrt
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from placard.domain.errors import InvalidInput
-from placard.domain.jobs import Quality, Size
+from placard.domain.jobs import Job, Mode, Quality, Size
 
 CENT_FRACTION = Decimal("0.000001")
 _MILLION = Decimal(1_000_000)
@@ -25,6 +26,16 @@ IMAGE_TOKENS = "input_image_tokens"
 OUTPUT_TOKENS = "output_tokens"
 _TOKEN_KINDS = frozenset({TEXT_TOKENS, IMAGE_TOKENS, OUTPUT_TOKENS})
 _SQUARE = Size(1024, 1024)  # other sizes' output tokens scale from its count
+_PATCH = 32  # px: OpenAI's published patch rule for vision inputs, one token a patch
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What placard expects a call to cost, before it is made."""
+
+    usd: Decimal
+    exact: bool  # a flat price: what will be charged
+    approximate: bool  # the size is not in the output table: the square's tokens scaled by area
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,50 @@ class ProviderPrices:
             IMAGE_TOKENS: self.max_input_image_tokens * input_images,
         }
         return self.cost_from_usage(tokens)
+
+    def quote(
+        self,
+        quality: Quality,
+        size: Size,
+        n: int,
+        prompt: str = "",
+        input_images: Sequence[Size] = (),
+    ) -> Quote:
+        """The point estimate of a call: flat prices are exact; token prices count the output
+        table's tokens, the prompt at ceil(UTF-8 bytes / 4) and each input image's 32 px
+        patches, priced as a bill is. Never above `answer_bound` (tests/unit/test_quotes.py)."""
+        if not self.tokens_per_million:
+            unit = self.unit_price(quality, size)
+            scaled = not self.flat and size.width * size.height != self.reference_pixels
+            return Quote(unit * n, exact=self.flat, approximate=scaled)
+        tokens = {
+            OUTPUT_TOKENS: self.output_tokens(quality, size) * n,
+            TEXT_TOKENS: -(-len(prompt.encode("utf-8")) // 4),
+            IMAGE_TOKENS: sum(self.input_image_tokens(image) for image in input_images),
+        }
+        usd = self.cost_from_usage(tokens)
+        assert usd is not None  # every priced kind is counted above
+        return Quote(usd, exact=False, approximate=str(size) not in self.output_token_table)
+
+    def reservation(
+        self, quality: Quality, size: Size, n: int, prompt: str, input_images: int
+    ) -> Decimal:
+        """What the worker holds against a budget for a call: the answer's bound with token
+        prices, else the price of its images."""
+        bound = self.answer_bound(quality, size, n, prompt, input_images)
+        return self.unit_price(quality, size) * n if bound is None else bound
+
+    def input_image_tokens(self, image: Size) -> int:
+        """One input image's tokens by OpenAI's published rule for vision inputs: its 32 px
+        patches; past the budget, the image scaled down to whole patches across that fit it.
+        Integer arithmetic: floor(sqrt(budget x w / h)) patches across is the scaled width."""
+        budget = self.max_input_image_tokens
+        patches = -(-image.width // _PATCH) * -(-image.height // _PATCH)
+        if patches <= budget:
+            return patches
+        across = isqrt(budget * image.width // image.height)
+        down = -(-image.height * across // image.width)
+        return min(across * down, budget)
 
     def output_tokens(self, quality: Quality, size: Size) -> int:
         """One image's output tokens: the listed count, else the square's scaled by area and
@@ -147,10 +202,28 @@ def default_prices() -> PriceTable:
     return PriceTable.parse(json.loads(path.read_text(encoding="utf-8")))
 
 
+class Billable(NamedTuple):
+    """A call to price: its images, prompt and input images (an edit's source, as sent)."""
+
+    quality: Quality
+    size: Size
+    n: int
+    prompt: str = ""
+    input_images: tuple[Size, ...] = ()
+
+    @classmethod
+    def of(cls, job: Job, size: Size, prompt: str) -> Billable:
+        """A job's call at `size`: an edit sends its source photo at that size too
+        (imaging/edits.py)."""
+        sent = (size,) if job.mode is Mode.EDIT else ()
+        return cls(job.quality, size, job.n, prompt, sent)
+
+
 @dataclass(frozen=True)
 class Estimate:
     by_quality: Mapping[Quality, Decimal]
     images_by_quality: Mapping[Quality, int]
+    quotes: tuple[Quote, ...] = ()  # each call's, in the order given
 
     @property
     def total(self) -> Decimal:
@@ -160,12 +233,26 @@ class Estimate:
     def images(self) -> int:
         return sum(self.images_by_quality.values())
 
+    @property
+    def exact(self) -> bool:
+        return all(quote.exact for quote in self.quotes)
 
-def estimate(prices: ProviderPrices, jobs: Iterable[tuple[Quality, Size, int]]) -> Estimate:
-    """Cost by quality tier for (quality, size, n) requests, before anything runs."""
+    @property
+    def approximate(self) -> bool:
+        return any(quote.approximate for quote in self.quotes)
+
+
+def estimate(
+    prices: ProviderPrices, jobs: Iterable[Billable | tuple[Quality, Size, int]]
+) -> Estimate:
+    """Cost by quality tier of calls, before anything runs: the sum of their quotes."""
     cost = dict.fromkeys(Quality, Decimal(0))
     images = dict.fromkeys(Quality, 0)
-    for quality, size, n in jobs:
-        cost[quality] += prices.unit_price(quality, size) * n
-        images[quality] += n
-    return Estimate(cost, images)
+    quotes = []
+    for job in jobs:
+        call = Billable(*job)
+        quote = prices.quote(call.quality, call.size, call.n, call.prompt, call.input_images)
+        cost[call.quality] += quote.usd
+        images[call.quality] += call.n
+        quotes.append(quote)
+    return Estimate(cost, images, tuple(quotes))
