@@ -197,22 +197,26 @@ class Pipeline:
     ) -> list[LedgerItem]:
         """The images to make, each holding its share of the most the call can bill: with
         token prices the answer's bound (SPEC §6; docs/design.md, invariant 3), else the
-        flat price each."""
+        flat price each; and its share of the call's quote, what an answer without usage is
+        charged."""
         prices = self.prices[self.provider.name]
-        inputs = 0 if request.source is None else 1  # an edit sends one image
-        bound = prices.answer_bound(
-            request.quality, request.size, len(todo), request.prompt, inputs
-        )
-        if bound is None:
-            unit = prices.unit_price(request.quality, request.size)
-            return [self._item(job, round_, index, request.size, unit) for index in todo]
-        held = shares(bound, len(todo))
+        quality, size, n = request.quality, request.size, len(todo)
+        sent = () if request.source is None else (size,)  # an edit's source goes at its size
+        held = shares(prices.reservation(quality, size, n, request.prompt, len(sent)), n)
+        quoted = shares(prices.quote(quality, size, n, request.prompt, sent).usd, n)
         return [
-            self._item(job, round_, i, request.size, s) for i, s in zip(todo, held, strict=True)
+            self._item(job, round_, index, size, unit, estimate)
+            for index, unit, estimate in zip(todo, held, quoted, strict=True)
         ]
 
     def _item(
-        self, job: Job, round_: Round, index: int, size: Size | None, unit: Decimal = Decimal(0)
+        self,
+        job: Job,
+        round_: Round,
+        index: int,
+        size: Size | None,
+        unit: Decimal = Decimal(0),
+        estimate: Decimal = Decimal(0),
     ) -> LedgerItem:
         prices = self.prices[self.provider.name]
         now = self.clock()
@@ -228,6 +232,7 @@ class Pipeline:
             size=str(size or ""),
             unit_price=unit,
             cost_usd=unit,
+            estimate_usd=estimate,
             status=Status.RESERVED,
             created_at=now,
             updated_at=now,
@@ -308,15 +313,15 @@ class Pipeline:
 
     def _cost(self, result: ImageResult, reserved: list[LedgerItem]) -> list[LedgerItem]:
         """The answer's images as it bills: its usage at the token prices, in shares that sum to
-        the bill exactly; without usage, what was reserved, marked estimated. Flat prices are
-        what was reserved, never estimated."""
+        the bill exactly; without usage, each image's estimate, marked estimated (#15). Flat
+        prices are what was reserved, never estimated."""
         prices = self.prices[self.provider.name]
         made = reserved[: len(result.images)]
         if not prices.tokens_per_million or not made:
             return made
         bill = prices.cost_from_usage(result.usage)
         if bill is None:
-            return [item.but(estimated=True) for item in made]
+            return [item.but(cost_usd=item.estimate_usd, estimated=True) for item in made]
         token_prices = {k: str(v) for k, v in prices.tokens_per_million.items()}
         # The bound should make this impossible; if a bill ever exceeds it, the ledger says by
         # how much, and run()'s give-back of held - spent charges the budget all of it (#15).
