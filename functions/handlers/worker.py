@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from functools import partial
 from typing import Any
 
@@ -35,16 +36,32 @@ idempotency = IdempotencyConfig(
 )
 
 
-def run_job(job: dict[str, Any], parts: bootstrap.Parts) -> dict[str, Any]:
+# What an invocation keeps for itself after the provider's call: recording the outcome, or
+# the failure, and ending the job on a last delivery (a few DynamoDB, S3 and SQS calls).
+END_MARGIN_SECONDS = 30.0
+
+
+def call_deadline(context: LambdaContext) -> float:
+    """When the provider's call must be over (time.monotonic()), so the invocation outlives it.
+    Every record of the invocation shares it."""
+    left = context.get_remaining_time_in_millis() / 1000
+    return time.monotonic() + left - END_MARGIN_SECONDS
+
+
+def run_job(
+    job: dict[str, Any], parts: bootstrap.Parts, deadline: float | None = None
+) -> dict[str, Any]:
     round_ = Round.from_dict(job.get("round"))
-    outcome = parts.pipeline.run(Job.from_dict(job), round_).to_dict()
+    outcome = parts.pipeline.run(Job.from_dict(job), round_, deadline=deadline).to_dict()
     metrics.add_metric("ImagesCharged", MetricUnit.Count, len(outcome["images"]))
     logger.info("job finished", extra=outcome)
     return outcome
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord, parts: bootstrap.Parts) -> dict[str, Any]:
+def record_handler(
+    record: SQSRecord, parts: bootstrap.Parts, deadline: float | None = None
+) -> dict[str, Any]:
     # Decorated per record, so the store is the parts' (a new local cloud, a test's moto).
     once = idempotent_function(
         data_keyword_argument="job",
@@ -53,7 +70,7 @@ def record_handler(record: SQSRecord, parts: bootstrap.Parts) -> dict[str, Any]:
     )(run_job)
     job = json.loads(record.body)
     try:
-        result: dict[str, Any] = once(job=job, parts=parts)
+        result: dict[str, Any] = once(job=job, parts=parts, deadline=deadline)
     except IdempotencyAlreadyInProgressError:
         # Another delivery of this job (a twin row, a redelivery) is running it now: this
         # message goes back to the queue and later finds its outcome. That delivery ends the
@@ -96,6 +113,6 @@ def process(
     return each_record(
         event,
         context,
-        partial(record_handler, parts=parts),
+        partial(record_handler, parts=parts, deadline=call_deadline(context)),
         retry_quietly=(IdempotencyAlreadyInProgressError,),
     )

@@ -28,6 +28,9 @@ class ImageRequest:
     source: bytes | None = None  # edit: the source PNG, already at `size`
     mask: bytes | None = None  # edit: PNG, alpha 0 where the image may change
     box: tuple[int, int, int, int] | None = None  # edit: bounding box of the mask, x, y, w, h
+    # time.monotonic() by which the call must be over, answered or not: the invocation's end,
+    # less the time to record the outcome (docs/design.md, "Every job ends"); None: no limit
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,8 @@ class ProviderRefused(ProviderError):
 
 class ProviderUnavailable(ProviderError):
     """Throttled, failing or unreachable after the retry budget: the job is retried later."""
+
+
+class OutOfTime(ProviderUnavailable):
+    """The invocation's time ran out before an answer: retried later, like any other fault,
+    and recorded while there is still time to (a request in flight leaves its outcome unknown)."""

@@ -1,5 +1,6 @@
 """One HTTP client for every image API: timeouts sized for slow images, connection reuse, and
-retries with full-jitter backoff that honour Retry-After, within a bounded budget.
+retries with full-jitter backoff that honour Retry-After, within a bounded budget, and never past
+the caller's deadline (the invocation's remaining time, less what recording the outcome takes).
 
 A request that timed out or lost its connection after it was sent has an unknown outcome: the
 provider may have made (and billed) the image. Such attempts are counted, so the ledger can say
@@ -19,10 +20,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from placard.providers.base import ProviderRefused, ProviderUnavailable
+from placard.providers.base import OutOfTime, ProviderRefused, ProviderUnavailable
 
 T = TypeVar("T")
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+# Below this, an attempt is not started: no image API answers in less.
+MIN_ATTEMPT_SECONDS = 1.0
 
 
 class Malformed(Exception):
@@ -124,11 +127,13 @@ class HttpCaller:
         *,
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.policy = policy
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._sleep = sleep
+        self._clock = clock
 
     def call(
         self,
@@ -136,15 +141,19 @@ class HttpCaller:
         parse: Callable[[httpx.Response], T],
         refusal: Callable[[httpx.Response], str],
         stats: CallStats | None = None,
+        deadline: float | None = None,
     ) -> T:
         """Send until `parse` accepts a 2xx answer. Refusals (other 4xx) raise ProviderRefused at
-        once; everything retryable raises ProviderUnavailable when the budget is spent."""
+        once; everything retryable raises ProviderUnavailable when the budget is spent, and
+        OutOfTime when `deadline` (on `clock`, time.monotonic) comes first: no attempt starts
+        and no read waits past it."""
         stats = stats if stats is not None else CallStats()
         while True:
+            request = self._within(build(), stats, deadline)
             stats.attempts += 1
             wait: float | None = None
             try:
-                response = self.client.send(build())
+                response = self.client.send(request)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 self._failed(stats, f"could not connect: {type(exc).__name__}")
             except (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
@@ -171,7 +180,32 @@ class HttpCaller:
                         f"{response.status_code}: {refusal(response)}",
                         unknown_outcomes=stats.unknown_outcomes,
                     )
-            self._pause(stats, wait)
+            self._pause(stats, wait, deadline)
+
+    def _within(
+        self, request: httpx.Request, stats: CallStats, deadline: float | None
+    ) -> httpx.Request:
+        """The request with every timeout cut to the time left; OutOfTime when too little is."""
+        if deadline is None:
+            return request
+        left = deadline - self._clock()
+        if left < MIN_ATTEMPT_SECONDS:
+            raise self._out_of_time(stats, left)
+        given = request.extensions.get("timeout") or self.client.timeout.as_dict()
+        request.extensions = {
+            **request.extensions,
+            "timeout": {name: left if t is None else min(t, left) for name, t in given.items()},
+        }
+        return request
+
+    @staticmethod
+    def _out_of_time(stats: CallStats, left: float) -> OutOfTime:
+        last = f": {stats.errors[-1]}" if stats.errors else ""
+        return OutOfTime(
+            f"out of time: {max(left, 0.0):.1f}s left in this invocation after "
+            f"{stats.attempts} attempts{last}",
+            unknown_outcomes=stats.unknown_outcomes,
+        )
 
     def _failed(self, stats: CallStats, reason: str) -> None:
         stats.failures += 1
@@ -183,9 +217,13 @@ class HttpCaller:
                 unknown_outcomes=stats.unknown_outcomes,
             )
 
-    def _pause(self, stats: CallStats, asked: float | None) -> None:
+    def _pause(self, stats: CallStats, asked: float | None, deadline: float | None) -> None:
         policy = self.policy
         delay = policy.delay(stats.failures, asked, self._rng)
+        if deadline is not None:
+            left = deadline - self._clock()
+            if delay + MIN_ATTEMPT_SECONDS > left:  # no attempt would fit after the wait
+                raise self._out_of_time(stats, left)
         if stats.waited + delay > policy.budget_seconds:
             last = stats.errors[-1] if stats.errors else ""
             raise ProviderUnavailable(

@@ -34,7 +34,9 @@ class OpenAIProvider:
                 raise Malformed(f"asked for {request.n} images, got {len(images)}")
             return images, usage
 
-        images, usage = self._caller.call(lambda: self._build(request), parse, error_message, stats)
+        images, usage = self._caller.call(
+            lambda: self._build(request), parse, error_message, stats, request.deadline
+        )
         return ImageResult(
             images=images,
             model=self.model,

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from placard.domain.jobs import Mode
-from placard.providers.base import ImageRequest, ImageResult
+from placard.providers.base import ImageRequest, ImageResult, OutOfTime
 from placard.providers.http import CallStats, HttpCaller, Malformed, error_message, json_body
 
 MODEL = "gpt-image-2"
@@ -37,10 +37,14 @@ class ProspolabsProvider:
             return generation_id, urls
 
         generation_id, urls = self._caller.call(
-            lambda: self._build(request), parse, error_message, stats
+            lambda: self._build(request), parse, error_message, stats, request.deadline
         )
         # Downloads are retried like any call, but are not generation attempts: they bill nothing.
-        images = tuple(self._download(url, CallStats()) for url in urls)
+        try:
+            images = tuple(self._download(url, CallStats(), request.deadline) for url in urls)
+        except OutOfTime as exc:
+            # The images were made, and billed: their reservation must stay held.
+            raise OutOfTime(str(exc), unknown_outcomes=max(1, stats.unknown_outcomes)) from exc
         return ImageResult(
             images=images,
             model=MODEL,
@@ -81,12 +85,16 @@ class ProspolabsProvider:
             raise Malformed("no generation_id or output_url")
         return generation_id, [str(u) for u in urls]
 
-    def _download(self, url: str, stats: CallStats) -> bytes:
+    def _download(self, url: str, stats: CallStats, deadline: float | None = None) -> bytes:
         def read(response: httpx.Response) -> bytes:
             if not response.content.startswith(b"\x89PNG"):
                 raise Malformed("the output URL did not return a PNG")
             return response.content
 
         return self._caller.call(
-            lambda: self._caller.client.build_request("GET", url), read, error_message, stats
+            lambda: self._caller.client.build_request("GET", url),
+            read,
+            error_message,
+            stats,
+            deadline,
         )

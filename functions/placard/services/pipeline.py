@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from placard.imaging.edits import EditInputs
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+# A reserved item's reason once its request may be on its way: a crash from here on leaves an
+# outcome nobody knows, which the reconciler reports and never releases (services/reconcile.py).
+SENT = "sent to the provider; no answer recorded"
 FIRST = Round()
 logger = logging.getLogger(__name__)
 
@@ -92,13 +95,19 @@ class Pipeline:
     clock: Callable[[], str] = field(default=utc_now)
 
     def run(
-        self, job: Job, round_: Round = FIRST, done: dict[int, LedgerItem] | None = None
+        self,
+        job: Job,
+        round_: Round = FIRST,
+        done: dict[int, LedgerItem] | None = None,
+        deadline: float | None = None,
     ) -> JobOutcome:
         """One round of the job: its first attempt at every image, or a re-roll of some.
         Raises ProviderError when worth retrying; anything permanent ends as a failed outcome.
 
         `done` holds the round's images already charged; without it the first reservation
-        finds out (most deliveries are first deliveries, so the ledger is not read up front)."""
+        finds out (most deliveries are first deliveries, so the ledger is not read up front).
+        `deadline` (time.monotonic()) bounds the provider's call, so the outcome is recorded
+        before the invocation ends; running out is a ProviderError like any other."""
         done = dict(done or {})
         wanted = round_.indices(job.n)
         todo = [index for index in wanted if index not in done]
@@ -120,14 +129,15 @@ class Pipeline:
                 for i in self.ledger.job_items(job.campaign, job.job_id)
                 if i.status is Status.CHARGED and i.attempt == round_.attempt
             ]
-            return self.run(job, round_, {i.image_index: i for i in charged})
+            return self.run(job, round_, {i.image_index: i for i in charged}, deadline)
         held: Decimal | None = Decimal(0)
         if job.origin.get("budget"):  # the campaign had a budget when the job was queued
             held = self.budgets.take(job.campaign, sum((i.cost_usd for i in reserved), Decimal(0)))
         if held is None:
             return self._fail(job, round_, todo, OVER_BUDGET_REASON, reserved, over_budget=True)
+        reserved = self._sending(reserved)
         try:
-            result = self.provider.create(prepared.request)
+            result = self.provider.create(replace(prepared.request, deadline=deadline))
         except ProviderError as exc:
             if exc.unknown_outcomes:
                 # It may have been billed: the budget keeps holding its cost.
@@ -337,6 +347,14 @@ class Pipeline:
                 made, shares(bill, len(made)), shares(overshoot, len(made)), strict=True
             )
         ]
+
+    def _sending(self, reserved: list[LedgerItem]) -> list[LedgerItem]:
+        """Say, before the call, that its outcome is about to be unknowable: a crash past
+        this point may have been billed."""
+        sending = [item.but(reason=SENT) for item in reserved]
+        for item in sending:
+            self.ledger.save(item)
+        return sending
 
     def _unknown(self, reserved: list[LedgerItem], reason: str, unknown: int) -> None:
         """The request may have been made and billed: keep the reservation, say so, retry."""
