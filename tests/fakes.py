@@ -228,23 +228,38 @@ class FakeJobQueue:
 
 
 class FakeProgress:
-    """Each run's count of ended jobs against its total, updated atomically."""
+    """Each run's count of ended jobs against its total, each job counted once (its marker),
+    and who claimed the reports, as DynamoProgress keeps them; updated atomically."""
 
     def __init__(self) -> None:
         self.ended: dict[UploadRun, int] = {}
         self.total: dict[UploadRun, int] = {}
+        self.markers: set[tuple[UploadRun, str]] = set()
+        self.reports_by: dict[UploadRun, str] = {}
         self._lock = threading.Lock()
 
     def expect(self, run: UploadRun, jobs: int) -> bool:
         with self._lock:
             self.total[run] = jobs
-            return self.ended.get(run, 0) >= jobs
+            self.ended.setdefault(run, 0)
+        return self.claim_reports(run, "ingest")
 
-    def job_ended(self, run: UploadRun) -> bool:
+    def job_ended(self, run: UploadRun, job_id: str) -> bool:
         with self._lock:
-            self.ended[run] = self.ended.get(run, 0) + 1
+            if (run, job_id) not in self.markers:
+                self.markers.add((run, job_id))
+                self.ended[run] = self.ended.get(run, 0) + 1
+        return self.claim_reports(run, job_id)
+
+    def has_ended(self, run: UploadRun, job_id: str) -> bool:
+        return (run, job_id) in self.markers
+
+    def claim_reports(self, run: UploadRun, claimant: str) -> bool:
+        with self._lock:
             total = self.total.get(run)
-            return total is not None and self.ended[run] == total
+            if total is None or self.ended.get(run, 0) < total:
+                return False
+            return self.reports_by.setdefault(run, claimant) == claimant
 
 
 class FakeReportRequests:

@@ -1,24 +1,35 @@
 """DynamoDB: how many of an upload's jobs have ended, so the last one to end is known.
 
 Ingest sets `jobs_total` once every job is queued; each job adds one to `jobs_ended` as it
-ends. Both are single atomic updates that answer with the item as they left it, so exactly one
-of them sees the count reach the total: that one asks for the reports.
-
-A job is counted once it has ended; a worker that stops after counting and before SQS forgets
-the message counts it again on the redelivery, and the reports come one job early (they are
-safe to write again). A transaction with a per-job marker would close that window.
+ends, in one transaction with a marker of its own (RUN#...#JOB#<job>) that may not exist yet,
+so a job redelivered after it ended is counted once. Whoever finds the count complete first
+claims the reports (`reports_by`, a conditional write): exactly one job, or ingest when every
+job ended before the total was set. The claimant keeps its claim on a redelivery, since it may
+have stopped before asking for the reports (they are safe to write again).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from placard.aws.ledger import typed_key
-from placard.domain.keys import run_key
+from botocore.exceptions import ClientError
+
+from placard.aws.ledger import condition_failed, typed_key
+from placard.domain.keys import run_job_key, run_key
 from placard.domain.runs import UploadRun
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+INGEST = "ingest"  # the claimant when every job had ended before the total was known
+
+
+def _marker_existed(exc: ClientError) -> bool:
+    """The transaction was refused because the job's marker was already there."""
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = exc.response.get("CancellationReasons") or [{}]  # type: ignore[typeddict-item]
+    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
 
 
 class DynamoProgress:
@@ -26,25 +37,68 @@ class DynamoProgress:
         self._db = dynamodb
         self.table = table
 
-    def _update(self, run: UploadRun, expression: str, value: int) -> tuple[int, int | None]:
-        reply = self._db.update_item(
-            TableName=self.table,
-            Key=typed_key(run_key(run.campaign, run.sheet, run.run)),
-            UpdateExpression=expression,
-            ExpressionAttributeValues={":n": {"N": str(value)}},
-            ReturnValues="ALL_NEW",
-        )
-        item = reply["Attributes"]
-        ended = int(item["jobs_ended"]["N"]) if "jobs_ended" in item else 0
-        total = int(item["jobs_total"]["N"]) if "jobs_total" in item else None
-        return ended, total
-
     def expect(self, run: UploadRun, jobs: int) -> bool:
         """Every job of the run is queued; True when they have all ended already."""
-        ended, _ = self._update(run, "SET jobs_total = :n", jobs)
-        return ended >= jobs
+        self._db.update_item(
+            TableName=self.table,
+            Key=typed_key(run_key(run.campaign, run.sheet, run.run)),
+            UpdateExpression="SET jobs_total = :n, jobs_ended = if_not_exists(jobs_ended, :zero)",
+            ExpressionAttributeValues={":n": {"N": str(jobs)}, ":zero": {"N": "0"}},
+        )
+        return self.claim_reports(run, INGEST)
 
-    def job_ended(self, run: UploadRun) -> bool:
-        """True for the job whose end is the run's last."""
-        ended, total = self._update(run, "ADD jobs_ended :n", 1)
-        return total is not None and ended == total
+    def job_ended(self, run: UploadRun, job_id: str) -> bool:
+        """True for the job whose end is the run's last; counted once per job."""
+        marker = run_job_key(run.campaign, run.sheet, run.run, job_id)
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {**typed_key(marker), "job_id": {"S": job_id}},
+                            "ConditionExpression": "attribute_not_exists(sk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": typed_key(run_key(run.campaign, run.sheet, run.run)),
+                            "UpdateExpression": "ADD jobs_ended :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if not _marker_existed(exc):
+                raise
+        return self.claim_reports(run, job_id)
+
+    def has_ended(self, run: UploadRun, job_id: str) -> bool:
+        reply = self._db.get_item(
+            TableName=self.table,
+            Key=typed_key(run_job_key(run.campaign, run.sheet, run.run, job_id)),
+            ConsistentRead=True,
+        )
+        return "Item" in reply
+
+    def claim_reports(self, run: UploadRun, claimant: str) -> bool:
+        """True when the run's count is complete and its reports are `claimant`'s to ask for:
+        unclaimed until now, or claimed by it before."""
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key=typed_key(run_key(run.campaign, run.sheet, run.run)),
+                UpdateExpression="SET reports_by = :me",
+                ConditionExpression=(
+                    "jobs_ended >= jobs_total "
+                    "AND (attribute_not_exists(reports_by) OR reports_by = :me)"
+                ),
+                ExpressionAttributeValues={":me": {"S": claimant}},
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True

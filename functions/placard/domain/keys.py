@@ -16,6 +16,9 @@ its budget and its runs together):
                      CAMPAIGN#<campaign> IMAGE#<job>#<ii>#<k>  and attempt k (2, 3...), a re-roll
                      CAMPAIGN#<campaign> BUDGET            the campaign's budget
                      CAMPAIGN#<campaign> RUN#<sheet>#<run> how many of an upload's jobs ended
+                     CAMPAIGN#<campaign> RUN#<sheet>#<run>#JOB#<job>  that job's end, counted
+                     JOB#<job>           DEAD#<attempt>    a dead-lettered round, ended by the
+                                                           reconciler
                      JOB#<job>           JOB               a job asked for through the API
 DynamoDB, idempotency table:  signature#<sha256>           a webhook signature already used
 """
@@ -132,6 +135,16 @@ def budget_key(campaign: str) -> dict[str, str]:
 def run_key(campaign: str, sheet: str, run: str) -> dict[str, str]:
     """The progress of one upload (`run`, the S3 event's sequencer) of a sheet."""
     return {"pk": campaign_pk(campaign), "sk": f"RUN#{sheet}#{run}"}
+
+
+def run_job_key(campaign: str, sheet: str, run: str, job_id: str) -> dict[str, str]:
+    """A job's end, counted against its upload once however often the job ends."""
+    return {"pk": campaign_pk(campaign), "sk": f"RUN#{sheet}#{run}#JOB#{job_id}"}
+
+
+def dead_letter_key(job_id: str, attempt: int) -> dict[str, str]:
+    """A dead-lettered round of a job the reconciler has ended, beside the job's record."""
+    return {"pk": f"JOB#{job_id}", "sk": f"DEAD#{attempt:02d}"}
 
 
 def job_record_key(job_id: str) -> dict[str, str]:

@@ -113,8 +113,13 @@ class Progress(Protocol):
     def expect(self, run: UploadRun, jobs: int) -> bool:
         """Every job of the run is queued; True when they have all ended already."""
 
-    def job_ended(self, run: UploadRun) -> bool:
-        """True for the job whose end is the run's last."""
+    def job_ended(self, run: UploadRun, job_id: str) -> bool:
+        """True for the job whose end is the run's last; a job is counted once however often
+        it ends, and the last keeps its True on a redelivery (its reports may not have been
+        asked for yet)."""
+
+    def has_ended(self, run: UploadRun, job_id: str) -> bool:
+        """Whether the job's end has been counted."""
 
 
 class ReportRequests(Protocol):
