@@ -158,3 +158,35 @@ def test_a_rerolled_image_is_delivered_and_both_reports_count_every_attempt() ->
     assert f'src="{derivative_key(again.s3_key, "thumb")}"' in html
     assert f'href="{tried.s3_key}" target="_blank" rel="noopener" class="attempt"' in html
     assert '<dd class="total">$0.033</dd>' in html
+
+
+def test_both_reports_give_each_rows_estimate_beside_its_bill_and_count_a_twin_once() -> None:
+    # Given a sheet whose row 4 repeats row 2, billed by OpenAI's tokens: row 2's image at
+    # 0.011 beside an estimate of 0.0106, row 3's answer without usage, charged its estimate
+    run = UploadRun("summer", "campaigns/summer/sheet.csv", "run-1")
+    rows = parsed_rows(
+        io.BytesIO(TWINS.encode()), "sheet.csv", run, errors_report().to_bytes(),
+        default_catalogue(),
+    )  # fmt: skip
+    first, second, _ = (job for _, job in rows if isinstance(job, Job))
+    tokens = {"text_input": "5.00", "image_input": "8.00", "image_output": "30.00"}
+    items = {
+        first.job_id: [charged(first).but(estimate_usd=Decimal("0.0106"), token_prices=tokens)],
+        second.job_id: [charged(second).but(estimate_usd=Decimal("0.0106"), estimated=True)],
+    }
+    # When the reports are built
+    reports = build(run, rows, items, uri=lambda key: f"s3://a/{key}", link=lambda key: key)
+    # Then results.csv gives each row its estimate and where its cost comes from
+    one, two, twin = csv.DictReader(io.StringIO(reports.results_csv.decode("utf-8-sig")))
+    assert [(r["cost_usd"], r["estimated_cost_usd"], r["cost_basis"]) for r in (one, two)] == [
+        ("0.011", "0.0106", "bill"),
+        ("0.011", "0.0106", "estimate"),
+    ]
+    # And the twin shows neither: its images are counted on row 2
+    assert (twin["cost_usd"], twin["estimated_cost_usd"], twin["cost_basis"]) == ("0", "", "")
+    # And the contact sheet totals two images, not three: 0.022 against 0.0212, one at an
+    # estimate
+    html = reports.index_html.decode()
+    assert '<dd class="total">$0.022</dd>' in html
+    assert "$0.0212</dd>" in html and "+$0.0008 <small>(+3.8%)</small>" in html
+    assert 'class="estimated-images" title="images whose answer reported no usage">1</dd>' in html

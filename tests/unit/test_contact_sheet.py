@@ -9,7 +9,9 @@ from html.parser import HTMLParser
 
 import pytest
 
+from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.proofs import FieldProof, Review, Verdict
+from placard.domain.spend import Spend
 from placard.domain.statuses import RowStatus
 from placard.reporting.contact_sheet import STATUSES, Attempt, Entry, Shot, contact_sheet, usd
 
@@ -490,3 +492,78 @@ def test_what_was_read_and_notes_are_text_never_markup() -> None:
     assert root.find("span", "review-note").all_text == hostile
     # And an earlier attempt's link cannot run script
     assert root.find("a", "attempt").attrs["href"] == "./javascript:alert(1)"
+
+
+# --------------------------------------------------------------------------- estimate and bill
+
+
+def spend(cost: str, estimate: str, estimated: bool = False) -> Spend:
+    """One image charged `cost` at OpenAI's token prices (or, estimated, at its reservation),
+    placard having estimated `estimate` before the call ("0": none kept)."""
+    item = LedgerItem(
+        "summer", "j", 0, "launch-poster", "v1", "openai", "gpt-image-2", "medium", "1024x1536",
+        Decimal(estimate), Decimal(cost), Status.CHARGED, "", "", estimate_usd=Decimal(estimate),
+        estimated=estimated, token_prices={} if estimated else {"image_output": "30.00"},
+    )  # fmt: skip
+    return Spend.of([item])
+
+
+def test_the_header_gives_the_estimate_the_drift_and_the_images_charged_at_an_estimate() -> None:
+    # Given three billed rows, one of whose answers reported no usage
+    entries = [
+        entry(2, cost_usd=Decimal("0.041372"), spend=spend("0.041372", "0.0412")),
+        entry(3, cost_usd=Decimal("0.2300"), spend=spend("0.2300", "0.2107")),
+        entry(4, cost_usd=Decimal("0.0556"), spend=spend("0.0556", "0.0412", estimated=True)),
+    ]
+    # When the contact sheet is rendered
+    root = page(entries)
+    # Then the actual total stands with the campaign's figures, as before
+    assert root.find("dd", "total").all_text == "$0.327"
+    # And beside it the estimate, the drift in USD and as a share of the estimate, and how
+    # many images were charged at an estimate: 0.326972 - 0.2931 = 0.033872, +11.6%
+    costs = root.find("dl", "spend")
+    assert costs.find("dd", "estimate-total").all_text == "$0.2931"
+    assert costs.find("dd", "drift").all_text == "+$0.0339 (+11.6%)"
+    assert costs.find("dd", "estimated-images").all_text == "1"
+
+
+def test_a_drift_below_the_estimate_is_negative_and_rows_without_one_are_left_out() -> None:
+    # Given a row billed under its estimate, and one made before estimates were kept
+    entries = [
+        entry(2, cost_usd=Decimal("0.0400"), spend=spend("0.0400", "0.0412")),
+        entry(3, cost_usd=Decimal("0.0500"), spend=spend("0.0500", "0")),
+    ]
+    # When rendered, Then the drift covers the first row only: -0.0012 of 0.0412
+    costs = page(entries).find("dl", "spend")
+    assert costs.find("dd", "estimate-total").all_text == "$0.0412"
+    assert costs.find("dd", "drift").all_text == "-$0.0012 (-2.9%)"
+    assert costs.find("dd", "estimated-images").all_text == "0"
+
+
+def test_without_any_estimate_the_header_shows_no_estimate_figures() -> None:
+    # Given rows of flat prices made before estimates were kept (or free drafts)
+    root = page([entry(2), entry(3)])
+    # Then there is no estimate, drift or count to show, and no card shows an estimate
+    assert not root.find_all("dl", "spend")
+    assert not root.find_all("span", "estimate") and not root.find_all("span", "basis")
+
+
+def test_each_card_shows_its_estimate_beside_its_cost_and_marks_a_cost_at_an_estimate() -> None:
+    # Given a row billed by usage and a row whose answer reported none
+    entries = [
+        entry(2, cost_usd=Decimal("0.041372"), spend=spend("0.041372", "0.0412")),
+        entry(3, cost_usd=Decimal("0.0556"), spend=spend("0.0556", "0.0412", estimated=True)),
+    ]
+    # When rendered
+    billed, guessed = cards(page(entries))
+    # Then each shows its estimate beside its cost
+    assert billed.find("span", "estimate").all_text == "est. $0.0412"
+    assert billed.find("span", "cost").all_text == "$0.0414"
+    assert guessed.find("span", "estimate").all_text == "est. $0.0412"
+    # And only the cost charged at an estimate is marked, by class and by word
+    assert "estimated" not in billed.find("span", "cost").attrs["class"].split()
+    assert not billed.find_all("span", "basis")
+    assert "estimated" in guessed.find("span", "cost").attrs["class"].split()
+    assert guessed.find("span", "basis").all_text == "estimated"
+    # And the stylesheet makes the mark visible
+    assert ".meta .cost.estimated {" in page(entries).find("style").all_text

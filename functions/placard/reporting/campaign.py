@@ -22,6 +22,7 @@ from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import AssetStore, Ledger, UploadStore
 from placard.domain.proofs import Verdict
 from placard.domain.runs import UploadRun
+from placard.domain.spend import Spend
 from placard.domain.templates import Catalogue
 from placard.reporting.contact_sheet import Attempt, Entry, Shot, contact_sheet
 from placard.reporting.csv_reports import (
@@ -92,7 +93,8 @@ def _entry(
     same_as: int = 0,
 ) -> Entry:
     outcome = row_outcome(parsed, items_by_job, uri=str, link=str)  # the note has its own line
-    cost = Decimal(0) if same_as else outcome.cost_usd  # the earlier row counts the cost
+    # The earlier row counts the cost, and its estimate
+    cost, spend = (Decimal(0), Spend()) if same_as else (outcome.cost_usd, outcome.spend)
     if isinstance(parsed, Job):
         template = parsed.template
         copy = dict(parsed.variables)
@@ -103,7 +105,9 @@ def _entry(
         images = []
     shots = [_shot(image, i, link) for image in images if (i := image.delivered) is not None]
     note = same_job_note(same_as) if same_as else ""
-    return Entry(row.number, outcome.status, template, copy, cost, outcome.reason, shots, note)
+    return Entry(
+        row.number, outcome.status, template, copy, cost, outcome.reason, shots, note, spend
+    )
 
 
 def _shot(image: ImageAttempts, delivered: LedgerItem, link: Callable[[str], str]) -> Shot:

@@ -2,13 +2,15 @@
 
 One card per spreadsheet row: its row number, status (succeeded, failed, rejected,
 over_budget, needs_review; by colour and by word), the template, the copy that went into it,
-what it cost (every attempt charged) and, when it did not succeed, why. Each thumbnail opens
+what it cost (every attempt charged) beside what placard estimated it would, a cost charged at
+an estimate marked as such (#15), and, when it did not succeed, why. Each thumbnail opens
 the web-sized image; a link beside it opens the provider's original. Under the copy, each
 image's proof (docs/design.md §7): its verdict, each text field's copy beside what was read
 with the differing words marked, its attempts (earlier originals linked) and its review.
 A header names the campaign and the upload, counts the rows by status, by failed proof (any
 attempt failed) and by pending review (click a count to show only those rows) and gives the
-campaign's total cost.
+campaign's total cost; beside it, once any charge kept an estimate, the estimate, the drift
+(USD and %) and how many images were charged at an estimate.
 
 The page is one self-contained file: inline CSS, no scripts, fonts or anything else from
 elsewhere, so it works from a local folder, from S3 behind presigned URLs, and offline.
@@ -23,13 +25,14 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
 from jinja2 import Environment, StrictUndefined, Template
 
 from placard.domain.proofs import FieldProof, Review, Verdict
+from placard.domain.spend import CostBasis, Spend
 from placard.domain.statuses import RowStatus
 
 STATUSES: tuple[RowStatus, ...] = tuple(RowStatus)  # each with its colour, in this order
@@ -85,6 +88,12 @@ class Entry:
     reason: str
     images: Sequence[Shot]
     note: str = ""  # e.g. the same job as an earlier row, whose cost is counted there
+    spend: Spend = field(default_factory=Spend)  # its charges beside their estimates
+
+    @property
+    def estimated(self) -> bool:
+        """Its cost was charged, in part at least, at an estimate: no usage was reported."""
+        return self.spend.basis is CostBasis.ESTIMATE
 
     @property
     def failed_proof(self) -> bool:
@@ -102,6 +111,7 @@ def contact_sheet(campaign: str, upload: str, entries: Iterable[Entry]) -> bytes
     counts = Counter(entry.status for entry in rows)
     statuses = [*STATUSES, *sorted(set(counts) - set(STATUSES))]
     total = sum((entry.cost_usd for entry in rows), Decimal(0))
+    spend = sum((entry.spend for entry in rows), Spend())
     html = _template().render(
         campaign=campaign,
         upload=upload,
@@ -113,6 +123,7 @@ def contact_sheet(campaign: str, upload: str, entries: Iterable[Entry]) -> bytes
             (_REVIEW_FILTERS[1], "Pending review", sum(entry.pending for entry in rows)),
         ],
         total=total,
+        spend=spend,
         images=sum(len(entry.images) for entry in rows),
         attempts=sum(shot.attempts for entry in rows for shot in entry.images),
         known=STATUSES,
@@ -132,6 +143,20 @@ def usd(amount: Decimal) -> str:
     whole, _, fraction = text.partition(".")
     text = f"{whole}.{fraction.ljust(2, '0')}"
     return f"-${text[1:]}" if text.startswith("-") else f"${text}"
+
+
+def signed_usd(amount: Decimal) -> str:
+    """A drift: "+$0.0021", "-$0.097", "$0.00"."""
+    return (
+        f"+{usd(amount)}"
+        if amount.quantize(_FOUR_PLACES, rounding=ROUND_HALF_UP) > 0
+        else usd(amount)
+    )
+
+
+def _percent(share: Decimal) -> str:
+    """ "+1.7%", "-23.6%": Decimal's own formatting, never a float's."""
+    return f"{share:+.1f}%"
 
 
 def _href(value: str) -> str:
@@ -188,7 +213,13 @@ def _template() -> Template:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        usd=usd, href=_href, status_class=_status_class, label=_status_label, marked=_marked
+        usd=usd,
+        signed_usd=signed_usd,
+        percent=_percent,
+        href=_href,
+        status_class=_status_class,
+        label=_status_label,
+        marked=_marked,
     )
     return env.from_string(_PAGE)
 
@@ -229,10 +260,14 @@ h1 { margin: 0; font-size: clamp(20px, 3vw, 28px); line-height: 1.2; overflow-wr
 .summary {
   display: flex; flex-wrap: wrap; align-items: center; gap: 8px 24px; margin-top: 16px;
 }
-.figures { display: flex; gap: 24px; margin: 0; }
-.figures div { display: flex; flex-direction: column; }
-.figures dt { color: var(--muted); font-size: 12px; }
-.figures dd { margin: 0; font-size: 20px; font-weight: 650; font-variant-numeric: tabular-nums; }
+.figures, .spend { display: flex; flex-wrap: wrap; gap: 8px 24px; margin: 0; }
+.figures div, .spend div { display: flex; flex-direction: column; }
+.figures dt, .spend dt { color: var(--muted); font-size: 12px; }
+.figures dd, .spend dd {
+  margin: 0; font-size: 20px; font-weight: 650; font-variant-numeric: tabular-nums;
+}
+.spend { padding-inline-start: 24px; border-inline-start: 1px solid var(--line); }
+.spend .drift small { color: var(--muted); font-size: 13px; font-weight: 500; }
 .counts { display: flex; flex-wrap: wrap; gap: 8px; margin: 0; padding: 0; list-style: none; }
 .chip {
   display: inline-flex; align-items: center; gap: 6px; padding: 4px 10px 4px 8px;
@@ -314,7 +349,14 @@ main {
   color: var(--ink); font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas,
     "DejaVu Sans Mono", monospace; overflow-wrap: anywhere;
 }
+.meta .money { display: flex; flex-wrap: wrap; justify-content: flex-end; gap: 0 8px; }
 .meta .cost { color: var(--ink); font-weight: 650; font-variant-numeric: tabular-nums; }
+.meta .cost.estimated { color: var(--rejected); text-decoration: underline dashed; }
+.meta .estimate { font-variant-numeric: tabular-nums; }
+.basis {
+  padding: 0 6px; border-radius: 999px; background: var(--rejected-bg); color: var(--rejected);
+  font-size: 11px; font-weight: 650; text-transform: uppercase; white-space: nowrap;
+}
 .verdict {
   display: inline-block; padding: 0 7px; border-radius: 999px; font-size: 11px;
   font-weight: 650; letter-spacing: .02em; text-transform: uppercase; white-space: nowrap;
@@ -394,6 +436,21 @@ aria-label="Show only rows with {{ label|lower }}">
       <div><dt>Attempts</dt><dd>{{ attempts }}</dd></div>
       <div><dt>Total cost</dt><dd class="total">{{ total|usd }}</dd></div>
     </dl>
+{% if spend.estimate is not none or spend.images_estimated %}
+    <dl class="spend" aria-label="Estimated and actual cost">
+{% if spend.estimate is not none %}
+      <div><dt>Estimated</dt><dd class="estimate-total" \
+title="placard's estimates of the {{ spend.images_with_estimate }} charged images that kept one">\
+{{ spend.estimate|usd }}</dd></div>
+      <div><dt>Drift</dt><dd class="drift" title="actual minus estimate over the same images">\
+{{ spend.drift_usd|signed_usd }}\
+{% if spend.drift_percent is not none %} <small>({{ spend.drift_percent|percent }})</small>\
+{% endif %}</dd></div>
+{% endif %}
+      <div><dt>Charged at an estimate</dt><dd class="estimated-images" \
+title="images whose answer reported no usage">{{ spend.images_estimated }}</dd></div>
+    </dl>
+{% endif %}
     <ul class="counts statuses" aria-label="Rows by status">
       <li><label class="chip" for="show-all">All <b>{{ rows|length }}</b></label></li>
 {% for status, count in counts %}
@@ -492,8 +549,13 @@ data-attempt="{{ other.number }}">#{{ other.number }}</a>{% else %}#{{ other.num
 {% endif %}</p>
     </section>
 {% endfor %}
-    <div class="meta"><code class="template">{{ entry.template }}</code>\
-<span class="cost">{{ entry.cost_usd|usd }}</span></div>
+    <div class="meta"><code class="template">{{ entry.template }}</code><span class="money">\
+{% if entry.spend.estimate is not none %}<span class="estimate" \
+title="placard's estimate before the call">est. {{ entry.spend.estimate|usd }}</span>{% endif %}\
+<span class="cost{{ ' estimated' if entry.estimated else '' }}">{{ entry.cost_usd|usd }}</span>\
+{% if entry.estimated %}<span class="basis" \
+title="an answer reported no usage: charged at the estimate">estimated</span>{% endif %}\
+</span></div>
   </div>
 </article>
 {% endfor %}
