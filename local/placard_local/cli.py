@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     estimate.add_argument("sheet", type=Path)
     estimate.add_argument("--campaign", help="campaign name (default: the sheet's file name)")
+    estimate.add_argument(
+        "--rows", action="store_true", help="also print each row's cost, one line a row"
+    )
 
     edit = commands.add_parser("edit", help="one masked edit of an image, through the local cloud")
     edit.add_argument("image", type=Path)
@@ -141,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "proof":
             return _proof(args.image, args.template, args.var)
         if args.command == "estimate":
-            return _estimate(args.sheet, args.campaign)
+            return _estimate(args.sheet, args.campaign, args.rows)
         if args.command == "serve":
             return _serve(args)
         if args.command == "templates":
@@ -316,7 +319,7 @@ def _usd(text: str) -> Decimal:
     return amount
 
 
-def _estimate(sheet: Path, campaign: str | None) -> int:
+def _estimate(sheet: Path, campaign: str | None, per_row: bool = False) -> int:
     from placard.domain.pricing import default_prices
     from placard.services.estimates import estimate_rows
     from placard.sheets.reader import read_rows
@@ -343,13 +346,38 @@ def _estimate(sheet: Path, campaign: str | None) -> int:
         f"{len({e.row for e in result.errors})} rejected"
         + (f", {result.repeats} repeating an earlier row (priced once)" if result.repeats else "")
     )
+
+    def cost(name: str, amount: Decimal) -> str:  # `~`: an estimate, not a flat price
+        return f" {('' if costs[name].exact else '~') + f'{amount:.4f}':>16}"
+
     print(f"{'quality':<8} {'images':>7}" + "".join(f" {n + ' USD':>16}" for n in names))
     for quality in Quality:
         images = costs[names[0]].images_by_quality[quality]
-        cells = "".join(f" {costs[n].by_quality[quality]:>16.4f}" for n in names)
+        cells = "".join(cost(n, costs[n].by_quality[quality]) for n in names)
         print(f"{quality.value:<8} {images:>7}{cells}")
     total = costs[names[0]].images
-    print(f"{'total':<8} {total:>7}" + "".join(f" {costs[n].total:>16.4f}" for n in names))
+    print(f"{'total':<8} {total:>7}" + "".join(cost(n, costs[n].total) for n in names))
+    for name in names:
+        if costs[name].exact:
+            print(f"{name}: exact, its flat price per image")
+            continue
+        print(f"{name}: ~ estimated from token counts; charged the tokens each answer reports")
+        quotes = zip(result.jobs, costs[name].quotes, strict=True)
+        approximate = [row.row for row, quote in quotes if quote.approximate]
+        if approximate:
+            print(
+                f"{name}: approximate size (not in its token table, scaled by area) in "
+                + ("rows " if len(approximate) > 1 else "row ")
+                + ", ".join(str(row) for row in approximate)
+            )
+    if per_row:
+        print(f"\n{'row':>5} {'id':<16} {'quality':<8} {'size':<10} {'n':>2}"
+              + "".join(f" {n + ' USD':>16}" for n in names))  # fmt: skip
+        for i, row in enumerate(result.jobs):
+            job = row.job
+            cells = "".join(cost(n, costs[n].quotes[i].usd) for n in names)
+            print(f"{row.row:>5} {job.row_id or str(row.row):<16} {job.quality.value:<8} "
+                  f"{row.size!s:<10} {job.n:>2}{cells}")  # fmt: skip
     print("draft proofs cost nothing; a run spends only with --provider openai or prospolabs")
     for error in result.errors:
         print(f"row {error.row}, {error.column or 'sheet'}: {error.reason}", file=sys.stderr)

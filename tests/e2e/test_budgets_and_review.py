@@ -71,25 +71,35 @@ def test_twenty_workers_racing_for_a_budget_never_spend_past_it(
 def test_estimate_prints_the_cost_by_tier_before_anything_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given a sheet of two good rows and a bad one
+    # Given a sheet of two good square rows, a bad one and a wide one off OpenAI's token table
     sheet = tmp_path / "plan.csv"
     sheet.write_text(
-        "template,product,headline,cta,quality,size\n"
-        "social-square,Tea,Hello,Buy,low,1024x1024\n"
-        "social-square,Tea,Hello again,Buy,high,1024x1024\n"
-        "social-square,Tea,Bad size,Buy,low,1000x1000\n",
+        "template,product,headline,cta,quality,size,id\n"
+        "social-square,Tea,Hello,Buy,low,1024x1024,tea-1\n"
+        "social-square,Tea,Hello again,Buy,high,1024x1024,\n"
+        "social-square,Tea,Bad size,Buy,low,1000x1000,\n"
+        "banner-wide,Tea,Wide,Buy,medium,1280x720,\n",
         encoding="utf-8",
     )
-    # When it is estimated
-    status = main(["estimate", str(sheet)])
-    # Then each tier and the total are priced for each paid provider, and the bad row is named
+    # When it is estimated, row by row too
+    status = main(["estimate", str(sheet), "--rows"])
+    # Then each tier and the total are priced for each paid provider: OpenAI's from its token
+    # table and the prompt (~, an estimate), the reseller's flat prices exact
     out, err = capsys.readouterr()
     assert status == 1
     lines = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
-    assert lines["low"] == ["1", "0.0120", "0.0072"]
-    assert lines["high"] == ["1", "0.1280", "0.0770"]
-    assert lines["total"] == ["2", "0.1400", "0.0842"]
-    assert "row 4, size:" in err
+    assert lines["low"] == ["1", "~0.0062", "0.0072"]  # (196 x 30 + 72 x 5) per million
+    assert lines["medium"] == ["1", "~0.0467", "0.0280"]
+    assert lines["high"] == ["1", "~0.2111", "0.0770"]
+    assert lines["total"] == ["3", "~0.2640", "0.1122"]
+    assert "prospolabs: exact, its flat price per image" in out
+    # And the row whose size is not in the token table is named approximate
+    assert "openai: approximate size (not in its token table, scaled by area) in row 5\n" in out
+    # And each row to run has its own line: number, id (default: the row), quality, size, n
+    assert lines["2"] == ["tea-1", "low", "1024x1024", "1", "~0.0062", "0.0072"]
+    assert lines["3"] == ["3", "high", "1024x1024", "1", "~0.2111", "0.0770"]
+    assert lines["5"] == ["5", "medium", "1280x720", "1", "~0.0467", "0.0280"]
+    assert "4" not in lines and "row 4, size:" in err
 
 
 def test_a_run_leaves_a_contact_sheet_with_thumbnails_beside_each_image(tmp_path: Path) -> None:

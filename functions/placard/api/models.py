@@ -55,11 +55,23 @@ class JobRequest(BaseModel):
         return {**self.variables, **given}
 
 
-class JobAccepted(BaseModel):
+class CostQuote(BaseModel):
+    """What a job is expected to cost, how sure that is, and what its run will reserve."""
+
+    estimated_cost_usd: Decimal = Field(description="what the job is expected to cost")
+    exact: bool = Field(description="true for flat prices: the estimate is what is charged")
+    approximate: bool = Field(
+        description="the size is not in the provider's token table: its count scaled by area"
+    )
+    reserved_usd: Decimal = Field(
+        description="what the worker holds against the budget while the job runs"
+    )
+
+
+class JobAccepted(CostQuote):
     job_id: str
     status: JobState
     status_url: str
-    estimated_cost_usd: Decimal
 
 
 class ImageInfo(BaseModel):
@@ -112,12 +124,11 @@ class ReviewReply(BaseModel):
     images: list[ImageReview]
 
 
-class Estimate(BaseModel):
+class Estimate(CostQuote):
     provider: str
     images: int
     size: str
     quality: Quality
-    estimated_cost_usd: Decimal
 
 
 class CostTotals(BaseModel):

@@ -11,6 +11,7 @@ from typing import Any
 
 from placard.api.models import (
     CampaignCosts,
+    CostQuote,
     CostTotals,
     Estimate,
     ImageInfo,
@@ -26,7 +27,7 @@ from placard.domain.errors import InvalidInput, PlacardError
 from placard.domain.jobs import Job, Size
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import AssetStore, JobQueue, JobRecord, JobRecords, Ledger, UploadStore
-from placard.domain.pricing import PriceTable
+from placard.domain.pricing import Billable, PriceTable
 from placard.domain.proofs import Review, Verdict
 from placard.domain.spend import Spend
 from placard.domain.statuses import JobState
@@ -114,22 +115,36 @@ class JobService:
             images=job.n,
             size=str(size),
             quality=job.quality.value,
-            estimated_cost_usd=self._cost(job, size),
+            **self._cost(job, size).model_dump(),
         )
 
-    def _cost(self, job: Job, size: Size) -> Decimal:
-        return self.prices[self.provider].unit_price(job.quality, size) * job.n
+    def _cost(self, job: Job, size: Size) -> CostQuote:
+        """The job's quote, whether it is exact or approximate, and what the worker will
+        reserve for it: the bound a budget must have room for (SPEC §6)."""
+        template = self.catalogue[job.template]
+        call = Billable.of(job, size, template.render(template.values(job.variables)))
+        prices = self.prices[self.provider]
+        quote = prices.quote(*call)
+        return CostQuote(
+            estimated_cost_usd=quote.usd,
+            exact=quote.exact,
+            approximate=quote.approximate,
+            reserved_usd=prices.reservation(
+                call.quality, size, call.n, call.prompt, len(call.input_images)
+            ),
+        )
 
     def submit(self, request: JobRequest) -> JobAccepted:
         """Queue the job; the same request always names the same job, which runs once."""
         job, size = self.plan(request)
         cost = self._cost(job, size)
         remaining = self.remaining_budget(job.campaign)
-        if remaining is not None and cost > remaining:
+        if remaining is not None and cost.reserved_usd > remaining:
             raise ApiError(
                 402,
                 "budget_exceeded",
-                f"the job would cost {cost} USD; campaign {job.campaign} has {remaining} left",
+                f"the job needs {cost.reserved_usd} USD reserved (estimated cost "
+                f"{cost.estimated_cost_usd}); campaign {job.campaign} has {remaining} left",
             )
         origin: dict[str, Any] = {"api": True}
         if remaining is not None:
@@ -146,7 +161,7 @@ class JobService:
             job_id=job.job_id,
             status=JobState.QUEUED,
             status_url=f"/v1/jobs/{job.job_id}",
-            estimated_cost_usd=cost,
+            **cost.model_dump(),
         )
 
     def status(self, job_id: str) -> JobStatus:

@@ -7,25 +7,40 @@ from dataclasses import dataclass, field
 
 from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job, Size
-from placard.domain.pricing import Estimate, PriceTable, estimate
+from placard.domain.pricing import Billable, Estimate, PriceTable, estimate
 from placard.domain.templates import Catalogue
 from placard.providers.base import PAID
 from placard.sheets.reader import Row, RowError
 from placard.sheets.rows import SheetDefaults, job_from_row
 
 
+@dataclass(frozen=True)
+class RowToRun:
+    """A valid row: its job, the size it is made and billed at, and the prompt it sends."""
+
+    row: int
+    job: Job
+    size: Size
+    prompt: str
+
+    @property
+    def billable(self) -> Billable:
+        return Billable.of(self.job, self.size, self.prompt)
+
+
 @dataclass
 class SheetEstimate:
     rows: int = 0
-    jobs: list[tuple[Job, Size]] = field(default_factory=list)
+    jobs: list[RowToRun] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     repeats: int = 0  # rows identical to an earlier one: the same job, made and priced once
 
     def by_provider(
         self, prices: PriceTable, providers: Iterable[str] = PAID
     ) -> dict[str, Estimate]:
-        requests = [(job.quality, size, job.n) for job, size in self.jobs]
-        return {name: estimate(prices[name], requests) for name in providers}
+        """Each provider's estimate; its `quotes` follow `jobs`, row by row."""
+        calls = [row.billable for row in self.jobs]
+        return {name: estimate(prices[name], calls) for name in providers}
 
 
 def estimate_rows(
@@ -64,5 +79,7 @@ def estimate_rows(
             except InvalidInput as exc:
                 result.errors.append(RowError(row.number, exc.field, name, exc.reason))
                 continue
-        result.jobs.append((parsed, size))
+        template = catalogue[parsed.template]
+        prompt = template.render(template.values(parsed.variables))
+        result.jobs.append(RowToRun(row.number, parsed, size, prompt))
     return result
