@@ -209,15 +209,14 @@ def test_retry_after_reads_every_form() -> None:
 
 
 # Token bills: the ledger against what the emulator bills, answer by answer.
-
+# Every mode and quality at the three sizes of OpenAI's token table and one off it (1280x720:
+# approximate); medium asks for two images, so an answer's bill is shared.
 TOKEN_JOBS = [
-    pytest.param(Mode.GENERATE, Quality.LOW, Size(1024, 1024), 1, id="generate-low-square"),
-    pytest.param(Mode.GENERATE, Quality.HIGH, Size(1024, 1024), 2, id="generate-high-square-n2"),
-    pytest.param(Mode.GENERATE, Quality.MEDIUM, Size(1536, 1024), 3, id="generate-medium-wide-n3"),
-    pytest.param(Mode.GENERATE, Quality.HIGH, Size(1280, 720), 1, id="generate-high-unlisted"),
-    pytest.param(Mode.EDIT, Quality.LOW, Size(1024, 1536), 1, id="edit-low-tall"),
-    pytest.param(Mode.EDIT, Quality.HIGH, Size(1024, 1024), 2, id="edit-high-square-n2"),
-    pytest.param(Mode.EDIT, Quality.MEDIUM, Size(2048, 1152), 1, id="edit-medium-unlisted"),
+    pytest.param(mode, quality, size, 2 if quality is Quality.MEDIUM else 1,
+                 id=f"{mode.value}-{quality.value}-{size}")
+    for mode in Mode
+    for size in (Size(1024, 1024), Size(1024, 1536), Size(1536, 1024), Size(1280, 720))
+    for quality in Quality
 ]  # fmt: skip
 
 
@@ -244,6 +243,15 @@ def test_the_ledger_charges_each_answer_its_token_bill_to_the_micro_dollar(
     assert [i.status for i in items] == [Status.CHARGED] * n and bill.images == n
     assert sum(i.cost_usd for i in items) == bill.cost_usd == outcome.cost_usd
     assert not any(i.estimated for i in items)
+    # And each kept its share of the quote made before the call: the emulator counts tokens by
+    # the rules the quote follows (table, area, ceil(bytes/4), 32 px patches), so it is the bill
+    # here, marked approximate off the table
+    template = default_catalogue()[job.template]
+    prompt = template.render(template.values(job.variables))
+    sent = (size,) if mode is Mode.EDIT else ()  # the photo, sent at the edit's size
+    quote = default_prices()["openai"].quote(quality, size, n, prompt, sent)
+    assert sum(i.estimate_usd for i in items) == quote.usd == bill.cost_usd
+    assert quote.approximate is (size == Size(1280, 720))
     # And each item keeps the usage the bill was made from
     assert bill.usage is not None
     assert items[0].usage["output_tokens"] == bill.usage["output_tokens"]
