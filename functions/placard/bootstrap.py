@@ -67,6 +67,7 @@ if TYPE_CHECKING:  # built only by the functions that use them, so others do not
     from placard.providers.base import ImageProvider
     from placard.reporting.campaign import Reporter
     from placard.services.proofs import Proofs
+    from placard.services.reconcile import Reconciler
     from placard.services.reviews import Reviews
 
 # Workers share clients across threads (the local runner) and invocations (Lambda): a pool as
@@ -235,6 +236,38 @@ class Parts:
             check_callback_url(url, allow_loopback=self.settings.allow_loopback_callbacks)
         except CallbackRefused as exc:
             raise InvalidInput("callback_url", exc.reason, url) from exc
+
+
+def reconciler(parts: Parts, clients: Clients) -> Reconciler:
+    """The reconciler on the parts' ports, with its own adapters and settings (only the
+    reconcile function makes it; its variables are checked here, naming any missing)."""
+    from placard.aws.reconcile import (
+        DynamoDeadLetterMarks,
+        DynamoStranded,
+        S3StoredObjects,
+        SqsDeadLetters,
+    )
+    from placard.reconcile_settings import ReconcileSettings
+    from placard.services.reconcile import Reconciler
+
+    given, settings = ReconcileSettings.from_env(), parts.settings
+    db, table = clients.dynamodb, settings.ledger_table
+    progress = DynamoProgress(db, table)
+    return Reconciler(
+        ledger=parts.ledger,
+        stranded=DynamoStranded(db, table),
+        objects=S3StoredObjects(clients.s3, settings.assets_bucket),
+        assets=parts.assets,
+        budgets=parts.budgets,
+        dead_letters=SqsDeadLetters(clients.sqs, given.dead_letter_queues),
+        marks=DynamoDeadLetterMarks(db, table),
+        progress=progress,
+        records=parts.job_records,
+        endings=parts.job_endings,
+        proof_requests=parts.proof_requests,
+        reports=parts.report_requests,
+        after_seconds=given.after_seconds,
+    )
 
 
 def _onnx_reader() -> ImageReader:

@@ -1,0 +1,31 @@
+"""On a schedule: what a crash left behind is put right (placard.services.reconcile)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from placard import bootstrap
+from placard.services.reconcile import Reconciler
+
+bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process(bootstrap.reconciler(bootstrap.parts(), bootstrap.Clients.from_env()))
+
+
+def process(reconciler: Reconciler) -> dict[str, Any]:
+    """One run with the reconciler it is given (a test hands in its own); what it did."""
+    done = reconciler.run()
+    for unsettled in done.unknown:  # left for a person: each said where it can be seen
+        logger.warning("reservation left unsettled", extra={"item": str(unsettled)})
+    summary = done.to_dict()
+    logger.info("reconciled", extra={"changed": done.changed, **summary})
+    return summary

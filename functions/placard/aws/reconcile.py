@@ -1,0 +1,153 @@
+"""The reconciler's adapters: the ledger table scanned for what is left, stored objects by
+key, the dead-letter queues read without taking their messages, and marks of what it ended.
+
+A scan reads the whole table: fine on a schedule for the tables placard keeps (one item per
+image), and filtered on the server so only what is left comes back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from placard.aws.ledger import _deserialise, typed_key
+from placard.domain.keys import IMAGES_PREFIX, dead_letter_key
+from placard.domain.ledger_items import LedgerItem, Status
+from placard.domain.runs import UploadRun
+from placard.services.reconcile import DeadLetter, dead_letter_bodies
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+CAMPAIGN_PREFIX, RUN_PREFIX = "CAMPAIGN#", "RUN#"
+PEEK_SECONDS = 60  # how long a peeked message stays hidden: one run of the reconciler
+
+
+class DynamoStranded:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
+        self._db = dynamodb
+        self.table = table
+
+    def _scan(self, condition: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        names = {"#s": "status"} if "#s" in condition else None  # DynamoDB refuses an empty map
+        pages = self._db.get_paginator("scan").paginate(
+            TableName=self.table,
+            FilterExpression=condition,
+            ExpressionAttributeValues=values,
+            ConsistentRead=True,
+            **({"ExpressionAttributeNames": names} if names else {}),  # type: ignore[arg-type]
+        )
+        for page in pages:
+            found += [_deserialise(item) for item in page.get("Items", [])]
+        return found
+
+    def reserved_before(self, cutoff: str) -> list[LedgerItem]:
+        items = self._scan(
+            "begins_with(sk, :image) AND #s = :reserved AND updated_at < :cutoff",
+            {
+                ":image": {"S": IMAGES_PREFIX},
+                ":reserved": {"S": Status.RESERVED.value},
+                ":cutoff": {"S": cutoff},
+            },
+        )
+        return [LedgerItem.from_item(item) for item in items]
+
+    def unreported_runs(self) -> list[UploadRun]:
+        rows = self._scan(
+            "begins_with(sk, :run) AND jobs_ended >= jobs_total "
+            "AND attribute_not_exists(reports_by)",
+            {":run": {"S": RUN_PREFIX}},
+        )
+        runs = []
+        for row in rows:  # the count's own item: RUN#<sheet>#<run> (a marker holds no count)
+            sheet, _, run = str(row["sk"]).removeprefix(RUN_PREFIX).rpartition("#")
+            runs.append(UploadRun(str(row["pk"]).removeprefix(CAMPAIGN_PREFIX), sheet, run))
+        return runs
+
+
+class S3StoredObjects:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+
+    def sha256(self, key: str) -> str | None:
+        """The pipeline writes each object's sha256 in its metadata; an object without it is
+        read and hashed."""
+        try:
+            head = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        said = head.get("Metadata", {}).get("sha256")
+        if said:
+            return said
+        body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return hashlib.sha256(body).hexdigest()
+
+
+class SqsDeadLetters:
+    """Each dead-letter queue by the name of the queue it serves ("jobs", "proofs", ...)."""
+
+    def __init__(self, sqs: SQSClient, queues: dict[str, str]) -> None:
+        self._sqs = sqs
+        self.queues = queues
+
+    def peek(self) -> list[DeadLetter]:
+        letters: list[DeadLetter] = []
+        for name, url in self.queues.items():
+            seen: dict[str, tuple[str, int]] = {}
+            handles: list[str] = []
+            while True:  # each message hidden once taken, so the next receive finds others
+                reply = self._sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=10,
+                    VisibilityTimeout=PEEK_SECONDS,
+                    MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                )
+                fresh = [m for m in reply.get("Messages", []) if m["MessageId"] not in seen]
+                if not fresh:
+                    break
+                for message in fresh:
+                    count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+                    seen[message["MessageId"]] = (message.get("Body", ""), count)
+                    handles.append(message["ReceiptHandle"])
+            self._show(url, handles)
+            letters += dead_letter_bodies(name, seen.values())
+        return letters
+
+    def _show(self, url: str, handles: list[str]) -> None:
+        """Visible again at once: each message stays for a redrive, or a person."""
+        for start in range(0, len(handles), 10):
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    for i, handle in enumerate(handles[start : start + 10])
+                ],
+            )
+
+
+class DynamoDeadLetterMarks:
+    def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
+        self._db = dynamodb
+        self.table = table
+
+    def marked(self, job_id: str, attempt: int) -> bool:
+        reply = self._db.get_item(
+            TableName=self.table,
+            Key=typed_key(dead_letter_key(job_id, attempt)),
+            ConsistentRead=True,
+        )
+        return "Item" in reply
+
+    def mark(self, job_id: str, attempt: int, reason: str) -> None:
+        self._db.put_item(
+            TableName=self.table,
+            Item={**typed_key(dead_letter_key(job_id, attempt)), "reason": {"S": reason}},
+        )

@@ -1,0 +1,278 @@
+"""What a crash left behind, put right on a schedule (docs/design.md, "Every job ends").
+
+- A reservation still `reserved` after the worker's timeout: its image stored -> charged (the
+  sha256 of the stored object); its request never sent -> released (refunded, costs nothing);
+  sent and not stored -> reported, kept as it is (the provider may have billed it).
+- A job whose message sits in a dead-letter queue, not yet ended -> ended `failed` with its
+  reason, by the same path as the worker's last receive, once.
+- An upload whose count is complete and whose reports nobody asked for -> its reports.
+
+Every step looks before it writes, so a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from placard.domain.jobs import Job
+from placard.domain.keys import image_key, job_key
+from placard.domain.ledger_items import LedgerItem, Status
+from placard.domain.ports import (
+    AssetStore,
+    Budgets,
+    JobRecords,
+    Ledger,
+    ProofRequests,
+    ReportRequests,
+)
+from placard.domain.rounds import Round
+from placard.domain.runs import UploadRun
+from placard.services.endings import JobEndings
+from placard.services.pipeline import EXTENSIONS, SENT
+
+RECONCILER = "reconciler"  # who claimed a run's reports, when it was this
+EXTENSIONS_TRIED = (*EXTENSIONS.values(), "bin")  # every extension the pipeline stores under
+NEVER_SENT = "released by the reconciler: its delivery stopped before the provider was called"
+UNKNOWN = "outcome unknown: sent to the provider, no image stored"
+
+
+class Stranded(Protocol):
+    """What is left in the ledger table, found by scanning it."""
+
+    def reserved_before(self, cutoff: str) -> list[LedgerItem]:
+        """Every image attempt still `reserved` whose last write is older than `cutoff`."""
+
+    def unreported_runs(self) -> list[UploadRun]:
+        """Uploads whose every job has ended and whose reports nobody has claimed."""
+
+
+class StoredObjects(Protocol):
+    def sha256(self, key: str) -> str | None:
+        """The sha256 of the object at `key` in the assets bucket; None when nothing is."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    queue: str  # "jobs", "proofs" or "derivatives": which function's queue it died in
+    body: dict[str, Any]
+    receives: int
+
+
+class DeadLetters(Protocol):
+    def peek(self) -> list[DeadLetter]:
+        """Every message in the dead-letter queues, left there (redrive sends them back)."""
+
+
+class DeadLetterMarks(Protocol):
+    def marked(self, job_id: str, attempt: int) -> bool: ...
+
+    def mark(self, job_id: str, attempt: int, reason: str) -> None:
+        """The round's dead letter has been ended; kept so a second run leaves it be."""
+
+
+class ReportClaims(Protocol):
+    def has_ended(self, run: UploadRun, job_id: str) -> bool: ...
+
+    def claim_reports(self, run: UploadRun, claimant: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Unsettled:
+    campaign: str
+    job_id: str
+    image: int
+    attempt: int
+    reason: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.campaign} job {self.job_id} image {self.image} attempt {self.attempt}: "
+            f"{self.reason}"
+        )
+
+
+@dataclass
+class Reconciled:
+    """What one run did; a second run right after it reports only `unknown` again."""
+
+    charged: list[str] = field(default_factory=list)  # the stored keys
+    released: list[str] = field(default_factory=list)  # "<job>#<image>#<attempt>"
+    unknown: list[Unsettled] = field(default_factory=list)  # left, with their reason
+    ended: list[str] = field(default_factory=list)  # job ids ended from a dead letter
+    reports: list[UploadRun] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return len(self.charged) + len(self.released) + len(self.ended) + len(self.reports)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "charged": self.charged,
+            "released": self.released,
+            "unknown": [str(u) for u in self.unknown],
+            "ended": self.ended,
+            "reports": [run.to_dict() for run in self.reports],
+        }
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Reconciler:
+    ledger: Ledger
+    stranded: Stranded
+    objects: StoredObjects
+    assets: AssetStore
+    budgets: Budgets
+    dead_letters: DeadLetters
+    marks: DeadLetterMarks
+    progress: ReportClaims
+    records: JobRecords
+    endings: JobEndings
+    proof_requests: ProofRequests
+    reports: ReportRequests
+    after_seconds: float  # the worker's timeout: no delivery is still at work past it
+    now: Callable[[], datetime] = field(default=utc_now)
+
+    def run(self) -> Reconciled:
+        done = Reconciled()
+        self.settle(done)
+        self.end_dead_letters(done)
+        self.report(done)
+        return done
+
+    # Reservations.
+
+    def settle(self, done: Reconciled) -> None:
+        now = self.now()
+        cutoff = (now - timedelta(seconds=self.after_seconds)).isoformat(timespec="milliseconds")
+        stamp = now.isoformat(timespec="milliseconds")
+        for item in self.stranded.reserved_before(cutoff):
+            stored = self._stored(item)
+            if stored is not None:
+                key, sha256 = stored
+                self._charge(item, key, sha256, stamp)
+                done.charged.append(key)
+            elif not item.reason and not item.unknown_outcomes:
+                # The budget is not given back: whether it was taken is not known, and a
+                # budget holding a little too much is never exceeded (invariant 3).
+                self.ledger.save(
+                    item.but(status=Status.REFUNDED, cost_usd=Decimal(0), reason=NEVER_SENT,
+                             updated_at=stamp)
+                )  # fmt: skip
+                done.released.append(f"{item.job_id}#{item.image_index}#{item.attempt}")
+            else:
+                said = item.reason if item.reason != SENT else UNKNOWN
+                done.unknown.append(
+                    Unsettled(item.campaign, item.job_id, item.image_index, item.attempt, said)
+                )
+
+    def _stored(self, item: LedgerItem) -> tuple[str, str] | None:
+        for extension in EXTENSIONS_TRIED:
+            key = image_key(
+                item.campaign, item.job_id, item.image_index, extension, attempt=item.attempt
+            )
+            sha256 = self.objects.sha256(key)
+            if sha256 is not None:
+                return key, sha256
+        return None
+
+    def _charge(self, item: LedgerItem, key: str, sha256: str, stamp: str) -> None:
+        """Charged what the pipeline charges an answer it cannot price: the estimate when
+        there is one, else the reservation; the budget gets back what the charge leaves."""
+        cost = item.estimate_usd or item.cost_usd
+        self.ledger.save(
+            item.but(
+                status=Status.CHARGED,
+                s3_key=key,
+                sha256=sha256,
+                cost_usd=cost,
+                estimated=cost != item.unit_price,
+                reason="",
+                updated_at=stamp,
+            )
+        )
+        # A stored image was answered, so its reservation was taken from the budget.
+        job = self._job(item.campaign, item.job_id)
+        if job is not None and job.origin.get("budget"):
+            self.budgets.give_back(item.campaign, item.cost_usd - cost)
+
+    def _job(self, campaign: str, job_id: str) -> Job | None:
+        try:
+            return Job.from_json(self.assets.read(job_key(campaign, job_id)).decode())
+        except Exception:
+            return None
+
+    # Dead letters.
+
+    def end_dead_letters(self, done: Reconciled) -> None:
+        for letter in self.dead_letters.peek():
+            job, round_, why = self._read(letter)
+            if job is None or self.marks.marked(job.job_id, round_.attempt):
+                continue
+            if self._has_ended(job):
+                self.marks.mark(job.job_id, round_.attempt, "ended before")
+                continue
+            reason = f"gave up after every retry ({letter.queue} queue, {letter.receives} " \
+                     f"deliveries): {why or self._last_reason(job, round_)}"  # fmt: skip
+            if letter.queue == "jobs" and round_.attempt > 1:
+                # A re-roll: the images of earlier rounds are delivered (as the worker does).
+                self.proof_requests.send(job, round_, [], "failed", reason)
+            else:
+                self.endings.ended(job, "failed", reason)
+            self.marks.mark(job.job_id, round_.attempt, reason)
+            done.ended.append(job.job_id)
+
+    @staticmethod
+    def _read(letter: DeadLetter) -> tuple[Job | None, Round, str]:
+        body = letter.body
+        try:
+            if letter.queue == "jobs":
+                return Job.from_dict(body), Round.from_dict(body.get("round")), ""
+            job = Job.from_dict(body["job"])
+        except (KeyError, TypeError, ValueError):
+            return None, Round(), ""
+        what = "its images could not be read back" if letter.queue == "proofs" else (
+            "its review copies could not be made"
+        )  # fmt: skip
+        return job, Round.from_dict(body.get("round")), what
+
+    def _has_ended(self, job: Job) -> bool:
+        if job.origin.get("api"):
+            record = self.records.get(job.job_id)
+            return record is None or bool(record.ended)
+        run = UploadRun.of(job)
+        return run is None or self.progress.has_ended(run, job.job_id)
+
+    def _last_reason(self, job: Job, round_: Round) -> str:
+        items = self.ledger.job_items(job.campaign, job.job_id)
+        said = [i.reason for i in items if i.attempt == round_.attempt and i.reason]
+        return said[-1] if said else "the function stopped before it could say why"
+
+    # Reports.
+
+    def report(self, done: Reconciled) -> None:
+        for run in self.stranded.unreported_runs():
+            if self.progress.claim_reports(run, RECONCILER):
+                self.reports.send(run)
+                done.reports.append(run)
+
+
+def dead_letter_bodies(queue: str, bodies: Iterable[tuple[str, int]]) -> list[DeadLetter]:
+    """Messages as SQS hands them (body, receive count), as DeadLetters; a body that is not
+    JSON is kept as an empty one (it names no job, so it is left for a person)."""
+    letters = []
+    for text, receives in bodies:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = {}
+        letters.append(DeadLetter(queue, body if isinstance(body, dict) else {}, receives))
+    return letters
