@@ -54,6 +54,8 @@ def run_job(
     round_ = Round.from_dict(job.get("round"))
     outcome = parts.pipeline.run(Job.from_dict(job), round_, deadline=deadline).to_dict()
     metrics.add_metric("ImagesCharged", MetricUnit.Count, len(outcome["images"]))
+    # What this round charged; template.yaml's SpendAlarm sums it per hour.
+    metrics.add_metric("SpendUSD", MetricUnit.NoUnit, float(outcome["cost_usd"]))
     logger.info("job finished", extra=outcome)
     return outcome
 
