@@ -62,10 +62,22 @@ class S3Uploads:
         try:
             self._s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("404", "NoSuchKey", "NotFound"):
                 return False
+            if code in ("403", "AccessDenied", "Forbidden"):
+                return self._listed(key, exc)
             raise
         return True
+
+    def _listed(self, key: str, refused: ClientError) -> bool:
+        """S3 answers a missing key 403 when the reader may not list where it would be
+        (template.yaml grants the list under campaigns/ only): listing the key itself tells
+        missing from refused. Listed, the object is there and the refusal is real."""
+        listing = self._s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        if any(item.get("Key") == key for item in listing.get("Contents", [])):
+            raise refused
+        return False
 
     def metadata(self, key: str) -> dict[str, str]:
         # S3 keeps user metadata names in lower case; some servers title-case the headers.
