@@ -206,3 +206,34 @@ def test_text_regions_are_found_eight_connected_whatever_their_shape() -> None:
     regions = sorted(reader_module._regions(mask))
     # Then each is one region, boxed by its inclusive corners
     assert regions == [(0, 0, 2, 2), (2, 4, 2, 4), (5, 0, 7, 2), (9, 1, 10, 3)]
+
+
+@pytest.mark.parametrize(
+    ("size", "seen"),
+    [
+        ((1024, 1024), (736, 736)),
+        ((1024, 1536), (736, 1088)),
+        ((1536, 1024), (1088, 736)),
+        ((2000, 1125), (1312, 736)),
+        ((300, 100), (2208, 736)),
+    ],
+)
+def test_the_detector_sees_the_shorter_side_at_736_px_whatever_the_image(
+    size: tuple[int, int], seen: tuple[int, int]
+) -> None:
+    # Given an image of this size (a generated image, a large one already capped at 2000 px,
+    # an edit's small area)
+    # When the detector's input size is chosen
+    # Then its shorter side is 736 px, scaled down as well as up, sides multiples of 32
+    assert reader_module._detection_size(*size) == seen
+
+
+def test_pixels_go_to_the_models_as_bgr_planes_in_minus_one_to_one() -> None:
+    # Given a 2x1 image, one red and one white pixel
+    image = Image.new("RGB", (2, 1), (255, 255, 255))
+    image.putpixel((0, 0), (255, 0, 0))
+    # When it is made a tensor
+    tensor = reader_module._tensor(image)
+    # Then it is three planes, blue, green, red, each byte mapped to (value / 255 - 0.5) / 0.5
+    assert tensor.dtype == np.float32
+    assert tensor.tolist() == [[[-1.0, 1.0]], [[-1.0, 1.0]], [[1.0, 1.0]]]
