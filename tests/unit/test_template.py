@@ -152,7 +152,7 @@ def test_no_function_without_a_policy_and_no_unused_grant() -> None:
 
 
 def test_readers_of_source_images_may_list_campaigns_so_missing_is_404() -> None:
-    for logical_id in ("ApiFunction", "WorkerFunction"):
+    for logical_id in ("ApiFunction", "WorkerFunction", "IngestFunction", "ReportFunction"):
         statements = [
             s
             for policy in FUNCTIONS[logical_id]["Properties"]["Policies"]
