@@ -1,0 +1,240 @@
+"""The worker's peak memory (RSS, as Lambda bills it), to size WorkerFunction's MemorySize.
+
+Each case runs the worker handler in a fresh interpreter, as a Lambda container runs it: the
+handler imported (Lambda's init), then one invocation with the case's SQS batch, against the
+image-API emulator (OpenAI's wire, the worker's largest answers: base64 in JSON) and the local
+cloud's moto server, which runs in a process of its own so its objects are not counted. The
+child reports `ru_maxrss`, the peak resident set of its whole life, imports included.
+
+Cases: the largest edit placard allows (a 3840x2160 photo-like source and its mask, composited
+back), 4-image jobs, and N one-image jobs in one invocation (a batch, however the handler runs
+its records: one after another, or at once).
+
+    python bench/worker_memory.py [--latency S] [--batches 1,5,10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "functions"), str(ROOT / "local"), str(ROOT / "emulator")]
+
+KEY = "bench-key"
+EDIT_SIZE = (3840, 2160)  # the largest size placard accepts (docs/design.md §6)
+
+
+def child() -> None:
+    """In a fresh interpreter: import the worker (its init), run one invocation with the
+    messages on stdin, print the peak RSS and the reply as JSON."""
+    messages = json.load(sys.stdin)
+    started = time.perf_counter()
+    from handlers import worker
+    from placard_local.cloud import LocalContext, sqs_event
+
+    init_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    event = sqs_event(messages, os.environ["BENCH_QUEUE_ARN"], "us-east-1")
+    reply = worker.handler(event, LocalContext("WorkerFunction", 600))
+    print(
+        json.dumps(
+            {
+                "init_mb": init_mb,
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "seconds": time.perf_counter() - started,
+                "failures": len(reply["batchItemFailures"]),
+            }
+        )
+    )
+
+
+@contextmanager
+def emulator(latency: float) -> Iterator[str]:
+    command = [sys.executable, "-m", "placard_emulator", "--latency", str(latency)]
+    process = subprocess.Popen(
+        [*command, "--api-key", KEY],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path[:3])},
+    )
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def photo(width: int, height: int) -> bytes:
+    """A photo-like PNG (gradients and grain, so it compresses as a photo does, not as a flat
+    colour would), and its mask: opaque, with a transparent sign-sized area to edit."""
+    from PIL import Image
+
+    rng = random.Random(7)
+    small = Image.new("RGB", (width // 8, height // 8))
+    small.putdata(
+        [
+            (x * 255 // (width // 8), y * 255 // (height // 8), rng.randrange(256))
+            for y in range(height // 8)
+            for x in range(width // 8)
+        ]
+    )
+    image = small.resize((width, height), Image.Resampling.BICUBIC)
+    grain = Image.effect_noise((width, height), 24).convert("RGB")
+    image = Image.blend(image, grain, 0.15)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def mask(width: int, height: int) -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 255))
+    ImageDraw.Draw(image).rectangle((width // 4, height // 3, width // 2, height // 2), fill=0)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def jobs_for(case: str, count: int) -> list[Any]:
+    from placard.domain.jobs import Job, Mode, Quality, Size
+    from placard.domain.templates import default_catalogue
+
+    catalogue = default_catalogue()
+    if case == "edit":
+        template = catalogue["sign-text-swap"]
+        return [
+            Job(
+                campaign="bench",
+                template=template.name,
+                template_version=template.version,
+                variables={"new_text": "Grand opening Saturday"},
+                quality=Quality.HIGH,
+                size=None,
+                mode=Mode.EDIT,
+                row_id=str(i),
+                source_image="campaigns/bench/source.png",
+                mask="campaigns/bench/mask.png",
+            )
+            for i in range(count)
+        ]
+    template = catalogue["social-square"]
+    width, height, n = {"4x1024": (1024, 1024, 4), "4x1536": (1024, 1536, 4)}.get(
+        case, (1024, 1024, 1)
+    )
+    return [
+        Job(
+            campaign="bench",
+            template=template.name,
+            template_version=template.version,
+            variables={"product": "Cold brew", "headline": "Summer in a Can", "cta": "Try it"},
+            quality=Quality.LOW,
+            size=Size.parse(f"{width}x{height}"),
+            n=n,
+            row_id=f"{case}-{i}",
+        )
+        for i in range(count)
+    ]
+
+
+def measure(cloud: Any, case: str, count: int) -> dict[str, Any]:
+    """Queue `count` jobs of the case, take them as Lambda's poller would, and run them in
+    one invocation of a fresh worker process."""
+    sqs, queue = cloud.client("sqs"), cloud.stack.physical["JobsQueue"]
+    jobs = jobs_for(case, count)
+    for job in jobs:
+        sqs.send_message(QueueUrl=queue, MessageBody=job.to_json())
+    messages: list[dict[str, Any]] = []
+    while len(messages) < count:
+        messages += sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+    env = {**os.environ, "BENCH_QUEUE_ARN": cloud.stack.arn("JobsQueue")}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path[:3])
+    done = subprocess.run(
+        [sys.executable, __file__, "--child"],
+        input=json.dumps(messages),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    for message in messages:
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=2.0, help="the emulator's s an image")
+    parser.add_argument("--batches", default="1,5,10", help="one-image jobs an invocation")
+    parser.add_argument("--edits", default="5,10", help="largest edits an invocation")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child()
+        return
+    from placard_local.cloud import local_cloud
+
+    with emulator(args.latency) as url:
+        os.environ.update(
+            {
+                "OPENAI_BASE_URL": f"{url}/v1",
+                "OPENAI_API_KEY": KEY,
+                "PLACARD_PROVIDER": "openai",
+            }
+        )
+        with local_cloud({"Provider": "openai"}) as cloud:
+            cloud.client("s3").put_object(
+                Bucket=cloud.uploads_bucket,
+                Key="campaigns/bench/source.png",
+                Body=photo(*EDIT_SIZE),
+            )
+            cloud.client("s3").put_object(
+                Bucket=cloud.uploads_bucket, Key="campaigns/bench/mask.png", Body=mask(*EDIT_SIZE)
+            )
+            cases = [
+                ("edit 3840x2160, source and mask", "edit", 1),
+                *[(f"{n} edits 3840x2160 in one invocation", "edit", n) for n in edits(args)],
+                ("4 images 1024x1024", "4x1024", 1),
+                ("4 images 1024x1536", "4x1536", 1),
+                *[(f"{n} jobs of 1 image in one invocation", "one", n) for n in batches(args)],
+            ]
+            print(
+                f"emulator latency {args.latency} s an image, OpenAI's wire, "
+                f"python {sys.version.split()[0]}\n"
+            )
+            print("| case | peak RSS MB | after init MB | s | failed records |")
+            print("|---|---:|---:|---:|---:|")
+            for title, case, count in cases:
+                r = measure(cloud, case, count)
+                print(
+                    f"| {title} | {r['peak_mb']:.0f} | {r['init_mb']:.0f} | "
+                    f"{r['seconds']:.1f} | {r['failures']} |",
+                    flush=True,
+                )
+
+
+def batches(args: argparse.Namespace) -> list[int]:
+    return [int(n) for n in args.batches.split(",") if n]
+
+
+def edits(args: argparse.Namespace) -> list[int]:
+    return [int(n) for n in args.edits.split(",") if n]
+
+
+if __name__ == "__main__":
+    main()
