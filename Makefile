@@ -9,17 +9,40 @@ PYTEST := $(BIN)/pytest -n 2
 BENCHES = $(sort $(wildcard bench/*.py))
 
 .PHONY: demo test lint typecheck cfn suites unit integration e2e corpus bundle-check bench \
-	clean install checkov openapi
+	clean install checkov lock openapi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml functions/requirements.txt
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# What installs is the dev lock (every package pinned with its hashes), then placard itself
+# with no dependencies and no build isolation (setuptools comes from the lock too).
+$(VENV)/.installed: $(BIN)/python requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed
+
+# `make lock` refreshes the locks from the declared ranges (functions/requirements*.txt,
+# pyproject.toml's extras), keeping each pin that still fits; `make lock UPGRADE=1` takes the
+# newest. Lambda's: python3.12 on Linux (every wheel's hash of a pinned version is kept, so
+# an arm64 function installs from the same lock); the proof function's holds the shared pins.
+# The dev lock is this machine's python3.11 with the dev extras, held to Lambda's pins.
+LOCK := $(BIN)/uv pip compile --quiet --generate-hashes \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+LAMBDA_LOCK := $(LOCK) --python-version 3.12 --python-platform x86_64-manylinux_2_28
+
+lock: install
+	$(LAMBDA_LOCK) functions/requirements.txt -o functions/requirements.lock
+	$(LAMBDA_LOCK) functions/requirements.txt functions/requirements-proof.txt \
+		-c functions/requirements.lock -o functions/requirements-proof.lock
+	$(LAMBDA_LOCK) --no-deps functions/requirements-rapidocr.txt \
+		-o functions/requirements-rapidocr.lock
+	$(LOCK) pyproject.toml --extra dev --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -c functions/requirements.lock \
+		-o requirements-dev.lock
+	! grep -n '://' functions/*.lock requirements-dev.lock  # no index host in a lock
 
 demo: install
 	$(BIN)/placard run $(SHEET) --out $(OUT)
@@ -68,10 +91,11 @@ e2e: install  # placard run, serve and the API through the embedded cloud
 corpus: install  # broken and hostile inputs: sheets, API bodies, copy, edits, signatures
 	$(PYTEST) tests/corpus
 
-# The Lambda bundle as `sam build` makes it, under the template's runtime (python3.12): no
-# laptop module in it, every handler imports from it alone. Not part of `make test`: it
-# installs functions/requirements.txt with python3.12's pip (minutes on a first run; reused
-# while requirements.txt is unchanged). CI runs it after `make test`.
+# The Lambda bundles as `sam build` makes them (functions/Makefile), under the template's
+# runtime (python3.12): no laptop module in them, unchecked-hash bytecode beside every module,
+# every handler imports from its read-only bundle alone, writing nothing. Not part of `make
+# test`: it builds the bundles from the locks (minutes, pip's cache warm or not). CI runs it
+# after `make test`.
 bundle-check: install
 	$(BIN)/python -m tests.bundle_check
 

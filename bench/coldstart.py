@@ -1,69 +1,138 @@
-"""Cold-import time of each Lambda handler module, as `python -X importtime` reports it.
+"""Cold import of each Lambda handler, as Lambda loads it from the bundle `sam build` makes.
 
-Each module is imported in a fresh interpreter (what a Lambda cold start pays before the first
-event), several times; the table shows the median and the slowest imports under it.
+Each function's folder is built as `sam build` builds it (functions/Makefile, the same target
+`make bundle-check` runs; one build for the functions that share a rule), or taken from
+--build-dir (`.aws-sam/build` after `sam build`: one folder a function). A copy is made
+read-only (chmod -R a-w, as /var/task is), and each handler is imported in a fresh python3.12
+with that folder first on sys.path, without site-packages, PYTHONDONTWRITEBYTECODE unset and
+the function's environment as the template sets it. Several runs: median and worst, and the
+direct imports that cost the most (one more run under -X importtime).
 
-    python bench/coldstart.py [--runs N]
+    python bench/coldstart.py [--runs N] [--build-dir DIR] [--no-bytecode]
+
+--no-bytecode deletes the copies' __pycache__ folders first: what sam build's python builder
+ships, so every cold start compiles what it imports (the "before" of docs/performance.md).
+Run as root (which writes through chmod), each import runs in a user namespace where the
+copy is a read-only mount.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Every function's handler module, as template.yaml names them.
-HANDLERS = sorted(
-    set(re.findall(r"Handler: (handlers\.\w+)\.handler", (ROOT / "template.yaml").read_text()))
+sys.path.insert(0, str(ROOT))
+
+from placard_local.stack import Stack  # noqa: E402
+from tests.bundle_check import (  # noqa: E402
+    BUILD,
+    build_groups,
+    environment,
+    lambda_environment,
+    runtime_interpreter,
 )
+
 LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)")
+# Timed inside the interpreter, as Lambda's init times the handler's module: wall and CPU
+# milliseconds (the CPU time moves less when other work shares the machine's cores).
+PROBE = """
+import importlib, sys, time
+sys.path.insert(0, sys.argv[1])
+wall, cpu = time.perf_counter(), time.process_time()
+importlib.import_module(sys.argv[2])
+print((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000)
+"""
+RO_MOUNT = 'mount --bind -o ro "$0" "$0" && exec "$@"'
 
 
-def import_times(module: str) -> tuple[int, dict[str, int]]:
-    """One cold interpreter: total microseconds, and cumulative microseconds of each module
-    the handler imports directly."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "PYTHONDONTWRITEBYTECODE": "0"}
-    env.pop("AWS_ENDPOINT_URL", None)
+def read_only_copy(source: Path, into: Path, bytecode: bool) -> Path:
+    copy = into / source.name
+    shutil.copytree(source, copy, symlinks=True)
+    if not bytecode:
+        for cache in list(copy.rglob("__pycache__")):
+            shutil.rmtree(cache)
+    subprocess.run(["chmod", "-R", "a-w", copy], check=True)
+    return copy
+
+
+def one_import(python: Path, task: Path, module: str, env: dict[str, str], *flags: str) -> str:
+    command = [str(python), "-S", *flags, "-c", PROBE, str(task), module]
+    if os.geteuid() == 0:  # root writes through chmod: a read-only mount, as Lambda's
+        command = ["unshare", "-rm", "sh", "-c", RO_MOUNT, str(task), *command]
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        command,
+        cwd=task,
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    total, direct = 0, {}
-    for match in LINE.finditer(done.stderr):
-        depth = (len(match[3]) - 1) // 2
-        if depth == 0:
-            total += int(match[2])
-        elif depth == 1 and match[4] != module:
+    return done.stdout.strip() if not flags else done.stderr
+
+
+def heaviest(importtime: str, module: str, count: int = 4) -> str:
+    direct: dict[str, int] = {}
+    for match in LINE.finditer(importtime):
+        if (len(match[3]) - 1) // 2 == 1 and match[4] != module:
             direct[match[4]] = int(match[2])
-    return total, direct
+    top = sorted(direct.items(), key=lambda kv: -kv[1])[:count]
+    return ", ".join(f"{name} {us / 1000:.0f}" for name, us in top)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--build-dir", type=Path, help="one folder a function (sam build's)")
+    parser.add_argument("--no-bytecode", action="store_true", help="strip __pycache__ first")
     args = parser.parse_args()
-    print(
-        f"python {platform.python_version()} on {platform.machine()}, median of {args.runs} runs\n"
-    )
-    print("| handler module | cold import (ms) | heaviest imports (ms) |")
-    print("|---|---:|---|")
-    for module in HANDLERS:
-        import_times(module)  # warm the bytecode cache, as a deployed package has it
-        runs = [import_times(module) for _ in range(args.runs)]
-        totals = [total / 1000 for total, _ in runs]
-        heaviest = sorted(runs[-1][1].items(), key=lambda kv: -kv[1])[:4]
-        top = ", ".join(f"{name} {us / 1000:.0f}" for name, us in heaviest)
-        print(f"| `{module}` | {statistics.median(totals):.0f} | {top} |")
+    stack = Stack.load(ROOT / "template.yaml")
+    runtime = str(stack.template["Globals"]["Function"]["Runtime"])
+    python = runtime_interpreter(runtime)
+    if python is None:
+        sys.exit(f"no {runtime} on PATH or in pyenv")
+    functions = stack.functions()
+    if args.build_dir:
+        folders = {name: args.build_dir / name for name in functions}
+    else:
+        folders = build_groups(python, stack, ROOT / "functions")
+    opt = BUILD / "opt"
+    layer = stack.layer_content(ROOT)
+    shutil.rmtree(opt, ignore_errors=True)
+    shutil.copytree(layer, opt) if layer else opt.mkdir(parents=True)
+    print(f"{python} ({runtime}), {args.runs} runs a handler, read-only copies, "
+          f"{'no bytecode' if args.no_bytecode else 'bytecode as built'}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")  # fmt: skip
+    print("| handler | median (ms) | worst (ms) | median CPU (ms) | heaviest direct imports (ms) |")
+    print("|---|---:|---:|---:|---|")
+    with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
+        copies: dict[Path, Path] = {}
+        for name in sorted(functions):
+            source = folders[name].resolve()
+            if source not in copies:
+                into = Path(scratch) / str(len(copies))
+                into.mkdir()
+                copies[source] = read_only_copy(source, into, not args.no_bytecode)
+            task = copies[source]
+            module = functions[name].handler.rsplit(".", 1)[0]
+            env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME")}
+            env |= lambda_environment(name, environment(stack, name, opt), task)
+            runs = [one_import(python, task, module, env).split() for _ in range(args.runs)]
+            times, cpu = [float(w) for w, _ in runs], [float(c) for _, c in runs]
+            top = heaviest(one_import(python, task, module, env, "-X", "importtime"), module)
+            print(f"| `{module}` | {statistics.median(times):.0f} | {max(times):.0f} | "
+                  f"{statistics.median(cpu):.0f} | {top} |", flush=True)  # fmt: skip
+        for copy in copies.values():
+            subprocess.run(["chmod", "-R", "u+w", copy], check=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,36 +1,35 @@
-"""The Lambda bundle as `sam build` makes it, checked (`make bundle-check`).
+"""The Lambda bundles as `sam build` makes them, checked (`make bundle-check`).
 
-`sam build` installs functions/requirements.txt into a folder with the runtime's pip and puts
-the CodeUri (functions/) beside it; on Lambda that folder is all a function has, plus the
-templates layer under /opt. This builds the same folder under build/bundle/ and, with the
-template's runtime (python3.12), checks that:
+Every function's Metadata says `BuildMethod: makefile`: `sam build` runs its target in
+functions/Makefile, which installs the locks and compiles everything to python3.12 bytecode.
+This runs the same targets into build/bundle/<Function>/ (once for the functions whose
+recipe is the same: the light ones share a rule) and, with the template's runtime
+(python3.12), checks that each folder:
 
-- no laptop module is in it (the local package, moto, tqdm, waitress, or a module of the
-  laptop's under placard/ or handlers/), and nothing in functions/ shadows a dependency;
-- every handler in template.yaml imports from that folder alone (no site-packages, no
-  PYTHONPATH, no venv), with the function's environment as the template sets it: resources
-  get names as in a deployment, parameters their defaults, and /opt is the layer's content.
+- is under Lambda's 250 MB unzipped, holds no laptop module (the local package, moto, tqdm,
+  waitress, or a module of the laptop's under placard/ or handlers/), and no dependency
+  installs a name of functions/ (one would hide the other);
+- has, beside every module, its python3.12 bytecode, unchecked-hash (used from a read-only
+  /var/task whatever the sources' mtimes: no compiling at a cold start);
+- lets every handler in template.yaml import from it alone (no site-packages, no PYTHONPATH,
+  no venv) with the folder read-only and Python free to write bytecode, writing nothing, with
+  the function's environment as the template sets it: resources get names as in a
+  deployment, parameters their defaults, and /opt is the layer's content.
 
-The dependencies are installed once per requirements.txt and runtime, and kept (build/ is
-ignored by git); pip keeps its download cache where it always does (~/.cache/pip).
-
-A function whose Metadata says `BuildMethod: makefile` (the proof function, which carries the
-OCR engine) is built as `sam build` builds it, by its target in functions/Makefile, into
-build/bundle/<Function>/, every run. Its handler is imported from that folder, the folder is
-checked to be under Lambda's 250 MB unzipped and free of OpenCV, and, from it alone, an
-OnnxReader reads a draft back.
+The proof function's folder (the OCR engine) is also checked free of OpenCV, and from it
+alone an OnnxReader reads a draft back. pip keeps its download cache where it always does
+(~/.cache/pip); build/ is ignored by git.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,46 +110,46 @@ def runtime_interpreter(runtime: str) -> Path | None:
     return None
 
 
-def dependencies(python: Path, requirements: Path) -> Path:
-    """requirements.txt installed with the runtime's pip, once per its content and runtime."""
-    version = subprocess.run(
-        [python, "-c", "import sys; print(sys.version)"], check=True, capture_output=True, text=True
-    ).stdout
-    key = hashlib.sha256(requirements.read_bytes() + version.encode()).hexdigest()[:12]
-    target = BUILD / f"deps-{key}"
-    if target.is_dir():
-        return target
-    for stale in BUILD.glob("deps-*"):
-        shutil.rmtree(stale)
-    partial = BUILD / f"partial-{key}"
-    BUILD.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(partial, ignore_errors=True)
-    pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, "-r", requirements, "--target", partial], check=True)
-    partial.rename(target)  # an interrupted install is never taken for a finished one
-    return target
-
-
-def assemble(deps: Path, functions: Path, task: Path) -> None:
-    """The deployment folder: the dependencies, then the CodeUri's content over them."""
-    shutil.rmtree(task, ignore_errors=True)
-    shutil.copytree(deps, task, symlinks=True, copy_function=_link_or_copy)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(functions, task, symlinks=True, dirs_exist_ok=True, ignore=ignore)
-
-
-def _link_or_copy(source: str, target: str) -> None:
-    """Hard links are a copy the build never writes through, made in no time."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
-def shadowed(deps: Path, functions: Path) -> list[str]:
-    """Names in functions/ that a dependency also installs at the top (one would hide the other)."""
+def shadowed(task: Path, functions: Path) -> list[str]:
+    """Names in functions/ that a dependency installed in the bundle also installs at the top
+    (the build copies functions/ over it: one would hide the other)."""
     ours = {p.name for p in functions.iterdir() if p.name != "__pycache__"}
-    return sorted(ours & {p.name for p in deps.iterdir()})
+    theirs = {
+        line.split(",", 1)[0].split("/", 1)[0]
+        for record in task.glob("*.dist-info/RECORD")
+        for line in record.read_text().splitlines()
+    }
+    return sorted(ours & ({name.removesuffix(".py") for name in theirs} | theirs))
+
+
+# A pyc's header: magic (4 bytes), then flags: bit 0 hash-based, bit 1 check the source.
+UNCHECKED_HASH = 0b01
+
+
+def bytecode_problems(task: Path, cache_tag: str) -> list[str]:
+    """Modules in the bundle without unchecked-hash bytecode for the runtime (`cache_tag` is
+    its sys.implementation.cache_tag, such as cpython-312)."""
+    problems = []
+    for source in sorted(task.rglob("*.py")):
+        pyc = source.parent / "__pycache__" / f"{source.stem}.{cache_tag}.pyc"
+        where = source.relative_to(task)
+        if not pyc.is_file():
+            problems.append(f"{where}: no {pyc.name}")
+            continue
+        flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+        if flags != UNCHECKED_HASH:
+            kind = "checked-hash" if flags & 0b01 else "timestamp"
+            problems.append(f"{where}: {kind} bytecode, not unchecked-hash")
+    return problems
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `folder` with its size and modification time."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
 
 
 def laptop_modules(task: Path, laptop_names: Iterable[str]) -> list[str]:
@@ -185,7 +184,10 @@ def environment(stack: Stack, function: str, opt: Path) -> dict[str, str]:
 
 
 def import_alone(python: Path, task: Path, handler: str, env: dict[str, str]) -> list[str]:
-    """Problems importing `handler` from the bundle alone (none when it imports)."""
+    """Problems importing `handler` from the bundle alone (none when it imports), and any
+    file the import wrote into it (Python writes the bytecode it had to compile, unless the
+    folder is read-only to it: Lambda's is, so there each cold start would compile again)."""
+    before = snapshot(task)
     answer = subprocess.run(
         [python, "-I", "-S", "-c", PROBE, str(task), handler],
         cwd=task,
@@ -194,10 +196,12 @@ def import_alone(python: Path, task: Path, handler: str, env: dict[str, str]) ->
         text=True,
         timeout=120,
     )
+    written = sorted(set(snapshot(task).items()) - set(before.items()))
     if answer.returncode != 0:
         return answer.stderr.strip().splitlines()[-3:]
     found = json.loads(answer.stdout.strip().splitlines()[-1])
     problems = [f"imported from outside the bundle: {m}" for m in found["outside"]]
+    problems += [f"wrote {path} into the bundle" for path, _ in written]
     if not found["callable"]:
         problems.append(f"{handler} is not callable")
     return problems
@@ -212,9 +216,32 @@ def made_functions(stack: Stack) -> list[str]:
     )
 
 
+def recipe(function: str, functions: Path) -> str:
+    """What `make build-<function>` would run (functions sharing a rule and its variables
+    share a recipe, and so a bundle)."""
+    return subprocess.run(
+        ["make", "--no-print-directory", "-n", "-C", functions, f"build-{function}",
+         "ARTIFACTS_DIR=@", "PYTHON=python3.12"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+
+
+def build_groups(python: Path, stack: Stack, functions: Path) -> dict[str, Path]:
+    """Every made function's folder, built once for each distinct recipe."""
+    built: dict[str, Path] = {}
+    folders = {}
+    for name in made_functions(stack):
+        steps = recipe(name, functions)
+        if steps not in built:
+            built[steps] = build_with_make(python, name, functions)
+        folders[name] = built[steps]
+    return folders
+
+
 def build_with_make(python: Path, function: str, functions: Path) -> Path:
     """The function's folder as `sam build` makes it: `make build-<function>` with
-    ARTIFACTS_DIR, the runtime's interpreter for pip (which fetches wheels for Lambda's)."""
+    ARTIFACTS_DIR, the runtime's interpreter for pip (which fetches wheels for Lambda's) and
+    for the bytecode."""
     task = BUILD / function
     shutil.rmtree(task, ignore_errors=True)
     task.mkdir(parents=True)
@@ -260,30 +287,48 @@ def read_alone(python: Path, task: Path, env: dict[str, str]) -> tuple[str, tupl
     return timing, tuple(problems)
 
 
-def proof_bundle_outcomes(
-    python: Path, stack: Stack, function: str, functions: Path, opt: Path, laptop_names: list[str]
-) -> tuple[Path, list[Outcome]]:
-    started = time.monotonic()
-    task = build_with_make(python, function, functions)
+def bundle_outcomes(
+    python: Path, names: list[str], task: Path, functions: Path, laptop_names: list[str]
+) -> list[Outcome]:
+    """One built folder, shared by the functions `names`."""
+    label = names[0] if len(names) == 1 else f"{names[0]} (and {', '.join(names[1:])})"
     size = megabytes(task)
-    env = lambda_environment(function, environment(stack, function, opt))
+    cache_tag = subprocess.run(
+        [python, "-c", "import sys; print(sys.implementation.cache_tag)"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    bytecode = bytecode_problems(task, cache_tag)
+    modules = sum(1 for _ in task.rglob("*.py"))
+    return [
+        Outcome(f"{label}: built by functions/Makefile: {task.relative_to(ROOT)}, {size:.0f} MB",
+                size_problems(size)),
+        Outcome(f"{label}: no laptop module in it", tuple(laptop_modules(task, laptop_names))),
+        Outcome(f"{label}: nothing in functions/ shadows a dependency",
+                tuple(shadowed(task, functions))),
+        Outcome(f"{label}: each of its {modules} modules has unchecked-hash {cache_tag} bytecode",
+                (*bytecode[:5], *([f"... {len(bytecode)} in all"] if len(bytecode) > 5 else []))),
+    ]  # fmt: skip
+
+
+def proof_outcomes(python: Path, task: Path, env: dict[str, str]) -> list[Outcome]:
     timing, read_problems = read_alone(python, task, env)
     opencv = [name for name in NOT_IN_PROOF_BUNDLE if (task / name).exists()]
-    return task, [
-        Outcome(
-            f"{function}: built by functions/Makefile in {time.monotonic() - started:.0f} s: "
-            f"{task.relative_to(ROOT)}, {size:.0f} MB",
-            size_problems(size),
-        ),
-        Outcome(f"{function}: no OpenCV or rapidocr pipeline dependency in it", tuple(opencv)),
-        Outcome(f"{function}: no laptop module in it", tuple(laptop_modules(task, laptop_names))),
-        Outcome(f"{function}: an OnnxReader reads a draft from it alone ({timing})", read_problems),
-    ]
+    return [
+        Outcome("ProofFunction: no OpenCV or rapidocr pipeline dependency in it", tuple(opencv)),
+        Outcome(f"ProofFunction: an OnnxReader reads a draft from it alone ({timing})",
+                read_problems),
+    ]  # fmt: skip
 
 
-def lambda_environment(function: str, variables: dict[str, str]) -> dict[str, str]:
-    """What Lambda itself sets, with dummy credentials: importing must not need real ones."""
+def lambda_environment(function: str, variables: dict[str, str], task: Path) -> dict[str, str]:
+    """What Lambda itself sets, with dummy credentials: importing must not need real ones.
+    LAMBDA_TASK_ROOT matters: outside Lambda the X-Ray SDK (Powertools' Tracer) builds a
+    botocore client at import for its sampling rules, which in Lambda it does not."""
     return {
+        "LAMBDA_TASK_ROOT": str(task),
+        "LAMBDA_RUNTIME_DIR": "/var/runtime",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "bundle-check",
@@ -301,10 +346,7 @@ def check(root: Path = ROOT) -> list[Outcome]:
     if python is None:
         return [Outcome(f"an interpreter for {runtime}", (f"no {runtime} on PATH or in pyenv",))]
     functions = root / str(stack.template["Globals"]["Function"]["CodeUri"])
-    started = time.monotonic()
-    deps = dependencies(python, functions / "requirements.txt")
-    task, opt = BUILD / "task", BUILD / "opt"
-    assemble(deps, functions, task)
+    opt = BUILD / "opt"
     layer = stack.layer_content(root)
     shutil.rmtree(opt, ignore_errors=True)
     if layer is not None:
@@ -312,25 +354,40 @@ def check(root: Path = ROOT) -> list[Outcome]:
     else:
         opt.mkdir(parents=True)
     laptop_names = [p.stem for p in LOCAL_PACKAGE.glob("*.py") if p.stem != "__init__"]
+    unmade = sorted(set(stack.functions()) - set(made_functions(stack)))
+    started = time.monotonic()
+    tasks = build_groups(python, stack, functions)
     outcomes = [
-        Outcome(
-            f"bundle built with {python} in {time.monotonic() - started:.0f} s: "
-            f"{task.relative_to(root)}, {megabytes(task):.0f} MB",
-            size_problems(megabytes(task)),
-        ),
-        Outcome("nothing in functions/ shadows a dependency", tuple(shadowed(deps, functions))),
-        Outcome("no laptop module in the bundle", tuple(laptop_modules(task, laptop_names))),
-    ]
-    tasks = dict.fromkeys(stack.functions(), task)
-    for name in made_functions(stack):
-        tasks[name], made = proof_bundle_outcomes(python, stack, name, functions, opt, laptop_names)
-        outcomes += made
+        Outcome(f"every function built by functions/Makefile, {len(set(tasks.values()))} "
+                f"bundles in {time.monotonic() - started:.0f} s with {python}",
+                tuple(f"{name}: no `BuildMethod: makefile`" for name in unmade)),
+    ]  # fmt: skip
+    for task in sorted(set(tasks.values())):
+        names = sorted(name for name, folder in tasks.items() if folder == task)
+        outcomes += bundle_outcomes(python, names, task, functions, laptop_names)
+    if "ProofFunction" in tasks:
+        task = tasks["ProofFunction"]
+        env = lambda_environment("ProofFunction", environment(stack, "ProofFunction", opt), task)
+        outcomes += proof_outcomes(python, task, env)
     for name, function in sorted(stack.functions().items()):
-        env = lambda_environment(name, environment(stack, name, opt))
-        problems = import_alone(python, tasks[name], function.handler, env)
-        outcomes.append(Outcome(f"{name}: {function.handler} imports from the bundle alone",
-                                tuple(problems)))  # fmt: skip
+        if name not in tasks:
+            continue
+        env = lambda_environment(name, environment(stack, name, opt), tasks[name])
+        with read_only(tasks[name]):
+            problems = import_alone(python, tasks[name], function.handler, env)
+        outcomes.append(Outcome(f"{name}: {function.handler} imports from the read-only bundle "
+                                "alone, writing nothing", tuple(problems)))  # fmt: skip
     return outcomes
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """`folder` made read-only, as /var/task is (root still writes: import_alone looks)."""
+    subprocess.run(["chmod", "-R", "a-w", folder], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", folder], check=True)
 
 
 def main() -> int:

@@ -1,13 +1,24 @@
 """The bundle check's own judgement (`make bundle-check` runs it on the real bundle): what it
-counts as laptop code, as shadowing, as importing from outside the bundle."""
+counts as laptop code, as shadowing, as importing from outside the bundle, as bytecode Lambda
+can use, as writing into the bundle."""
 
 from __future__ import annotations
 
+import compileall
+import py_compile
 import sys
 from pathlib import Path
 
 from placard_local.stack import Stack
-from tests.bundle_check import environment, import_alone, laptop_modules, shadowed
+from tests.bundle_check import (
+    bytecode_problems,
+    environment,
+    import_alone,
+    laptop_modules,
+    shadowed,
+)
+
+UNCHECKED = py_compile.PycInvalidationMode.UNCHECKED_HASH
 
 
 def test_laptop_packages_and_modules_named_as_the_laptops_are_found(tmp_path: Path) -> None:
@@ -25,17 +36,21 @@ def test_laptop_packages_and_modules_named_as_the_laptops_are_found(tmp_path: Pa
 
 
 def test_a_folder_of_functions_named_as_a_dependency_is_shadowing(tmp_path: Path) -> None:
-    # Given dependencies with a `handlers` package, and functions/ with its own
-    deps, functions = tmp_path / "deps", tmp_path / "functions"
-    for folder in (
-        deps / "handlers",
-        deps / "boto3",
-        functions / "handlers",
-        functions / "placard",
-    ):
+    # Given a bundle where a dependency's record installs a `handlers` package, another a
+    # `placard.py`, a third boto3, and functions/ with its handlers/, placard/ and Makefile
+    task, functions = tmp_path / "task", tmp_path / "functions"
+    for name, files in {
+        "odd-1.0": ["handlers/__init__.py,sha256=x,1", "odd-1.0.dist-info/RECORD,,"],
+        "flat-2.0": ["placard.py,sha256=y,2"],
+        "boto3-1.0": ["boto3/__init__.py,sha256=z,3", "boto3/session.py,sha256=w,4"],
+    }.items():
+        (task / f"{name}.dist-info").mkdir(parents=True)
+        (task / f"{name}.dist-info" / "RECORD").write_text("\n".join(files))
+    for folder in (functions / "handlers", functions / "placard"):
         folder.mkdir(parents=True)
-    # When the check compares them, Then the clash is named
-    assert shadowed(deps, functions) == ["handlers"]
+    (functions / "Makefile").write_text("")
+    # When the check compares them, Then both clashes are named
+    assert shadowed(task, functions) == ["handlers", "placard"]
 
 
 def test_a_handler_that_needs_anything_outside_the_bundle_fails_to_import(tmp_path: Path) -> None:
@@ -44,6 +59,7 @@ def test_a_handler_that_needs_anything_outside_the_bundle_fails_to_import(tmp_pa
     (tmp_path / "handlers").mkdir()
     (tmp_path / "handlers" / "plain.py").write_text("import json\ndef handler(e, c): ...\n")
     (tmp_path / "handlers" / "needy.py").write_text("import yaml\ndef handler(e, c): ...\n")
+    compileall.compile_dir(tmp_path, quiet=1, invalidation_mode=UNCHECKED)
     python = Path(sys.executable)
     # When each is imported from the bundle alone
     plain = import_alone(python, tmp_path, "handlers.plain.handler", {})
@@ -88,3 +104,51 @@ def test_the_environment_is_the_templates_with_deployed_names_and_opt_mapped() -
         "FONTS": "/tmp/layer/fonts",
         "OPTIONAL": "/optional",
     }
+
+
+def test_modules_without_unchecked_hash_bytecode_for_the_runtime_are_named(
+    tmp_path: Path,
+) -> None:
+    # Given a bundle with a module compiled unchecked-hash, one with timestamp bytecode, one
+    # checked-hash, one compiled for another Python only, and one not compiled at all
+    for name in ("good", "stamped", "checked", "other", "bare"):
+        (tmp_path / f"{name}.py").write_text("x = 1\n")
+    tag = sys.implementation.cache_tag
+    for name, mode in {
+        "good": UNCHECKED,
+        "stamped": py_compile.PycInvalidationMode.TIMESTAMP,
+        "checked": py_compile.PycInvalidationMode.CHECKED_HASH,
+    }.items():
+        py_compile.compile(str(tmp_path / f"{name}.py"), invalidation_mode=mode)
+    other = tmp_path / "__pycache__" / "other.cpython-39.pyc"
+    other.write_bytes((tmp_path / "__pycache__" / f"good.{tag}.pyc").read_bytes())
+    # When the check reads the bytecode for this interpreter
+    problems = bytecode_problems(tmp_path, tag)
+    # Then every module but the first is named, with what is wrong
+    assert problems == [
+        f"bare.py: no bare.{tag}.pyc",
+        "checked.py: checked-hash bytecode, not unchecked-hash",
+        f"other.py: no other.{tag}.pyc",
+        "stamped.py: timestamp bytecode, not unchecked-hash",
+    ]
+
+
+def test_an_import_that_writes_bytecode_into_the_bundle_is_caught(tmp_path: Path) -> None:
+    # Given two bundles with the same handler: one compiled unchecked-hash, one not compiled
+    built, bare = tmp_path / "built", tmp_path / "bare"
+    for task in (built, bare):
+        (task / "handlers").mkdir(parents=True)
+        (task / "handlers" / "__init__.py").write_text("")
+        (task / "handlers" / "plain.py").write_text("import json\ndef handler(e, c): ...\n")
+    compileall.compile_dir(built, quiet=1, invalidation_mode=UNCHECKED)
+    python = Path(sys.executable)
+    # When the handler is imported from each, Python free to write bytecode
+    from_built = import_alone(python, built, "handlers.plain.handler", {})
+    from_bare = import_alone(python, bare, "handlers.plain.handler", {})
+    # Then the compiled bundle is left as it was, and the bare one gets bytecode written
+    tag = sys.implementation.cache_tag
+    assert from_built == []
+    assert from_bare == [
+        f"wrote handlers/__pycache__/__init__.{tag}.pyc into the bundle",
+        f"wrote handlers/__pycache__/plain.{tag}.pyc into the bundle",
+    ]
