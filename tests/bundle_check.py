@@ -24,6 +24,7 @@ alone an OnnxReader reads a draft back. pip keeps its download cache where it al
 from __future__ import annotations
 
 import json
+import platform
 import shutil
 import subprocess
 import sys
@@ -226,6 +227,24 @@ def recipe(function: str, functions: Path) -> str:
     ).stdout  # fmt: skip
 
 
+def wheel_arch(stack: Stack, function: str) -> str:
+    """The wheels' architecture for a function: its Architectures, else the Globals'."""
+    globals_ = stack.template.get("Globals", {}).get("Function", {})
+    properties = stack.of_type("AWS::Serverless::Function")[function].get("Properties", {})
+    arch = (properties.get("Architectures") or globals_.get("Architectures") or ["x86_64"])[0]
+    return {"arm64": "aarch64"}.get(str(arch), str(arch))
+
+
+def arch_problems(stack: Stack, functions: Path) -> list[str]:
+    """Functions whose Makefile target takes wheels for another architecture than theirs."""
+    return [
+        f"{name}: template.yaml says {wheel_arch(stack, name)}, functions/Makefile's "
+        f"WHEEL_ARCH_{name} another"
+        for name in made_functions(stack)
+        if f"manylinux_2_28_{wheel_arch(stack, name)}" not in recipe(name, functions)
+    ]
+
+
 def build_groups(python: Path, stack: Stack, functions: Path) -> dict[str, Path]:
     """Every made function's folder, built once for each distinct recipe."""
     built: dict[str, Path] = {}
@@ -355,12 +374,14 @@ def check(root: Path = ROOT) -> list[Outcome]:
         opt.mkdir(parents=True)
     laptop_names = [p.stem for p in LOCAL_PACKAGE.glob("*.py") if p.stem != "__init__"]
     unmade = sorted(set(stack.functions()) - set(made_functions(stack)))
+    arches = arch_problems(stack, functions)
     started = time.monotonic()
     tasks = build_groups(python, stack, functions)
     outcomes = [
         Outcome(f"every function built by functions/Makefile, {len(set(tasks.values()))} "
                 f"bundles in {time.monotonic() - started:.0f} s with {python}",
                 tuple(f"{name}: no `BuildMethod: makefile`" for name in unmade)),
+        Outcome("each function's wheels are for its architecture", tuple(arches)),
     ]  # fmt: skip
     for task in sorted(set(tasks.values())):
         names = sorted(name for name, folder in tasks.items() if folder == task)
@@ -369,14 +390,30 @@ def check(root: Path = ROOT) -> list[Outcome]:
         task = tasks["ProofFunction"]
         env = lambda_environment("ProofFunction", environment(stack, "ProofFunction", opt), task)
         outcomes += proof_outcomes(python, task, env)
+    native = platform.machine()
     for name, function in sorted(stack.functions().items()):
         if name not in tasks:
             continue
-        env = lambda_environment(name, environment(stack, name, opt), tasks[name])
-        with read_only(tasks[name]):
-            problems = import_alone(python, tasks[name], function.handler, env)
+        # Another architecture's extensions do not load here: its handler is imported from the
+        # bundle of a function built by the same rule for this machine's, if there is one.
+        task, note = tasks[name], ""
+        if wheel_arch(stack, name) != native:
+            twins = [
+                f
+                for f in tasks
+                if wheel_arch(stack, f) == native
+                and recipe(f, functions)
+                == recipe(name, functions).replace(wheel_arch(stack, name), native)
+            ]
+            if not twins:
+                outcomes.append(Outcome(f"{name}: not imported, no {native} build of its rule", ()))
+                continue
+            task, note = tasks[twins[0]], f" ({native} build of its rule)"
+        env = lambda_environment(name, environment(stack, name, opt), task)
+        with read_only(task):
+            problems = import_alone(python, task, function.handler, env)
         outcomes.append(Outcome(f"{name}: {function.handler} imports from the read-only bundle "
-                                "alone, writing nothing", tuple(problems)))  # fmt: skip
+                                f"alone{note}, writing nothing", tuple(problems)))  # fmt: skip
     return outcomes
 
 

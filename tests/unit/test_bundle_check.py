@@ -16,6 +16,7 @@ from tests.bundle_check import (
     import_alone,
     laptop_modules,
     shadowed,
+    wheel_arch,
 )
 
 UNCHECKED = py_compile.PycInvalidationMode.UNCHECKED_HASH
@@ -152,3 +153,22 @@ def test_an_import_that_writes_bytecode_into_the_bundle_is_caught(tmp_path: Path
         f"wrote handlers/__pycache__/__init__.{tag}.pyc into the bundle",
         f"wrote handlers/__pycache__/plain.{tag}.pyc into the bundle",
     ]
+
+
+def test_a_functions_wheels_follow_its_architectures_else_the_globals() -> None:
+    # Given a template whose globals say x86_64 and whose worker says arm64
+    stack = Stack(
+        {
+            "Globals": {"Function": {"Architectures": ["x86_64"]}},
+            "Resources": {
+                "Api": {"Type": "AWS::Serverless::Function", "Properties": {}},
+                "Worker": {
+                    "Type": "AWS::Serverless::Function",
+                    "Properties": {"Architectures": ["arm64"]},
+                },
+            },
+        }
+    )
+    # When the check asks each function's wheel architecture
+    # Then the API's is the globals', and the worker's arm64 is pip's aarch64
+    assert (wheel_arch(stack, "Api"), wheel_arch(stack, "Worker")) == ("x86_64", "aarch64")
