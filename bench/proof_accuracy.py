@@ -10,8 +10,8 @@ one slip the emulator makes (placard_emulator.lettering: a letter, a digit, a li
 currency sign, always one a reader could see). Both are read by the proof function's reader
 and judged by read_back against the row's copy, the one way the product checks an image.
 
-One process, one onnxruntime thread (as in the proof function): ~1.3 s a read, so the
-defaults (6 templates x 20 rows x 2 drafts) take several minutes. Seeded: a run repeats.
+One process, one onnxruntime thread (as in the proof function): under a second of CPU a
+read, so the defaults (6 templates x 20 rows x 2 drafts) take a few minutes. Seeded: a run repeats.
 
     python bench/proof_accuracy.py [--per-template N] [--seed S] [--template NAME ...]
 """

@@ -1,6 +1,6 @@
 """The OCR engine on its real models (rapidocr's PP-OCRv6, on onnxruntime): what a draft
 says comes back line by line, scripts it cannot read are said to be so, and nothing is
-fetched from a network. Each read takes about a second on one core: keep these few."""
+fetched from a network. Each read takes most of a second on one core: keep these few."""
 
 from __future__ import annotations
 
