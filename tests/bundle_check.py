@@ -394,27 +394,29 @@ def check(root: Path = ROOT) -> list[Outcome]:
     for name, function in sorted(stack.functions().items()):
         if name not in tasks:
             continue
-        # Another architecture's extensions do not load here: its handler is imported from the
-        # bundle of a function built by the same rule for this machine's, if there is one.
-        task, note = tasks[name], ""
-        if wheel_arch(stack, name) != native:
-            twins = [
-                f
-                for f in tasks
-                if wheel_arch(stack, f) == native
-                and recipe(f, functions)
-                == recipe(name, functions).replace(wheel_arch(stack, name), native)
-            ]
-            if not twins:
-                outcomes.append(Outcome(f"{name}: not imported, no {native} build of its rule", ()))
-                continue
-            task, note = tasks[twins[0]], f" ({native} build of its rule)"
+        task = importable(stack, tasks, name, functions)
+        if task is None:
+            outcomes.append(Outcome(f"{name}: not imported, no {native} build of its rule", ()))
+            continue
+        note = f" ({native} build of its rule)" if task != tasks[name] else ""
         env = lambda_environment(name, environment(stack, name, opt), task)
         with read_only(task):
             problems = import_alone(python, task, function.handler, env)
         outcomes.append(Outcome(f"{name}: {function.handler} imports from the read-only bundle "
                                 f"alone{note}, writing nothing", tuple(problems)))  # fmt: skip
     return outcomes
+
+
+def importable(stack: Stack, tasks: dict[str, Path], name: str, functions: Path) -> Path | None:
+    """The folder to import `name`'s handler from on this machine: its own, or, as another
+    architecture's extensions do not load here, that of a function built by the same rule
+    for this machine's (None if there is none)."""
+    native, arch = platform.machine(), wheel_arch(stack, name)
+    if arch == native:
+        return tasks[name]
+    same = recipe(name, functions).replace(arch, native)
+    twins = [f for f in tasks if wheel_arch(stack, f) == native and recipe(f, functions) == same]
+    return tasks[twins[0]] if twins else None
 
 
 @contextmanager
