@@ -178,3 +178,23 @@ def test_redrive_sends_dead_letters_back_to_their_queue(stack: Stack) -> None:
         json.dumps(json.loads(b), sort_keys=True) for b in sent
     )
     assert waiting(stack, "JobsDeadLetterQueue") == 0
+
+
+def test_a_job_that_stopped_between_its_marker_and_the_count_is_counted(
+    stack: Stack, parts: bootstrap.Parts
+) -> None:
+    # Given an upload of one job whose end wrote its marker, then stopped before counting
+    run = UploadRun(CAMPAIGN, "campaigns/spring/cut.csv", "seq-3")
+    parts.progress.expect(run, 1)
+    boto3.client("dynamodb").put_item(
+        TableName=parts.settings.ledger_table,
+        Item={"pk": {"S": f"CAMPAIGN#{CAMPAIGN}"},
+              "sk": {"S": f"RUN#{run.sheet}#{run.run}#JOB#only"}, "job_id": {"S": "only"}},
+    )  # fmt: skip
+    # When the reconciler runs twice
+    first, again = reconcile(parts), reconcile(parts)
+    # Then the job is counted, the upload's reports asked for once, and its redelivery counts
+    # it no more
+    assert first["reports"] == [run.to_dict()] and again["reports"] == []
+    assert bodies(stack, "ReportsQueue") == [run.to_dict()]
+    assert parts.progress.job_ended(run, "only") is False

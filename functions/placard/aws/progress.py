@@ -1,11 +1,13 @@
 """DynamoDB: how many of an upload's jobs have ended, so the last one to end is known.
 
 Ingest sets `jobs_total` once every job is queued; each job adds one to `jobs_ended` as it
-ends, in one transaction with a marker of its own (RUN#...#JOB#<job>) that may not exist yet,
-so a job redelivered after it ended is counted once. Whoever finds the count complete first
-claims the reports (`reports_by`, a conditional write): exactly one job, or ingest when every
-job ended before the total was set. The claimant keeps its claim on a redelivery, since it may
-have stopped before asking for the reports (they are safe to write again).
+ends, after writing a marker of its own (RUN#...#JOB#<job>) that may not exist yet, so a job
+redelivered after it ended is counted once. A stop between the marker and the count leaves the
+job uncounted: the reconciler counts the markers and puts that right. (Not one transaction:
+moto's server hangs on TransactWriteItems, and the local cloud runs on it.) Whoever finds the
+count complete first claims the reports (`reports_by`, a conditional write): exactly one job,
+or ingest when every job ended before the total was set. The claimant keeps its claim on a
+redelivery, since it may have stopped before asking for the reports (safe to write again).
 """
 
 from __future__ import annotations
@@ -22,14 +24,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 INGEST = "ingest"  # the claimant when every job had ended before the total was known
-
-
-def _marker_existed(exc: ClientError) -> bool:
-    """The transaction was refused because the job's marker was already there."""
-    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return False
-    reasons = exc.response.get("CancellationReasons") or [{}]  # type: ignore[typeddict-item]
-    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
 
 
 class DynamoProgress:
@@ -51,28 +45,21 @@ class DynamoProgress:
         """True for the job whose end is the run's last; counted once per job."""
         marker = run_job_key(run.campaign, run.sheet, run.run, job_id)
         try:
-            self._db.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": {**typed_key(marker), "job_id": {"S": job_id}},
-                            "ConditionExpression": "attribute_not_exists(sk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": typed_key(run_key(run.campaign, run.sheet, run.run)),
-                            "UpdateExpression": "ADD jobs_ended :one",
-                            "ExpressionAttributeValues": {":one": {"N": "1"}},
-                        }
-                    },
-                ]
+            self._db.put_item(
+                TableName=self.table,
+                Item={**typed_key(marker), "job_id": {"S": job_id}},
+                ConditionExpression="attribute_not_exists(sk)",
             )
         except ClientError as exc:
-            if not _marker_existed(exc):
+            if not condition_failed(exc):
                 raise
+        else:
+            self._db.update_item(
+                TableName=self.table,
+                Key=typed_key(run_key(run.campaign, run.sheet, run.run)),
+                UpdateExpression="ADD jobs_ended :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
         return self.claim_reports(run, job_id)
 
     def has_ended(self, run: UploadRun, job_id: str) -> bool:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from placard.aws.ledger import _deserialise, typed_key
+from placard.aws.ledger import _deserialise, condition_failed, typed_key
 from placard.domain.keys import IMAGES_PREFIX, dead_letter_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.runs import UploadRun
@@ -58,16 +58,54 @@ class DynamoStranded:
         return [LedgerItem.from_item(item) for item in items]
 
     def unreported_runs(self) -> list[UploadRun]:
+        """Runs whose count is complete, or would be by their jobs' markers (a job that stopped
+        between its marker and its count: counted here), and whose reports nobody claimed."""
         rows = self._scan(
-            "begins_with(sk, :run) AND jobs_ended >= jobs_total "
+            "begins_with(sk, :run) AND attribute_exists(jobs_total) "
             "AND attribute_not_exists(reports_by)",
             {":run": {"S": RUN_PREFIX}},
         )
         runs = []
         for row in rows:  # the count's own item: RUN#<sheet>#<run> (a marker holds no count)
-            sheet, _, run = str(row["sk"]).removeprefix(RUN_PREFIX).rpartition("#")
-            runs.append(UploadRun(str(row["pk"]).removeprefix(CAMPAIGN_PREFIX), sheet, run))
+            total, ended = int(row["jobs_total"]), int(row.get("jobs_ended", 0))
+            if ended < total:
+                ended = self._recount(row, ended)
+            if ended >= total:
+                sheet, _, run = str(row["sk"]).removeprefix(RUN_PREFIX).rpartition("#")
+                runs.append(UploadRun(str(row["pk"]).removeprefix(CAMPAIGN_PREFIX), sheet, run))
         return runs
+
+    def _recount(self, row: dict[str, Any], ended: int) -> int:
+        """The run's count made equal to its jobs' markers, when they are more; the count."""
+        pk, sk = str(row["pk"]), str(row["sk"])
+        markers = 0
+        pages = self._db.get_paginator("query").paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :jobs)",
+            ExpressionAttributeValues={":pk": {"S": pk}, ":jobs": {"S": f"{sk}#JOB#"}},
+            Select="COUNT",
+            ConsistentRead=True,
+        )
+        for page in pages:
+            markers += page["Count"]
+        if markers <= ended:
+            return ended
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key=typed_key({"pk": pk, "sk": sk}),
+                UpdateExpression="SET jobs_ended = :markers",
+                ConditionExpression="jobs_ended = :ended",  # no job counted itself meanwhile
+                ExpressionAttributeValues={
+                    ":markers": {"N": str(markers)},
+                    ":ended": {"N": str(ended)},
+                },
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return ended  # the next run looks again
+            raise
+        return markers
 
 
 class S3StoredObjects:
