@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from placard.domain.errors import PlacardError, UnknownTemplate
 from placard.domain.jobs import Quality
@@ -23,6 +23,9 @@ from placard.domain.statuses import JobState
 from placard.domain.templates import Template, default_catalogue
 from placard.providers import NAMES
 from placard.reporting.contact_sheet import usd
+
+if TYPE_CHECKING:
+    from placard_local.runner import RunSummary
 
 OK, SOME_FAILED, NOTHING_RAN = 0, 1, 2
 
@@ -94,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     _provider_option(serve)
 
+    _deployed_commands(commands)
+
     templates = commands.add_parser("templates", help="list templates, or show one")
     templates.add_argument("name", nargs="?")
 
@@ -147,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _estimate(args.sheet, args.campaign, args.rows)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "upload":
+            return _upload(args)
+        if args.command == "status":
+            return _status(args)
         if args.command == "templates":
             return _templates(args.name)
         if args.command == "render":
@@ -237,6 +246,13 @@ def _run(args: argparse.Namespace) -> int:
             budget=args.budget,
             rerolls=args.rerolls,
         )
+    _say_summary(summary, args.provider)
+    return summary.exit_status
+
+
+def _say_summary(summary: RunSummary, provider: str) -> None:
+    """What `placard run` and `placard upload --wait` print once the reports are in."""
+    out = summary.out
     print(
         f"{summary.rows} rows: {summary.succeeded} succeeded, {summary.failed} failed, "
         f"{summary.rejected} rejected"
@@ -249,8 +265,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{warning.column}: {warning.reason}")
     if (out / "errors.csv").exists():
         print(f"errors: {out / 'errors.csv'}")
-    print(f"ledger total: {usd(summary.cost_usd)} ({args.provider})")
-    return summary.exit_status
+    print(f"ledger total: {usd(summary.cost_usd)} ({provider})")
 
 
 def _review(args: argparse.Namespace) -> int:
@@ -467,6 +482,160 @@ def _edit(args: argparse.Namespace) -> int:
     print(f"{summary.status}{': ' + summary.reason if summary.reason else ''}")
     print(f"cost: {usd(summary.cost_usd)} ({args.provider})")
     return OK if summary.status is JobState.SUCCEEDED else SOME_FAILED
+
+
+# `placard upload` and `placard status`: a stack deployed on AWS (placard_local/deployed.py).
+
+
+def _deployed_commands(commands: Any) -> None:
+    upload = commands.add_parser(
+        "upload", help="put a sheet in a deployed stack's uploads bucket, and follow it"
+    )
+    upload.add_argument("sheet", type=Path)
+    upload.add_argument("--stack", required=True, help="the CloudFormation stack's name")
+    upload.add_argument("--campaign", help="campaign name (default: the sheet's file name)")
+    upload.add_argument(
+        "--budget", type=_usd, help="USD the campaign may spend in all; rows past it are refused"
+    )
+    upload.add_argument(
+        "--yes", action="store_true", help="upload without --budget (the campaign's stays)"
+    )
+    upload.add_argument(
+        "--rerolls",
+        type=_rerolls,
+        help=f"re-rolls of an image whose words fail their proof, 0 to {MAX_REROLLS}",
+    )
+    upload.add_argument(
+        "--wait", action="store_true", help="follow the jobs to their end and download the reports"
+    )
+    upload.add_argument(
+        "--out", type=Path, help="with --wait: folder for the reports (default: out/<campaign>)"
+    )
+    upload.add_argument(
+        "--timeout", type=float, help="with --wait: seconds to wait at most (default: no limit)"
+    )
+    _aws_options(upload)
+
+    status = commands.add_parser("status", help="a campaign's progress on a deployed stack")
+    status.add_argument("campaign")
+    status.add_argument("--stack", required=True, help="the CloudFormation stack's name")
+    _aws_options(status)
+
+
+def _aws_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", help="AWS profile (default: AWS_PROFILE, or the default)")
+    parser.add_argument("--region", help="AWS region (default: the profile's or AWS_REGION)")
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from placard_local.deployed import aws_errors_said
+    from placard_local.runner import claim_out, plan_sheet
+
+    # The sheet and the folder are checked before anything is uploaded or spent.
+    plan = plan_sheet(args.sheet, args.campaign)
+    out: Path = args.out or Path("out") / plan.campaign
+    if args.wait:
+        claim_out(out, plan)
+    logging.basicConfig(level=logging.WARNING)
+    return aws_errors_said(lambda: _upload_to_stack(args, plan, out))
+
+
+def _upload_to_stack(args: argparse.Namespace, plan: Any, out: Path) -> int:
+    from tqdm import tqdm
+
+    from placard.aws.budgets import DynamoBudgets
+    from placard_local.deployed import (
+        NotFinished,
+        download_reports,
+        follow,
+        open_stack,
+        send_sheet,
+        upload_metadata,
+    )
+
+    stack = open_stack(args.stack, args.profile, args.region)
+    paid = "" if stack.provider == "draft" else ", which bills real money"
+    print(f"stack {stack.name} ({stack.region}): provider {stack.provider}{paid}")
+    if args.budget is not None:
+        print(f"budget: {usd(args.budget)} for campaign {plan.campaign} in all, spent included")
+    else:
+        limit = DynamoBudgets(stack.client("dynamodb"), stack.ledger_table).limit(plan.campaign)
+        kept = (
+            f"its budget stays {usd(limit)}"
+            if limit is not None
+            else "it has no budget, so nothing limits what it spends"
+        )
+        if not args.yes:
+            raise PlacardError(
+                f"--budget: campaign {plan.campaign} on stack {stack.name} "
+                f"(provider {stack.provider}): {kept}; give --budget USD, or --yes to upload "
+                "without one"
+            )
+        print(f"budget: none given; {kept}")
+    sent = send_sheet(stack, plan, upload_metadata(args.budget, args.rerolls))
+    print(f"uploaded s3://{stack.uploads_bucket}/{sent.upload.key}")
+    follow_up = f"placard status --stack {stack.name} {plan.campaign}"
+    if not args.wait:
+        print(f"progress: {follow_up}")
+        return OK
+    with tqdm(unit="job", desc=plan.campaign, file=sys.stderr) as bar:
+        try:
+            follow(
+                stack,
+                sent,
+                on_total=lambda n: _set_total(bar, n),
+                on_ended=bar.update,
+                timeout=args.timeout,
+            )
+        except NotFinished as exc:
+            print(f"placard: {exc}; `{follow_up}` shows its progress", file=sys.stderr)
+            return SOME_FAILED
+    summary = download_reports(stack, sent.upload, out)
+    _say_summary(summary, stack.provider)
+    return summary.exit_status
+
+
+def _status(args: argparse.Namespace) -> int:
+    from placard_local.deployed import aws_errors_said
+
+    return aws_errors_said(lambda: _status_of(args))
+
+
+def _status_of(args: argparse.Namespace) -> int:
+    from pathlib import PurePosixPath
+
+    from placard.domain.keys import reports_prefix
+    from placard_local.deployed import campaign_status, open_stack
+
+    stack = open_stack(args.stack, args.profile, args.region)
+    status = campaign_status(stack, args.campaign)
+    images = status.charged + status.refunded + status.in_flight + status.failed
+    if not status.runs and not images:
+        raise PlacardError(
+            f"campaign {args.campaign}: stack {stack.name} has read no upload of it and "
+            "made no image for it"
+        )
+    print(f"campaign {status.campaign} on stack {stack.name} (provider {stack.provider})")
+    for run in status.runs:
+        name = PurePosixPath(run.sheet).name
+        if run.total is None:
+            print(f"{name}: ingest is reading it ({run.ended} jobs ended so far)")
+        elif run.done:
+            where = f"s3://{stack.assets_bucket}/{reports_prefix(status.campaign, run.sheet)}"
+            print(f"{name}: all {run.total} jobs ended; reports in {where}")
+        else:
+            print(f"{name}: {run.ended} of {run.total} jobs ended")
+    print(
+        f"images: {status.charged} charged, {status.refunded} refunded, {status.failed} failed, "
+        f"{status.in_flight} in flight"
+    )
+    budget = (
+        f"; budget {usd(status.budget_usd)}, {usd(status.remaining_usd or Decimal(0))} left"
+        if status.budget_usd is not None
+        else "; no budget"
+    )
+    print(f"spent: {usd(status.cost_usd)}{budget}")
+    return OK
 
 
 if __name__ == "__main__":
