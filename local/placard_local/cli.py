@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
 
     _deployed_commands(commands)
 
+    from placard_local import recovery  # reconcile and redrive
+
+    recovery.add_commands(commands)
+
     templates = commands.add_parser("templates", help="list templates, or show one")
     templates.add_argument("name", nargs="?")
 
@@ -156,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _upload(args)
         if args.command == "status":
             return _status(args)
+        if args.command in ("reconcile", "redrive"):
+            from placard_local import recovery
+
+            return recovery.run(args)
         if args.command == "templates":
             return _templates(args.name)
         if args.command == "render":

@@ -1,0 +1,71 @@
+"""`placard reconcile` and `placard redrive QUEUE` on the local cloud a `placard run --out DIR`
+left in DIR (issue #16)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from boto3.dynamodb.types import TypeSerializer
+
+from placard.domain.ledger_items import LedgerItem, Status
+from placard_local.cli import main
+from placard_local.state import STATE
+
+SHEET = "template,store_name,message\r\nstorefront-sign,Zoe,Now open\r\n"
+
+
+def crashed(campaign: str) -> LedgerItem:
+    """A reservation whose delivery died before it called the provider, long ago."""
+    return LedgerItem(
+        campaign=campaign, job_id="crashed", image_index=0, template="storefront-sign",
+        template_version="v1", provider="draft", model="draft", quality="medium",
+        size="1536x1024", unit_price=Decimal(0), cost_usd=Decimal(0), status=Status.RESERVED,
+        created_at="2026-01-01T00:00:00.000+00:00", updated_at="2026-01-01T00:00:00.000+00:00",
+    )  # fmt: skip
+
+
+def test_reconcile_releases_what_a_crash_left_and_changes_nothing_the_second_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a run's folder whose saved ledger holds a reservation a crash left behind
+    sheet = tmp_path / "shop.csv"
+    sheet.write_text(SHEET, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(sheet), "--out", str(out)]) == 0
+    dump = out / STATE / "dynamodb" / "LedgerTable.json"
+    items = json.loads(dump.read_text())
+    serialise = TypeSerializer().serialize
+    items.append({k: serialise(v) for k, v in crashed("shop").to_item().items()})
+    dump.write_text(json.dumps(items))
+    capsys.readouterr()
+    # When it is reconciled twice
+    assert main(["reconcile", "--out", str(out)]) == 0
+    first = capsys.readouterr().out
+    assert main(["reconcile", "--out", str(out)]) == 0
+    second = capsys.readouterr().out
+    # Then the first released it, and the second found nothing to do
+    assert "released 1 reservations never sent" in first
+    assert "charged 0 stored images, released 0 reservations never sent, ended 0" in second
+    # And the saved ledger holds it released
+    saved = {item["sk"]["S"]: item for item in json.loads(dump.read_text())}
+    assert saved["IMAGE#crashed#00"]["status"]["S"] == "refunded"
+
+
+def test_redrive_names_the_queue_it_moved_from_and_refuses_one_without_a_dead_letter_queue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a run's folder
+    sheet = tmp_path / "shop.csv"
+    sheet.write_text(SHEET, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(sheet), "--out", str(out)]) == 0
+    capsys.readouterr()
+    # When the jobs queue's dead letters are redriven, Then it says what it moved, and where
+    assert main(["redrive", "jobs", "--out", str(out)]) == 0
+    assert "redrove 0 messages from JobsDeadLetterQueue to JobsQueue" in capsys.readouterr().out
+    # When a queue with no dead-letter queue is named, Then nothing runs and it says which have
+    assert main(["redrive", "uploads", "--out", str(out)]) == 2
+    assert "use one of callbacks, derivatives, jobs, proofs, reports" in capsys.readouterr().err
