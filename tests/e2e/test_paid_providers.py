@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from placard.reporting.contact_sheet import signed_usd, usd
 from placard_emulator import EmulatorConfig, ProviderEmulator
 from placard_local.cli import main
 
@@ -65,6 +66,14 @@ def test_openai_run_charges_each_image_what_its_answer_billed(
     assert sorted(costs) == sorted(bill.cost_usd for bill in emulator.bills())
     assert sum(costs) == emulator.stats().billed_usd == Decimal("0.313095")
     assert "ledger total: $0.3131 (openai)" in capsys.readouterr().out
+    # And results.csv gives each row's estimate beside its bill, the contact sheet the drift
+    rows = results(tmp_path)
+    assert {row["cost_basis"] for row in rows} == {"bill"}
+    estimates = [Decimal(row["estimated_cost_usd"]) for row in rows]
+    assert all(estimate > 0 for estimate in estimates)
+    html = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert f"{usd(sum(estimates, Decimal(0)))}</dd>" in html
+    assert f"{signed_usd(sum(costs) - sum(estimates))} <small>" in html
 
 
 def test_faults_along_the_way_still_charge_each_image_once(
