@@ -1,0 +1,238 @@
+"""A crash at each step boundary of a job (issue #16): the worker stops dead after reserving,
+after the provider answered, after storing the original, after settling, or before its message
+is deleted; the reconciler runs (its schedule comes before the jobs queue's 3600 s visibility
+timeout ends), the message comes back, and the upload converges: every image delivered once,
+charged once, the job ended once, the upload's reports written.
+
+The stack is template.yaml's on in-process moto; the provider is the reseller on the emulator
+(flat per image), so the ledger is held against the emulator's own bill."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from placard import bootstrap
+from placard.domain.ledger_items import LedgerItem, Status
+from placard.domain.proofs import Proof, Review
+from placard.domain.rounds import Round
+from placard.providers.base import ImageRequest, ImageResult
+from placard.services.reconcile import UNKNOWN, Reconciled
+from placard_emulator import ProviderEmulator
+from placard_local.stack import Stack
+from tests.integration.at_least_once import (
+    BUDGET,
+    PHOTO,
+    Books,
+    Crash,
+    Deliveries,
+    emulated,
+    on_emulator,
+    sheet,
+)
+
+RESERVED = "after reserving"
+ANSWERED = "after the provider answered"
+STORED = "after storing the original"
+RAW_STORED = "after storing the provider's bytes"  # an edit's, before its composite
+SETTLED = "after settling"
+UNDELETED = "before the message is deleted"
+COPY = {"template": "social-square", "product": "Cold brew", "cta": "Try it",
+        "quality": "low", "size": "1024x1024"}  # fmt: skip
+KINDS: dict[str, list[dict[str, str]]] = {
+    "generate": [{**COPY, "headline": "Summer in a Can"}, {**COPY, "headline": "Cold. Smooth."}],
+    "re-roll": [{**COPY, "headline": "Summer in a Can"}],
+    "edit": [
+        {
+            "template": "price-tag-edit",
+            "price": "$4.50",
+            "quality": "low",
+            "source_image": PHOTO.rsplit("/", 1)[1],
+            "mask_box": "300,250,600,400",
+        }
+    ],
+}
+# The answers a crash loses after they were billed: the provider's bytes never reached the
+# bucket, so the redelivery calls (and is billed) again. Only the reconciler tells.
+LOST_ANSWER = {ANSWERED, RAW_STORED}
+
+
+@pytest.fixture
+def emulator() -> Iterator[ProviderEmulator]:
+    yield from emulated()
+
+
+class Armed:
+    """Fires once, the first time its point is reached in the round it waits for."""
+
+    def __init__(self, point: str, attempt: int) -> None:
+        self.point, self.attempt, self.fired = point, attempt, False
+
+    def reached(self, point: str, attempt: int) -> None:
+        if point == self.point and attempt == self.attempt and not self.fired:
+            self.fired = True
+            raise Crash(point)
+
+
+@dataclasses.dataclass
+class CrashingLedger:
+    ledger: Any
+    armed: Armed
+
+    def reserve(self, items: Sequence[LedgerItem]) -> bool:
+        reserved = bool(self.ledger.reserve(items))
+        self.armed.reached(RESERVED, items[0].attempt)
+        return reserved
+
+    def save(self, item: LedgerItem) -> None:
+        self.ledger.save(item)
+        if item.status is Status.CHARGED:
+            self.armed.reached(SETTLED, item.attempt)
+
+    def job_items(self, campaign: str, job_id: str) -> list[LedgerItem]:
+        return list(self.ledger.job_items(campaign, job_id))
+
+    def campaign_items(self, campaign: str) -> list[LedgerItem]:
+        return list(self.ledger.campaign_items(campaign))
+
+    def record_proof(self, item: LedgerItem, proof: Proof) -> None:
+        self.ledger.record_proof(item, proof)
+
+    def record_review(self, item: LedgerItem, review: Review, note: str) -> bool:
+        return bool(self.ledger.record_review(item, review, note))
+
+
+@dataclasses.dataclass
+class CrashingProvider:
+    provider: Any
+    armed: Armed
+
+    @property
+    def name(self) -> str:
+        return str(self.provider.name)
+
+    def create(self, request: ImageRequest) -> ImageResult:
+        result: ImageResult = self.provider.create(request)
+        attempt = int(request.seed.rpartition("~")[2]) if "~" in request.seed else 1
+        self.armed.reached(ANSWERED, attempt)
+        return result
+
+
+@dataclasses.dataclass
+class CrashingAssets:
+    assets: Any
+    armed: Armed
+
+    def put_new(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> bool:
+        stored = bool(self.assets.put_new(key, data, content_type, metadata))
+        name = key.rsplit("/", 1)[1]  # "0.png", "0-2.png", "0.provider.png", "0.web.webp"
+        index, _, rest = name.partition(".")
+        attempt = int(index.partition("-")[2] or 1)
+        if rest.count(".") == 0 and not name.endswith(".json"):
+            self.armed.reached(STORED, attempt)
+        elif rest.startswith("provider."):
+            self.armed.reached(RAW_STORED, attempt)
+        return stored
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.assets, name)
+
+
+def crashing(parts: bootstrap.Parts, armed: Armed) -> bootstrap.Parts:
+    made = parts.make_provider(parts.settings)
+    return dataclasses.replace(
+        parts,
+        ledger=CrashingLedger(parts.ledger, armed),
+        assets=CrashingAssets(parts.assets, armed),
+        make_provider=lambda settings: CrashingProvider(made, armed),
+    )
+
+
+def keep_once(armed: Armed) -> Callable[[str, dict[str, Any]], bool]:
+    """The worker's message of the armed round is handled, and its delete never happens."""
+
+    def keep(queue: str, message: dict[str, Any]) -> bool:
+        if queue != "JobsQueue":
+            return False
+        attempt = Round.from_dict(json.loads(message["Body"]).get("round")).attempt
+        try:
+            armed.reached(UNDELETED, attempt)
+        except Crash:
+            return True
+        return False
+
+    return keep
+
+
+def expected_reconcile(point: str, first: Reconciled) -> None:
+    """What the reconciler finds, run after the crash and before the redelivery."""
+    if point == RESERVED:  # never sent: released at no cost
+        assert len(first.released) == 1 and not first.charged and not first.unknown
+    elif point == STORED:  # the image is in the bucket: charged, with its object's sha256
+        assert len(first.charged) == 1 and not first.released and not first.unknown
+    elif point in LOST_ANSWER:  # sent, nothing stored: reported, kept reserved
+        assert [u.reason for u in first.unknown] == [UNKNOWN]
+        assert not first.charged and not first.released
+    else:  # settled, or done and not deleted: nothing left for it
+        assert first.changed == 0 and not first.unknown
+    assert not first.ended and not first.reports
+
+
+# Every point of a first round; a re-roll and an edit where they differ: a re-roll's keys
+# carry its attempt (released, charged, redelivered by attempt), an edit stores two objects.
+CASES = [
+    *[("generate", point) for point in (RESERVED, ANSWERED, STORED, SETTLED, UNDELETED)],
+    *[("re-roll", point) for point in (RESERVED, STORED, UNDELETED)],
+    *[("edit", point) for point in (RAW_STORED, STORED)],
+]
+
+
+@pytest.mark.parametrize(("kind", "point"), CASES)
+def test_a_crash_at_each_step_of_a_job_converges(
+    stack: Stack, parts: bootstrap.Parts, emulator: ProviderEmulator, kind: str, point: str
+) -> None:
+    # Given an upload with a budget whose job's worker stops dead at this point, once (in the
+    # re-roll round of a job whose first image fails its proof)
+    armed = Armed(point, attempt=2 if kind == "re-roll" else 1)
+    blind = 1 if kind == "re-roll" else 0
+    lambda_ = Deliveries(stack, crashing(on_emulator(parts, emulator, blind), armed))
+    lambda_.keep_next = keep_once(armed)
+    if kind == "edit":
+        lambda_.photo()
+    rows = KINDS[kind]
+    lambda_.ingest(lambda_.upload("shops.csv", sheet(rows)))
+    # When the pipeline runs until the queues are empty, the stopped message left hidden
+    lambda_.drain()
+    assert armed.fired and lambda_.stopped
+    # And the reconciler runs, Then it settles, releases or reports what the crash left
+    expected_reconcile(point, lambda_.reconcile())
+    # When the message comes back and the pipeline runs on
+    lambda_.redeliver()
+    lambda_.drain()
+    # Then a second reconciler run finds nothing left to do or to report
+    again = lambda_.reconcile()
+    assert again.changed == 0 and not again.unknown
+    books = Books.read(stack, "shops")
+    # And every image is delivered once: one object version each, one charge each
+    images = len(rows) * (2 if kind == "re-roll" else 1)
+    assert sorted(books.originals.values()) == [1] * images
+    assert sorted(i["s3_key"] for i in books.charged) == sorted(books.originals)
+    assert books.other == []
+    # And the budget holds what the emulator billed, to the micro-dollar
+    bill = emulator.stats()
+    assert books.remaining is not None and BUDGET - books.remaining == bill.billed_usd
+    if point not in LOST_ANSWER:
+        # And the ledger charged once per provider call: it equals the bill (a lost answer
+        # was billed and never charged: the reconciler reported it, above; see LOST_ANSWER)
+        assert bill.billed_images == images
+        assert books.ledger_usd == bill.billed_usd
+    # And each job ended once, and the upload's reports were written with every row
+    (run,) = books.runs
+    assert run["jobs_total"] == run["jobs_ended"] == books.markers == len(rows)
+    assert [r["status"] for r in books.results] == ["succeeded"] * len(rows)
+    assert sum(Decimal(r["cost_usd"]) for r in books.results) == books.ledger_usd
