@@ -79,8 +79,10 @@ def test_openai_run_charges_each_image_what_its_answer_billed(
 def test_faults_along_the_way_still_charge_each_image_once(
     emulator: ProviderEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given an API that fails the first four calls in four different ways
-    monkeypatch.setenv("PLACARD_HTTP_READ_TIMEOUT", "0.5")
+    # Given an API that fails the first four calls in four different ways; the read timeout
+    # is short enough to cut the 30 s hang, long enough for a loaded machine's real answers
+    # (at 0.5 s they timed out too, and each was billed)
+    monkeypatch.setenv("PLACARD_HTTP_READ_TIMEOUT", "5")
     emulator.script("5xx", "hang", "malformed", "disconnect")
     # When the sample sheet runs
     status = main(["run", str(ROOT / "samples" / "summer-campaign.csv"), "--out", str(tmp_path),
