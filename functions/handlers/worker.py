@@ -117,4 +117,5 @@ def process(
         context,
         partial(record_handler, parts=parts, deadline=call_deadline(context)),
         retry_quietly=(IdempotencyAlreadyInProgressError,),
+        at_once=True,  # a batch's jobs wait on the image API together (docs/cost.md)
     )
