@@ -44,7 +44,7 @@ bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malform
 MAX_BODY_BYTES = 64 * 1024  # a job is copy and names, never image bytes
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=bootstrap.TRACED)
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_body)
 # The same key and body give the same job; the same key and another body is a 409.
 IDEMPOTENCY = IdempotencyConfig(

@@ -20,7 +20,7 @@ from placard.api.callbacks import Callback, CallbackRefused, deliver
 
 bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=bootstrap.TRACED_HTTP)
 
 
 @tracer.capture_method

@@ -17,7 +17,7 @@ from placard.domain.keys import parse_review_key
 
 bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=bootstrap.TRACED)
 metrics = Metrics()
 # S3 may deliver an event twice: the same upload (same sequencer) is ingested once.
 idempotency = IdempotencyConfig(

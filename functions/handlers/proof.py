@@ -21,7 +21,7 @@ from placard.domain.rounds import Round
 
 bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=bootstrap.TRACED)
 
 
 @tracer.capture_method

@@ -12,13 +12,13 @@ from placard.services.reconcile import Reconciler
 
 bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=bootstrap.TRACED)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process(bootstrap.reconciler(bootstrap.parts(), bootstrap.Clients.from_env()))
+    return process(bootstrap.reconciler(bootstrap.parts(), bootstrap.clients()))
 
 
 def process(reconciler: Reconciler) -> dict[str, Any]:

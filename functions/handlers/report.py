@@ -17,7 +17,7 @@ from placard.domain.runs import UploadRun
 
 bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=bootstrap.TRACED)
 
 
 @tracer.capture_method

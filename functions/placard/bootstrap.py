@@ -37,8 +37,6 @@ from placard.domain.pricing import PriceTable, default_prices
 from placard.domain.templates import Catalogue, default_catalogue
 from placard.providers import make_provider
 from placard.services.endings import JobEndings
-from placard.services.ingest import Ingest
-from placard.services.pipeline import Pipeline, utc_now
 from placard.settings import Settings
 
 if TYPE_CHECKING:  # built only by the functions that use them, so others do not import them
@@ -66,17 +64,36 @@ if TYPE_CHECKING:  # built only by the functions that use them, so others do not
     )
     from placard.providers.base import ImageProvider
     from placard.reporting.campaign import Reporter
+    from placard.services.ingest import Ingest
+    from placard.services.pipeline import Pipeline
     from placard.services.proofs import Proofs
     from placard.services.reconcile import Reconciler
     from placard.services.reviews import Reviews
 
 # Workers share clients across threads (the local runner) and invocations (Lambda): a pool as
 # large as the concurrency keeps connections open instead of opening one per call.
-CLIENT_CONFIG = Config(max_pool_connections=64, retries={"mode": "standard"})
+# Retries in standard mode (throttles backed off from 1 s, 5xx from 50 ms, a per-client quota
+# that stops retrying through an outage), not adaptive: its rate limiter sleeps before sending,
+# on the invocation's time, and each container would learn the rate alone. Sized to the
+# shortest timeout, the API's 29 s: three attempts of 2 s to connect and 6 s to read, with the
+# throttle backoffs between them (1 s and 2 s at most), end within 27 s; what is still failing
+# then surfaces (SQS redelivers a job; the API answers). DynamoDB and SQS answer in
+# milliseconds, and a read timeout is per read, so S3's large bodies stream within it.
+CLIENT_CONFIG = Config(
+    max_pool_connections=64,
+    connect_timeout=2,
+    read_timeout=6,
+    retries={"mode": "standard", "total_max_attempts": 3},
+)
 # Presigned links signed with SigV4, which lets them live up to seven days.
 S3_CONFIG = CLIENT_CONFIG.merge(Config(signature_version="s3v4"))
 # The handlers that keep Powertools idempotency records, each in a store of its own.
 IDEMPOTENT_HANDLERS = ("api", "ingest", "worker")
+# What each handler's Tracer patches: by default Powertools patches every library the X-Ray
+# SDK knows, importing each at the handler's import (httpx alone costs ~60 ms), whether the
+# function calls it or not. AWS calls everywhere; HTTP only where a function makes it.
+TRACED = ("botocore",)
+TRACED_HTTP = ("botocore", "httpx")
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,8 @@ class Parts:
 
     @cached_property
     def pipeline(self) -> Pipeline:
+        from placard.services.pipeline import Pipeline
+
         return Pipeline(
             catalogue=self.catalogue,
             prices=self.prices,
@@ -150,6 +169,8 @@ class Parts:
 
     @cached_property
     def ingest(self) -> Ingest:
+        from placard.services.ingest import Ingest
+
         return Ingest(
             catalogue=self.catalogue,
             uploads=self.uploads,
@@ -206,6 +227,7 @@ class Parts:
     @cached_property
     def job_service(self) -> JobService:
         from placard.api.service import JobService
+        from placard.services.pipeline import utc_now
 
         return JobService(
             catalogue=self.catalogue,
@@ -323,9 +345,21 @@ def parts() -> Parts:
         return _built()
 
 
+def clients() -> Clients:
+    """This container's clients, made on the first call: one set, which its parts share
+    (botocore reads each service's model once, the pools stay open between invocations)."""
+    with _BUILDING:
+        return _clients()
+
+
+@cache
+def _clients() -> Clients:
+    return Clients.from_env()
+
+
 @cache
 def _built() -> Parts:
-    return build(Settings.from_env(), Clients.from_env())
+    return build(Settings.from_env(), _clients())
 
 
 def forget() -> None:
@@ -333,4 +367,5 @@ def forget() -> None:
     moto), and the clients name the old endpoint and the catalogue the old templates."""
     with _BUILDING:
         _built.cache_clear()
+        _clients.cache_clear()
         default_catalogue.cache_clear()

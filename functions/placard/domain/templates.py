@@ -15,23 +15,29 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jinja2
-import jinja2.meta
-import yaml
-from jinja2 import StrictUndefined, TemplateError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from placard.domain.errors import InvalidInput, PlacardError, UnknownTemplate
 from placard.domain.jobs import Mode, Quality, Size, parse_n
 from placard.domain.proofs import DEFAULT_REROLLS, MAX_REROLLS
 
+# Jinja and YAML (~150 ms to import) load with the first template parsed, not with this
+# module, which every function imports for its types (a cold start's import).
+if TYPE_CHECKING:
+    import jinja2
+
 KINDS = ("poster", "ad", "signage")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.DOTALL)
-_ENV = ImmutableSandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
-)
+
+
+@cache
+def _env() -> jinja2.Environment:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+    )
 
 
 class TemplateFileError(PlacardError):
@@ -119,6 +125,8 @@ class Template:
         return values
 
     def render(self, given: Mapping[str, object]) -> str:
+        from jinja2 import TemplateError, UndefinedError
+
         values = self.values(given)
         context = {name: values.get(name, "") for name in self.variables}
         try:
@@ -168,7 +176,7 @@ class Template:
 @cache
 def _compiled(body: str) -> jinja2.Template:
     # Compiling costs milliseconds; a sheet renders the same few templates thousands of times.
-    return _ENV.from_string(body)
+    return _env().from_string(body)
 
 
 FRONT_MATTER_KEYS = (
@@ -243,6 +251,9 @@ def quoted_variables(body: str) -> list[str]:
 
 
 def parse_template(source: str, path: str = "") -> Template:
+    import yaml
+    from jinja2 import TemplateError
+
     label = path or "template"
     match = _FRONT_MATTER.match(source)
     if not match:
@@ -317,12 +328,16 @@ def _variables(value: object) -> list[tuple[object, object]]:
 
 def meta_variables(body: str) -> set[str]:
     """The names a template body reads: each must be declared."""
-    return jinja2.meta.find_undeclared_variables(_ENV.parse(body))
+    import jinja2.meta
+
+    return jinja2.meta.find_undeclared_variables(_env().parse(body))
 
 
 def _try_render(template: Template, where: str) -> None:
     """Render once with sample values, so a body the sandbox refuses (e.g. reaching for
     `''.__class__`) is refused when the catalogue loads, not on a user's row."""
+    from jinja2 import TemplateError
+
     sample = {name: name for name in template.variables}
     try:
         _compiled(template.body).render(sample)
