@@ -15,6 +15,9 @@ DEAD_LETTER_QUEUES = {
     "jobs": "JOBS_DLQ_URL",
     "proofs": "PROOFS_DLQ_URL",
     "derivatives": "DERIVATIVES_DLQ_URL",
+    "ingest": "INGEST_DLQ_URL",  # Lambda's failure records of ingest's S3 events
+    "reports": "REPORTS_DLQ_URL",
+    "callbacks": "CALLBACKS_DLQ_URL",
 }
 
 

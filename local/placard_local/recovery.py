@@ -57,10 +57,12 @@ def _reconcile(cloud: LocalCloud) -> tuple[list[str], int]:
     done: dict[str, Any] = cloud.invoke(cloud.functions[RECONCILE_FUNCTION], scheduled_event())
     said = [
         f"charged {len(done['charged'])} stored images, released {len(done['released'])} "
-        f"reservations never sent, ended {len(done['ended'])} dead-lettered jobs, asked for "
-        f"{len(done['reports'])} reports"
+        f"reservations never sent, ended {len(done['ended'])} dead-lettered jobs, delivered "
+        f"{len(done['unchecked'])} unread rounds unchecked, told {len(done['ingests'])} failed "
+        f"ingests, asked for {len(done['reports'])} reports"
     ]
     said += [f"left, outcome unknown: {line}" for line in done["unknown"]]
+    said += [f"left in a dead-letter queue: {line}" for line in done["left"]]
     return said, len(done["unknown"])
 
 

@@ -4,14 +4,18 @@ their reports, and a second run changes nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import boto3
+from PIL import Image
 
+from handlers import proof, report
 from handlers import reconcile as handler
 from placard import bootstrap
 from placard.aws.redrive import move_by_hand
@@ -19,11 +23,17 @@ from placard.domain.jobs import Job, Quality, Size
 from placard.domain.keys import image_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import JobRecord
+from placard.domain.proofs import ReadLine, Verdict
+from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
 from placard.services.pipeline import SENT
+from placard_local.cloud import LocalContext, sqs_event
 from placard_local.stack import Stack
+from tests.integration.derivatives import make_derivatives
+from tests.pictures import encode
 
 CAMPAIGN = "spring"
+S3_PUT = Path(__file__).parents[2] / "events" / "s3-put.json"
 LONG_AGO = "2026-01-01T00:00:00.000+00:00"
 
 
@@ -198,3 +208,162 @@ def test_a_job_that_stopped_between_its_marker_and_the_count_is_counted(
     assert first["reports"] == [run.to_dict()] and again["reports"] == []
     assert bodies(stack, "ReportsQueue") == [run.to_dict()]
     assert parts.progress.job_ended(run, "only") is False
+
+
+def taken(stack: Stack, logical_id: str) -> list[dict[str, Any]]:
+    """Every message waiting in a queue as SQS hands it (attributes too), taken from it."""
+    sqs, found = boto3.client("sqs"), []
+    while messages := sqs.receive_message(
+        QueueUrl=url(stack, logical_id), MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    ).get("Messages", []):
+        found += messages
+    return found
+
+
+def failed_ingest(key: str, sequencer: str) -> dict[str, Any]:
+    """Lambda's failure record of an S3-invoked ingest, as its on-failure destination gets it."""
+    event = json.loads(S3_PUT.read_text())
+    event["Records"][0]["s3"]["object"].update(key=key, sequencer=sequencer)
+    return {
+        "version": "1.0",
+        "timestamp": "2026-12-01T10:00:00.000Z",
+        "requestContext": {
+            "requestId": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:ingest:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
+                            "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "ReadTimeoutError",
+                            "errorMessage": "Read timeout on endpoint URL"},
+    }  # fmt: skip
+
+
+def test_a_sheet_whose_ingest_failed_every_try_gets_its_reports_saying_why_once(
+    stack: Stack, parts: bootstrap.Parts
+) -> None:
+    # Given a sheet whose ingest failed three times (its failure record in the ingest
+    # dead-letter queue), and a reviewed sheet's failure beside it
+    sheet = "campaigns/spring/spring shops.csv"
+    boto3.client("s3").put_object(
+        Bucket=parts.settings.uploads_bucket, Key=sheet,
+        Body=b"template,store_name,message\r\nstorefront-sign,Zoe,Now open\r\n",
+    )  # fmt: skip
+    sqs = boto3.client("sqs")
+    for key in ("campaigns%2Fspring%2Fspring+shops.csv", "campaigns/spring/review/shops.csv"):
+        body = json.dumps(failed_ingest(key, "0067A1B2C3D4E5F601"))
+        sqs.send_message(QueueUrl=url(stack, "IngestDeadLetterQueue"), MessageBody=body)
+    # When the reconciler runs
+    first = reconcile(parts)
+    # Then the sheet's errors.csv, where ingest writes it, says ingest failed and why
+    assert first["ingests"] == [sheet]
+    errors = parts.assets.read("reports/spring/spring shops/errors.csv").decode("utf-8-sig")
+    assert "ingest failed (ReadTimeoutError: Read timeout on endpoint URL, after 3 tries)" in errors
+    # And its reports are asked for, and written with that line first
+    run = UploadRun(CAMPAIGN, sheet, "0067A1B2C3D4E5F601")
+    requests = taken(stack, "ReportsQueue")
+    assert [json.loads(m["Body"]) for m in requests] == [run.to_dict()]
+    context = LocalContext("ReportFunction", 300)
+    answer = report.process(sqs_event(requests, stack.arn("ReportsQueue"), stack.region),
+                            context, parts)  # fmt: skip
+    assert answer == {"batchItemFailures": []}
+    results = parts.assets.read("reports/spring/spring shops/results.csv").decode("utf-8-sig")
+    assert "ingest failed (ReadTimeoutError" in results.splitlines()[1]
+    # And the reviewed sheet's failure is left for a person, named
+    assert first["left"] == [
+        "ingest queue: campaigns/spring/review/shops.csv: ReadTimeoutError: Read timeout on "
+        "endpoint URL, after 3 tries"
+    ]
+    # And both failure records stay for a redrive
+    assert waiting(stack, "IngestDeadLetterQueue") == 2
+    # When it runs again, Then nothing is written or asked for again
+    parts.assets.put_report("reports/spring/spring shops/errors.csv", b"later", "text/csv")
+    again = reconcile(parts)
+    assert again["ingests"] == [] and again["reports"] == []
+    assert parts.assets.read("reports/spring/spring shops/errors.csv") == b"later"
+    assert bodies(stack, "ReportsQueue") == []
+
+
+class Blind:
+    """A reader that must not be asked: the round it is handed was not to be read."""
+
+    def read(self, image: bytes) -> list[ReadLine]:
+        raise AssertionError("an image was read back")
+
+    def reads(self, text: str) -> bool:
+        return True
+
+
+def test_a_dead_lettered_proofs_round_delivers_its_images_unchecked_and_the_job_ends(
+    stack: Stack, parts: bootstrap.Parts
+) -> None:
+    # Given an API job whose one image was made and charged, and whose read-back failed
+    # every delivery (its proof request in the proofs dead-letter queue)
+    api = job(0, api=True)
+    parts.job_records.put(JobRecord(api.job_id, CAMPAIGN, api.template, 1, LONG_AGO))
+    data = encode(Image.new("RGB", (96, 64), "white"))
+    key = image_key(CAMPAIGN, api.job_id, 0, "png")
+    parts.assets.put_new(key, data, "image/png", {"sha256": hashlib.sha256(data).hexdigest()})
+    sha256 = hashlib.sha256(data).hexdigest()
+    parts.ledger.save(reserved(api.job_id).but(status=Status.CHARGED, s3_key=key, sha256=sha256))
+    request = {"job": api.to_dict(), "round": Round().to_dict(), "originals": [[0, key]],
+               "status": "succeeded", "reason": "", "region": None}  # fmt: skip
+    boto3.client("sqs").send_message(
+        QueueUrl=url(stack, "ProofsDeadLetterQueue"), MessageBody=json.dumps(request)
+    )
+    # When the reconciler runs
+    first = reconcile(parts)
+    # Then the image stands unchecked, saying the read-back did not run, and nothing ended yet
+    assert first["unchecked"] == [api.job_id] and first["ended"] == []
+    (item,) = parts.ledger.job_items(CAMPAIGN, api.job_id)
+    assert item.proved is not None and item.proved.verdict is Verdict.UNCHECKED
+    assert "the read-back did not run: gave up after every retry (proofs queue" in (
+        item.proved.detail
+    )
+    # And when the proof function takes the round again, it reads nothing and finishes it
+    requests = taken(stack, "ProofsQueue")
+    assert [json.loads(m["Body"]) for m in requests] == [request]
+    blind = dataclasses.replace(parts, make_reader=Blind)
+    event = sqs_event(requests, stack.arn("ProofsQueue"), stack.region)
+    answer = proof.process(event, LocalContext("ProofFunction", 120), blind)
+    assert answer == {"batchItemFailures": []}
+    assert make_derivatives(stack) == 1
+    # Then the job ends with its image
+    record = parts.job_records.get(api.job_id)
+    assert record is not None and record.ended == "succeeded"
+    # And a second run hands nothing on again; the dead letter stays for a redrive
+    again = reconcile(parts)
+    assert again["unchecked"] == [] and bodies(stack, "ProofsQueue") == []
+    assert waiting(stack, "ProofsDeadLetterQueue") == 1
+
+
+def test_a_dead_lettered_report_request_is_asked_once_more_and_a_callback_is_listed(
+    stack: Stack, parts: bootstrap.Parts
+) -> None:
+    # Given a report request and a callback, each failed every delivery
+    run = UploadRun(CAMPAIGN, "campaigns/spring/shops.csv", "seq-4")
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=url(stack, "ReportsDeadLetterQueue"),
+                     MessageBody=json.dumps(run.to_dict()))  # fmt: skip
+    hook = json.dumps({"job_id": "j-7", "url": "https://example.com/h"})
+    sqs.send_message(QueueUrl=url(stack, "CallbacksDeadLetterQueue"), MessageBody=hook)
+    callback = ("callbacks queue: job j-7: its callback failed every delivery; redrive once its "
+                "receiver answers")  # fmt: skip
+    # When the reconciler runs
+    first = reconcile(parts)
+    # Then the reports are asked for once more, and the callback is listed, not sent
+    assert first["reports"] == [run.to_dict()] and first["left"] == [callback]
+    assert bodies(stack, "ReportsQueue") == [run.to_dict()]
+    assert bodies(stack, "CallbacksQueue") == []
+    # When it runs again, Then it asks nothing more and lists both, left in their queues
+    again = reconcile(parts)
+    assert again["reports"] == [] and bodies(stack, "ReportsQueue") == []
+    assert again["left"] == [
+        "reports queue: campaigns/spring/shops.csv (run seq-4): asked for once more already; "
+        "the message stays for a redrive",
+        callback,
+    ]
+    assert waiting(stack, "ReportsDeadLetterQueue") == 1
+    assert waiting(stack, "CallbacksDeadLetterQueue") == 1

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from placard.aws.ledger import _deserialise, condition_failed, typed_key
-from placard.domain.keys import IMAGES_PREFIX, dead_letter_key
+from placard.domain.keys import IMAGES_PREFIX, dead_letter_key, dead_run_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.runs import UploadRun
 from placard.services.reconcile import DeadLetter, dead_letter_bodies
@@ -177,15 +177,20 @@ class DynamoDeadLetterMarks:
         self.table = table
 
     def marked(self, job_id: str, attempt: int) -> bool:
-        reply = self._db.get_item(
-            TableName=self.table,
-            Key=typed_key(dead_letter_key(job_id, attempt)),
-            ConsistentRead=True,
-        )
-        return "Item" in reply
+        return self._has(dead_letter_key(job_id, attempt))
 
     def mark(self, job_id: str, attempt: int, reason: str) -> None:
-        self._db.put_item(
-            TableName=self.table,
-            Item={**typed_key(dead_letter_key(job_id, attempt)), "reason": {"S": reason}},
-        )
+        self._put(dead_letter_key(job_id, attempt), reason)
+
+    def run_marked(self, queue: str, run: UploadRun) -> bool:
+        return self._has(dead_run_key(queue, run.campaign, run.sheet, run.run))
+
+    def mark_run(self, queue: str, run: UploadRun, reason: str) -> None:
+        self._put(dead_run_key(queue, run.campaign, run.sheet, run.run), reason)
+
+    def _has(self, key: dict[str, str]) -> bool:
+        reply = self._db.get_item(TableName=self.table, Key=typed_key(key), ConsistentRead=True)
+        return "Item" in reply
+
+    def _put(self, key: dict[str, str], reason: str) -> None:
+        self._db.put_item(TableName=self.table, Item={**typed_key(key), "reason": {"S": reason}})

@@ -19,6 +19,8 @@ its budget and its runs together):
                      CAMPAIGN#<campaign> RUN#<sheet>#<run>#JOB#<job>  that job's end, counted
                      JOB#<job>           DEAD#<attempt>    a dead-lettered round, ended by the
                                                            reconciler
+                     CAMPAIGN#<campaign> DEAD#<queue>#<sheet>#<run>  an upload's failed ingest
+                                                           or report request, acted on once
                      JOB#<job>           JOB               a job asked for through the API
 DynamoDB, idempotency table:  signature#<sha256>           a webhook signature already used
 """
@@ -145,6 +147,12 @@ def run_job_key(campaign: str, sheet: str, run: str, job_id: str) -> dict[str, s
 def dead_letter_key(job_id: str, attempt: int) -> dict[str, str]:
     """A dead-lettered round of a job the reconciler has ended, beside the job's record."""
     return {"pk": f"JOB#{job_id}", "sk": f"DEAD#{attempt:02d}"}
+
+
+def dead_run_key(queue: str, campaign: str, sheet: str, run: str) -> dict[str, str]:
+    """An upload's dead letter from `queue` ("ingest", "reports") the reconciler has acted on,
+    beside the upload's count."""
+    return {"pk": campaign_pk(campaign), "sk": f"DEAD#{queue}#{sheet}#{run}"}
 
 
 def job_record_key(job_id: str) -> dict[str, str]:

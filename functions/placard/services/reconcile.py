@@ -4,8 +4,16 @@
   sha256 of the stored object); its request never sent -> released (refunded, costs nothing);
   sent and not stored -> reported, kept as it is (the provider may have billed it).
 - A job whose message sits in a dead-letter queue, not yet ended -> ended `failed` with its
-  reason, by the same path as the worker's last receive, once.
+  reason, by the same path as the worker's last receive, once; a round whose read-back died
+  -> its images delivered unchecked, saying the read-back did not run, once.
+- A sheet whose ingest failed every try (Lambda's failure record in the ingest dead-letter
+  queue) -> its errors.csv says ingest failed and why, and its reports are asked for, once.
+- A report request that failed every delivery -> asked for once more (reports are
+  idempotent); a callback that did -> listed, left for a redrive once its receiver answers.
 - An upload whose count is complete and whose reports nobody asked for -> its reports.
+
+Dead letters are only read: each stays in its queue for a redrive (`placard redrive`), or a
+person.
 
 Every step looks before it writes, so a second run changes nothing.
 """
@@ -18,9 +26,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
+from urllib.parse import unquote_plus
 
-from placard.domain.jobs import Job
-from placard.domain.keys import image_key, job_key
+from placard.domain.errors import InvalidInput
+from placard.domain.jobs import Job, parse_campaign
+from placard.domain.keys import image_key, job_key, parse_upload_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import (
     AssetStore,
@@ -30,15 +40,21 @@ from placard.domain.ports import (
     ProofRequests,
     ReportRequests,
 )
+from placard.domain.proofs import FieldProof, Proof, Verdict
 from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
+from placard.domain.templates import Catalogue, default_catalogue
+from placard.reporting.csv_reports import errors_report
 from placard.services.endings import JobEndings
 from placard.services.pipeline import EXTENSIONS, SENT
+from placard.sheets.reader import RowError
 
+JOB_QUEUES = ("jobs", "proofs", "derivatives")  # dead letters that carry a job
 RECONCILER = "reconciler"  # who claimed a run's reports, when it was this
 EXTENSIONS_TRIED = (*EXTENSIONS.values(), "bin")  # every extension the pipeline stores under
 NEVER_SENT = "released by the reconciler: its delivery stopped before the provider was called"
 UNKNOWN = "outcome unknown: sent to the provider, no image stored"
+UNREAD = "the read-back did not run"
 
 
 class Stranded(Protocol):
@@ -58,7 +74,7 @@ class StoredObjects(Protocol):
 
 @dataclass(frozen=True)
 class DeadLetter:
-    queue: str  # "jobs", "proofs" or "derivatives": which function's queue it died in
+    queue: str  # which function's queue it died in: "jobs", "proofs", "ingest", ...
     body: dict[str, Any]
     receives: int
 
@@ -73,6 +89,11 @@ class DeadLetterMarks(Protocol):
 
     def mark(self, job_id: str, attempt: int, reason: str) -> None:
         """The round's dead letter has been ended; kept so a second run leaves it be."""
+
+    def run_marked(self, queue: str, run: UploadRun) -> bool: ...
+
+    def mark_run(self, queue: str, run: UploadRun, reason: str) -> None:
+        """The upload's dead letter from `queue` has been acted on; kept, as `mark`."""
 
 
 class ReportClaims(Protocol):
@@ -104,11 +125,17 @@ class Reconciled:
     released: list[str] = field(default_factory=list)  # "<job>#<image>#<attempt>"
     unknown: list[Unsettled] = field(default_factory=list)  # left, with their reason
     ended: list[str] = field(default_factory=list)  # job ids ended from a dead letter
-    reports: list[UploadRun] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)  # job ids whose round goes on unread
+    ingests: list[str] = field(default_factory=list)  # sheets whose failed ingest was told
+    reports: list[UploadRun] = field(default_factory=list)  # asked for, new or once more
+    left: list[str] = field(default_factory=list)  # dead letters for a redrive or a person
 
     @property
     def changed(self) -> int:
-        return len(self.charged) + len(self.released) + len(self.ended) + len(self.reports)
+        return (
+            len(self.charged) + len(self.released) + len(self.ended) + len(self.unchecked)
+            + len(self.ingests) + len(self.reports)
+        )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,7 +143,10 @@ class Reconciled:
             "released": self.released,
             "unknown": [str(u) for u in self.unknown],
             "ended": self.ended,
+            "unchecked": self.unchecked,
+            "ingests": self.ingests,
             "reports": [run.to_dict() for run in self.reports],
+            "left": self.left,
         }
 
 
@@ -140,11 +170,22 @@ class Reconciler:
     reports: ReportRequests
     after_seconds: float  # the worker's timeout: no delivery is still at work past it
     now: Callable[[], datetime] = field(default=utc_now)
+    catalogue: Catalogue = field(default_factory=default_catalogue)  # an unread round's fields
 
     def run(self) -> Reconciled:
         done = Reconciled()
         self.settle(done)
-        self.end_dead_letters(done)
+        letters = self.dead_letters.peek()
+        self.end_dead_letters([x for x in letters if x.queue in JOB_QUEUES], done)
+        for letter in letters:
+            if letter.queue == "ingest":
+                self.tell_failed_ingest(letter, done)
+            elif letter.queue == "reports":
+                self.report_again(letter, done)
+            elif letter.queue == "callbacks":
+                said = letter.body.get("job_id") or "a message naming no job"
+                done.left.append(f"callbacks queue: job {said}: its callback failed every "
+                                 "delivery; redrive once its receiver answers")  # fmt: skip
         self.report(done)
         return done
 
@@ -212,16 +253,24 @@ class Reconciler:
 
     # Dead letters.
 
-    def end_dead_letters(self, done: Reconciled) -> None:
-        for letter in self.dead_letters.peek():
+    def end_dead_letters(self, letters: Iterable[DeadLetter], done: Reconciled) -> None:
+        for letter in letters:
             job, round_, why = self._read(letter)
-            if job is None or self.marks.marked(job.job_id, round_.attempt):
+            if job is None:
+                done.left.append(f"{letter.queue} queue: a message naming no job it can read")
+                continue
+            if self.marks.marked(job.job_id, round_.attempt):
                 continue
             if self._has_ended(job):
                 self.marks.mark(job.job_id, round_.attempt, "ended before")
                 continue
             reason = f"gave up after every retry ({letter.queue} queue, {letter.receives} " \
                      f"deliveries): {why or self._last_reason(job, round_)}"  # fmt: skip
+            if letter.queue == "proofs":
+                self._deliver_unread(job, round_, letter.body, reason)
+                self.marks.mark(job.job_id, round_.attempt, reason)
+                done.unchecked.append(job.job_id)
+                continue
             if letter.queue == "jobs" and round_.attempt > 1:
                 # A re-roll: the images of earlier rounds are delivered (as the worker does).
                 self.proof_requests.send(job, round_, [], "failed", reason)
@@ -244,6 +293,27 @@ class Reconciler:
         )  # fmt: skip
         return job, Round.from_dict(body.get("round")), what
 
+    def _deliver_unread(
+        self, job: Job, round_: Round, request: dict[str, Any], reason: str
+    ) -> None:
+        """The round's images were made and charged; only reading them back failed. Each is
+        given the proof the proof function gives an image no reader can open (every field
+        unchecked, saying why), and the round goes back to the proof function: it finds
+        every image proved, reads nothing, and finishes the job with its images."""
+        template = self.catalogue[job.template]
+        fields = template.texts(template.values(job.variables))
+        why = (f"{UNREAD}: {reason}",)
+        unread = Proof.of([FieldProof(n, t, Verdict.UNCHECKED, problems=why) for n, t in fields])
+        for item in self.ledger.job_items(job.campaign, job.job_id):
+            if item.attempt == round_.attempt and item.status is Status.CHARGED and not item.proof:
+                self.ledger.record_proof(item, unread)
+        originals = [(int(index), str(key)) for index, key in request.get("originals") or []]
+        region = request.get("region")
+        self.proof_requests.send(
+            job, round_, originals, str(request.get("status", "succeeded")),
+            str(request.get("reason", "")), tuple(region) if region else None,
+        )  # fmt: skip
+
     def _has_ended(self, job: Job) -> bool:
         if job.origin.get("api"):
             record = self.records.get(job.job_id)
@@ -256,6 +326,53 @@ class Reconciler:
         said = [i.reason for i in items if i.attempt == round_.attempt and i.reason]
         return said[-1] if said else "the function stopped before it could say why"
 
+    # Uploads: a failed ingest, a report request that died.
+
+    def tell_failed_ingest(self, letter: DeadLetter, done: Reconciled) -> None:
+        """Each sheet the failed S3 event named gets an errors.csv whose first line says
+        ingest failed and why, where ingest writes it, and its reports (the same line first)."""
+        failed = failed_ingest(letter.body)
+        if failed is None:
+            done.left.append("ingest queue: a message that is not a failed S3 event")
+            return
+        runs, why = failed
+        for run in runs:
+            if isinstance(run, str):  # not a sheet: a review, or a key outside campaigns/
+                done.left.append(f"ingest queue: {run}: {why}")
+                continue
+            if self.marks.run_marked("ingest", run):
+                continue
+            name = run.sheet.rpartition("/")[2]
+            said = RowError(
+                0, "", name, f"ingest failed ({why}), so its rows may not all have been "
+                "queued: upload the sheet again once the cause is fixed",
+            )  # fmt: skip
+            self.assets.put_report(
+                run.reports_prefix + "errors.csv",
+                errors_report([said]).to_bytes(),
+                "text/csv; charset=utf-8",
+            )
+            self.reports.send(run)
+            self.marks.mark_run("ingest", run, why)
+            done.ingests.append(run.sheet)
+
+    def report_again(self, letter: DeadLetter, done: Reconciled) -> None:
+        """A report request that failed every delivery is asked for once more: reports are
+        written whole each time, so a second writing is safe. Once: if it dies again, it
+        waits in the queue for a redrive."""
+        try:
+            run = UploadRun.from_dict(letter.body)
+        except (KeyError, TypeError):
+            done.left.append("reports queue: a message naming no upload")
+            return
+        if self.marks.run_marked("reports", run):
+            done.left.append(f"reports queue: {run.sheet} (run {run.run}): asked for once "
+                             "more already; the message stays for a redrive")  # fmt: skip
+            return
+        self.reports.send(run)
+        self.marks.mark_run("reports", run, f"asked again ({letter.receives} deliveries)")
+        done.reports.append(run)
+
     # Reports.
 
     def report(self, done: Reconciled) -> None:
@@ -263,6 +380,33 @@ class Reconciler:
             if self.progress.claim_reports(run, RECONCILER):
                 self.reports.send(run)
                 done.reports.append(run)
+
+
+def failed_ingest(record: dict[str, Any]) -> tuple[list[UploadRun | str], str] | None:
+    """What Lambda's failure record of an S3-invoked ingest names: each sheet's run (the
+    object's key and sequencer), or the key when it is no sheet's, and why it failed."""
+    payload, context = record.get("requestPayload"), record.get("requestContext") or {}
+    if not isinstance(payload, dict) or not isinstance(payload.get("Records"), list):
+        return None
+    answer = record.get("responsePayload") or {}
+    error = answer.get("errorMessage") if isinstance(answer, dict) else None
+    kind = answer.get("errorType") if isinstance(answer, dict) else None
+    tries = context.get("approximateInvokeCount")
+    why = f"{kind}: {error}" if kind and error else str(error or kind or "no error was given")
+    if context.get("condition") == "EventAgeExceeded":
+        why = "the event grew too old before ingest could take it"
+    if tries:
+        why += f", after {tries} tries"
+    runs: list[UploadRun | str] = []
+    for s3_record in payload["Records"]:
+        s3_object = (s3_record.get("s3") or {}).get("object") or {}
+        key = unquote_plus(str(s3_object.get("key", "")))
+        try:
+            campaign, _ = parse_upload_key(key)
+            runs.append(UploadRun(parse_campaign(campaign), key, str(s3_object["sequencer"])))
+        except (InvalidInput, KeyError):
+            runs.append(key)
+    return runs, why
 
 
 def dead_letter_bodies(queue: str, bodies: Iterable[tuple[str, int]]) -> list[DeadLetter]:
