@@ -26,6 +26,8 @@ def process(reconciler: Reconciler) -> dict[str, Any]:
     done = reconciler.run()
     for unsettled in done.unknown:  # left for a person: each said where it can be seen
         logger.warning("reservation left unsettled", extra={"item": str(unsettled)})
+    for letter in done.left:  # in a dead-letter queue, for a redrive or a person
+        logger.warning("dead letter left", extra={"letter": letter})
     summary = done.to_dict()
     logger.info("reconciled", extra={"changed": done.changed, **summary})
     return summary

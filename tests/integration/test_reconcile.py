@@ -367,3 +367,26 @@ def test_a_dead_lettered_report_request_is_asked_once_more_and_a_callback_is_lis
     ]
     assert waiting(stack, "ReportsDeadLetterQueue") == 1
     assert waiting(stack, "CallbacksDeadLetterQueue") == 1
+
+
+def test_a_dead_letter_that_cannot_be_acted_on_is_listed_and_stops_no_other(
+    stack: Stack, parts: bootstrap.Parts
+) -> None:
+    # Given a proofs round whose template is gone from the catalogue, and a report request
+    gone = dataclasses.replace(job(5, api=True), template="retired-sign")
+    parts.job_records.put(JobRecord(gone.job_id, CAMPAIGN, gone.template, 1, LONG_AGO))
+    request = {"job": gone.to_dict(), "round": Round().to_dict(), "originals": [],
+               "status": "succeeded", "reason": "", "region": None}  # fmt: skip
+    run = UploadRun(CAMPAIGN, "campaigns/spring/shops.csv", "seq-5")
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=url(stack, "ProofsDeadLetterQueue"), MessageBody=json.dumps(request))
+    sqs.send_message(
+        QueueUrl=url(stack, "ReportsDeadLetterQueue"), MessageBody=json.dumps(run.to_dict())
+    )
+    # When the reconciler runs
+    first = reconcile(parts)
+    # Then the round is listed, not acted on, and the report request is asked for all the same
+    (left,) = first["left"]
+    assert left.startswith("proofs queue: not acted on (") and "retired-sign" in left
+    assert left.endswith("; the next run tries again")
+    assert first["unchecked"] == [] and first["reports"] == [run.to_dict()]

@@ -175,19 +175,26 @@ class Reconciler:
     def run(self) -> Reconciled:
         done = Reconciled()
         self.settle(done)
-        letters = self.dead_letters.peek()
-        self.end_dead_letters([x for x in letters if x.queue in JOB_QUEUES], done)
-        for letter in letters:
-            if letter.queue == "ingest":
-                self.tell_failed_ingest(letter, done)
-            elif letter.queue == "reports":
-                self.report_again(letter, done)
-            elif letter.queue == "callbacks":
-                said = letter.body.get("job_id") or "a message naming no job"
-                done.left.append(f"callbacks queue: job {said}: its callback failed every "
-                                 "delivery; redrive once its receiver answers")  # fmt: skip
+        for letter in self.dead_letters.peek():
+            try:
+                self.act_on(letter, done)
+            except Exception as exc:  # one letter that cannot be acted on stops no other
+                done.left.append(f"{letter.queue} queue: not acted on ({type(exc).__name__}: "
+                                 f"{exc}); the next run tries again")  # fmt: skip
         self.report(done)
         return done
+
+    def act_on(self, letter: DeadLetter, done: Reconciled) -> None:
+        if letter.queue in JOB_QUEUES:
+            self.end_dead_letter(letter, done)
+        elif letter.queue == "ingest":
+            self.tell_failed_ingest(letter, done)
+        elif letter.queue == "reports":
+            self.report_again(letter, done)
+        elif letter.queue == "callbacks":
+            said = letter.body.get("job_id") or "a message naming no job"
+            done.left.append(f"callbacks queue: job {said}: its callback failed every "
+                             "delivery; redrive once its receiver answers")  # fmt: skip
 
     # Reservations.
 
@@ -253,31 +260,30 @@ class Reconciler:
 
     # Dead letters.
 
-    def end_dead_letters(self, letters: Iterable[DeadLetter], done: Reconciled) -> None:
-        for letter in letters:
-            job, round_, why = self._read(letter)
-            if job is None:
-                done.left.append(f"{letter.queue} queue: a message naming no job it can read")
-                continue
-            if self.marks.marked(job.job_id, round_.attempt):
-                continue
-            if self._has_ended(job):
-                self.marks.mark(job.job_id, round_.attempt, "ended before")
-                continue
-            reason = f"gave up after every retry ({letter.queue} queue, {letter.receives} " \
-                     f"deliveries): {why or self._last_reason(job, round_)}"  # fmt: skip
-            if letter.queue == "proofs":
-                self._deliver_unread(job, round_, letter.body, reason)
-                self.marks.mark(job.job_id, round_.attempt, reason)
-                done.unchecked.append(job.job_id)
-                continue
-            if letter.queue == "jobs" and round_.attempt > 1:
-                # A re-roll: the images of earlier rounds are delivered (as the worker does).
-                self.proof_requests.send(job, round_, [], "failed", reason)
-            else:
-                self.endings.ended(job, "failed", reason)
+    def end_dead_letter(self, letter: DeadLetter, done: Reconciled) -> None:
+        job, round_, why = self._read(letter)
+        if job is None:
+            done.left.append(f"{letter.queue} queue: a message naming no job it can read")
+            return
+        if self.marks.marked(job.job_id, round_.attempt):
+            return
+        if self._has_ended(job):
+            self.marks.mark(job.job_id, round_.attempt, "ended before")
+            return
+        reason = f"gave up after every retry ({letter.queue} queue, {letter.receives} " \
+                 f"deliveries): {why or self._last_reason(job, round_)}"  # fmt: skip
+        if letter.queue == "proofs":
+            self._deliver_unread(job, round_, letter.body, reason)
             self.marks.mark(job.job_id, round_.attempt, reason)
-            done.ended.append(job.job_id)
+            done.unchecked.append(job.job_id)
+            return
+        if letter.queue == "jobs" and round_.attempt > 1:
+            # A re-roll: the images of earlier rounds are delivered (as the worker does).
+            self.proof_requests.send(job, round_, [], "failed", reason)
+        else:
+            self.endings.ended(job, "failed", reason)
+        self.marks.mark(job.job_id, round_.attempt, reason)
+        done.ended.append(job.job_id)
 
     @staticmethod
     def _read(letter: DeadLetter) -> tuple[Job | None, Round, str]:
