@@ -1,13 +1,17 @@
 """Cold import of each Lambda handler, as Lambda loads it from the bundle `sam build` makes.
 
 Each function's folder is built as `sam build` builds it (functions/Makefile, the same target
-`make bundle-check` runs; one build for the functions that share a rule), or taken from
---build-dir (`.aws-sam/build` after `sam build`: one folder a function). A copy is made
+`make bundle-check` runs; one build for the functions that share a rule, for this machine's
+architecture), or taken from --build-dir (`.aws-sam/build` after `sam build`: one folder a
+function). A copy is made
 read-only (chmod -R a-w, as /var/task is), and each handler is imported in a fresh python3.12
 with that folder first on sys.path, without site-packages, PYTHONDONTWRITEBYTECODE unset and
 the function's environment as the template sets it and Lambda's own variables. Several runs:
 median, worst and best (the best is nearest what the import costs alone on a shared machine),
-and the direct imports that cost the most (one more run under -X importtime).
+and the direct imports that cost the most (one more run under -X importtime). First, the
+floor in the same conditions: `python3.12 -c pass` (the interpreter's start, CPU as the
+process's), and `import boto3` and Powertools alone (every handler calls AWS, logs and
+traces), timed as the handlers are.
 
     python bench/coldstart.py [--runs N] [--build-dir DIR] [--no-bytecode]
 
@@ -22,13 +26,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from platform import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,7 +42,6 @@ from tests.bundle_check import (  # noqa: E402
     BUILD,
     build_groups,
     environment,
-    importable,
     lambda_environment,
     runtime_interpreter,
 )
@@ -50,9 +53,16 @@ PROBE = """
 import importlib, sys, time
 sys.path.insert(0, sys.argv[1])
 wall, cpu = time.perf_counter(), time.process_time()
-importlib.import_module(sys.argv[2])
+for module in filter(None, sys.argv[2].split(",")):
+    importlib.import_module(module)
 print((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000)
 """
+# The floor, timed as the handlers are: the interpreter alone, and what every handler needs.
+BASELINES = {
+    "python3.12 -c pass": "",
+    "import boto3": "boto3",
+    "import boto3, aws_lambda_powertools": "boto3,aws_lambda_powertools",
+}
 RO_MOUNT = 'mount --bind -o ro "$0" "$0" && exec "$@"'
 
 
@@ -67,9 +77,12 @@ def read_only_copy(source: Path, into: Path, bytecode: bool) -> Path:
 
 
 def one_import(python: Path, task: Path, module: str, env: dict[str, str], *flags: str) -> str:
+    """`wall cpu process_cpu` in ms: the import's, and the whole process's CPU (the
+    interpreter's start with it); with flags, the run's stderr."""
     command = [str(python), "-S", *flags, "-c", PROBE, str(task), module]
     if os.geteuid() == 0:  # root writes through chmod: a read-only mount, as Lambda's
         command = ["unshare", "-rm", "sh", "-c", RO_MOUNT, str(task), *command]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         command,
         cwd=task,
@@ -78,7 +91,9 @@ def one_import(python: Path, task: Path, module: str, env: dict[str, str], *flag
         text=True,
         check=True,
     )
-    return done.stdout.strip() if not flags else done.stderr
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
+    return f"{done.stdout.strip()} {used}" if not flags else done.stderr
 
 
 def heaviest(importtime: str, module: str, count: int = 4) -> str:
@@ -105,8 +120,7 @@ def main() -> int:
     if args.build_dir:
         folders = {name: args.build_dir / name for name in functions}
     else:
-        built = build_groups(python, stack, ROOT / "functions")
-        folders = {name: importable(stack, built, name, ROOT / "functions") for name in built}
+        folders = build_groups(python, stack, ROOT / "functions")
     opt = BUILD / "opt"
     layer = stack.layer_content(ROOT)
     shutil.rmtree(opt, ignore_errors=True)
@@ -114,29 +128,43 @@ def main() -> int:
     print(f"{python} ({runtime}), {args.runs} runs a handler, read-only copies, "
           f"{'no bytecode' if args.no_bytecode else 'bytecode as built'}, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")  # fmt: skip
-    print("| handler | median (ms) | worst | best | median CPU (ms) | heaviest imports (ms) |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| handler | median (ms) | worst | best | median CPU (ms) | over boto3 | process CPU "
+          "| heaviest imports (ms) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
         copies: dict[Path, Path] = {}
+        rows: dict[str, tuple[Path, str, dict[str, str]]] = {}  # label -> folder, modules, env
         for name in sorted(functions):
-            folder = folders.get(name)
-            if folder is None:
-                print(f"| `{functions[name].handler}` | - | - | - | - | no {machine()} build |")
-                continue
-            source = folder.resolve()
+            source = folders[name].resolve()
             if source not in copies:
                 into = Path(scratch) / str(len(copies))
                 into.mkdir()
                 copies[source] = read_only_copy(source, into, not args.no_bytecode)
             task = copies[source]
-            module = functions[name].handler.rsplit(".", 1)[0]
             env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME")}
             env |= lambda_environment(name, environment(stack, name, opt), task)
-            runs = [one_import(python, task, module, env).split() for _ in range(args.runs)]
-            times, cpu = [float(w) for w, _ in runs], [float(c) for _, c in runs]
-            top = heaviest(one_import(python, task, module, env, "-X", "importtime"), module)
+            if not rows:
+                rows |= {label: (task, modules, env) for label, modules in BASELINES.items()}
+            module = functions[name].handler.rsplit(".", 1)[0]
+            rows[module] = (task, module, env)
+        # Round after round, every row once a round: each shares the machine's load alike.
+        runs: dict[str, list[list[float]]] = {label: [] for label in rows}
+        for _ in range(args.runs):
+            for label, (task, modules, env) in rows.items():
+                runs[label].append(
+                    [float(v) for v in one_import(python, task, modules, env).split()]
+                )
+        boto3 = statistics.median(c for _, c, _ in runs["import boto3"])
+        for label, (task, modules, env) in rows.items():
+            times = [w for w, _, _ in runs[label]]
+            cpu = statistics.median(c for _, c, _ in runs[label])
+            process = statistics.median(p for _, _, p in runs[label])
+            top = ""
+            if label not in BASELINES:
+                top = heaviest(one_import(python, task, modules, env, "-X", "importtime"), modules)
             wall = f"{statistics.median(times):.0f} | {max(times):.0f} | {min(times):.0f}"
-            print(f"| `{module}` | {wall} | {statistics.median(cpu):.0f} | {top} |", flush=True)
+            figures = f"{wall} | {cpu:.0f} | {cpu - boto3:+.0f} | {process:.0f}"
+            print(f"| `{label}` | {figures} | {top} |", flush=True)
         for copy in copies.values():
             subprocess.run(["chmod", "-R", "u+w", copy], check=True)
     return 0

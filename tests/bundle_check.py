@@ -2,9 +2,10 @@
 
 Every function's Metadata says `BuildMethod: makefile`: `sam build` runs its target in
 functions/Makefile, which installs the locks and compiles everything to python3.12 bytecode.
-This runs the same targets into build/bundle/<Function>/ (once for the functions whose
-recipe is the same: the light ones share a rule) and, with the template's runtime
-(python3.12), checks that each folder:
+This runs the same targets into build/bundle/<Function>/, for this machine's architecture and
+once for the functions whose recipe is then the same (the light ones share a rule: one build,
+whichever their architecture), the builds side by side, and with the template's runtime
+(python3.12) checks that each folder:
 
 - is under Lambda's 250 MB unzipped, holds no laptop module (the local package, moto, tqdm,
   waitress, or a module of the laptop's under placard/ or handlers/), and no dependency
@@ -14,7 +15,14 @@ recipe is the same: the light ones share a rule) and, with the template's runtim
 - lets every handler in template.yaml import from it alone (no site-packages, no PYTHONPATH,
   no venv) with the folder read-only and Python free to write bytecode, writing nothing, with
   the function's environment as the template sets it: resources get names as in a
-  deployment, parameters their defaults, and /opt is the layer's content.
+  deployment, parameters their defaults, and /opt is the layer's content;
+- and that a handler's import (its cold start) leaves out the heavy libraries it does not
+  need then (HEAVY_AT_IMPORT).
+
+A function for another architecture (the arm64 worker) is imported from its rule's build for
+this machine (its extensions would not load here), and for its own architecture the check
+downloads, without installing, a wheel of each package that is not pure Python
+(`make wheels-<Function>`): what could be missing there.
 
 The proof function's folder (the OCR engine) is also checked free of OpenCV, and from it
 alone an OnnxReader reads a draft back. pip keeps its download cache where it always does
@@ -25,11 +33,14 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +55,25 @@ UNZIPPED_LIMIT_MB = 250  # Lambda's limit for a zip function's code and layers, 
 # What rapidocr's own pipeline would pull in; the proof bundle runs its models without them.
 NOT_IN_PROOF_BUNDLE = ("cv2", "shapely", "pyclipper", "omegaconf")
 PROOF_COPY = "Proof 4,50 €"
+# Libraries too heavy for a cold start that does not need them, and the handlers that may
+# import them at their import; the others load them on the call that uses them, if ever.
+# jinja2 and yaml load with the template catalogue (a handler's first call, not its import).
+HEAVY_AT_IMPORT: dict[str, tuple[str, ...]] = {
+    "jinja2": (),
+    "yaml": (),
+    "openpyxl": (),  # ingest reads a sheet
+    "PIL": (),  # derivatives, the proof reader and reports draw
+    "numpy": (),
+    "onnxruntime": (),  # the proof reader loads its engine on its first read
+    "httpx": ("handlers.callback", "handlers.worker"),  # they make HTTP calls, traced
+    "pydantic": ("handlers.api",),  # its routes validate with the models
+    "aws_lambda_powertools.utilities.idempotency": (
+        "handlers.api",
+        "handlers.ingest",
+        "handlers.worker",
+    ),
+    "aws_lambda_powertools.event_handler": ("handlers.api",),
+}
 
 # Run as `python -I -S -c PROBE BUNDLE HANDLER`: isolated (no PYTHONPATH, no user site, no
 # current folder) and without site-packages, so sys.path is the standard library and BUNDLE.
@@ -58,7 +88,8 @@ outside = sorted(
     name for name, m in list(sys.modules.items())
     if getattr(m, "__file__", None) and not m.__file__.startswith((bundle, *stdlib))
 )
-print(json.dumps({"callable": callable(handler), "outside": outside}))
+modules = sorted(sys.modules)
+print(json.dumps({"callable": callable(handler), "outside": outside, "modules": modules}))
 """
 
 
@@ -184,10 +215,21 @@ def environment(stack: Stack, function: str, opt: Path) -> dict[str, str]:
     }
 
 
+def heavy_problems(module: str, loaded: Iterable[str]) -> list[str]:
+    """The heavy libraries (HEAVY_AT_IMPORT) that importing `module` loaded without needing."""
+    names = set(loaded)
+    return [
+        f"imports {heavy} at its import, which only {', '.join(allowed) or 'a call'} may"
+        for heavy, allowed in HEAVY_AT_IMPORT.items()
+        if heavy in names and module not in allowed
+    ]
+
+
 def import_alone(python: Path, task: Path, handler: str, env: dict[str, str]) -> list[str]:
-    """Problems importing `handler` from the bundle alone (none when it imports), and any
-    file the import wrote into it (Python writes the bytecode it had to compile, unless the
-    folder is read-only to it: Lambda's is, so there each cold start would compile again)."""
+    """Problems importing `handler` from the bundle alone (none when it imports), any heavy
+    library it loaded without needing it, and any file the import wrote into the bundle
+    (Python writes the bytecode it had to compile, unless the folder is read-only to it:
+    Lambda's is, so there each cold start would compile again)."""
     before = snapshot(task)
     answer = subprocess.run(
         [python, "-I", "-S", "-c", PROBE, str(task), handler],
@@ -202,6 +244,7 @@ def import_alone(python: Path, task: Path, handler: str, env: dict[str, str]) ->
         return answer.stderr.strip().splitlines()[-3:]
     found = json.loads(answer.stdout.strip().splitlines()[-1])
     problems = [f"imported from outside the bundle: {m}" for m in found["outside"]]
+    problems += heavy_problems(handler.rsplit(".", 1)[0], found["modules"])
     problems += [f"wrote {path} into the bundle" for path, _ in written]
     if not found["callable"]:
         problems.append(f"{handler} is not callable")
@@ -217,14 +260,18 @@ def made_functions(stack: Stack) -> list[str]:
     )
 
 
-def recipe(function: str, functions: Path) -> str:
-    """What `make build-<function>` would run (functions sharing a rule and its variables
-    share a recipe, and so a bundle)."""
+def recipe(function: str, functions: Path, arch: str | None = None) -> str:
+    """What `make build-<function>` would run, for its own architecture or `arch` (functions
+    sharing a rule and its variables share a recipe, and so a bundle)."""
     return subprocess.run(
         ["make", "--no-print-directory", "-n", "-C", functions, f"build-{function}",
-         "ARTIFACTS_DIR=@", "PYTHON=python3.12"],
+         "ARTIFACTS_DIR=@", "PYTHON=python3.12", *arch_override(function, arch)],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
+
+
+def arch_override(function: str, arch: str | None) -> list[str]:
+    return [f"WHEEL_ARCH_{function}={arch}"] if arch else []
 
 
 def wheel_arch(stack: Stack, function: str) -> str:
@@ -246,31 +293,98 @@ def arch_problems(stack: Stack, functions: Path) -> list[str]:
 
 
 def build_groups(python: Path, stack: Stack, functions: Path) -> dict[str, Path]:
-    """Every made function's folder, built once for each distinct recipe."""
-    built: dict[str, Path] = {}
-    folders = {}
-    for name in made_functions(stack):
-        steps = recipe(name, functions)
-        if steps not in built:
-            built[steps] = build_with_make(python, name, functions)
-        folders[name] = built[steps]
-    return folders
+    """Every made function's folder for this machine's architecture, built once for each
+    distinct recipe, the builds side by side (mostly pip waiting on the network)."""
+    native = platform.machine()
+    first: dict[str, str] = {}  # recipe -> the function whose name its folder takes
+    steps = {name: recipe(name, functions, native) for name in made_functions(stack)}
+    for name, recipe_ in steps.items():
+        first.setdefault(recipe_, name)
+    with ThreadPoolExecutor(max_workers=len(first) or 1) as pool:
+        built = dict(
+            zip(
+                first,
+                pool.map(lambda name: build_with_make(python, name, functions, native),
+                         first.values()),
+                strict=True,
+            )
+        )  # fmt: skip
+    return {name: built[recipe_] for name, recipe_ in steps.items()}
 
 
-def build_with_make(python: Path, function: str, functions: Path) -> Path:
+def build_with_make(python: Path, function: str, functions: Path, arch: str | None = None) -> Path:
     """The function's folder as `sam build` makes it: `make build-<function>` with
     ARTIFACTS_DIR, the runtime's interpreter for pip (which fetches wheels for Lambda's) and
-    for the bytecode."""
+    for the bytecode; for its own architecture, or `arch`."""
     task = BUILD / function
     shutil.rmtree(task, ignore_errors=True)
     task.mkdir(parents=True)
-    subprocess.run(
+    made = subprocess.run(
         ["make", "--no-print-directory", "-s", "-C", functions, f"build-{function}",
-         f"ARTIFACTS_DIR={task}", f"PYTHON={python}"],
-        check=True,
-        stdout=subprocess.DEVNULL,
+         f"ARTIFACTS_DIR={task}", f"PYTHON={python}", *arch_override(function, arch)],
+        capture_output=True, text=True,
     )  # fmt: skip
+    if made.returncode != 0:
+        raise RuntimeError(f"make build-{function} failed:\n{made.stderr[-3000:]}")
     return task
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def compiled_packages(task: Path) -> list[str]:
+    """The packages installed in `task` from a wheel that is not pure Python (a tag other than
+    ...-none-any): the ones another architecture needs wheels of its own for."""
+    found = []
+    for wheel in task.glob("*.dist-info/WHEEL"):
+        tags = [line.split(":", 1)[1].strip() for line in wheel.read_text().splitlines()
+                if line.startswith("Tag:")]  # fmt: skip
+        if any(not tag.endswith("-none-any") for tag in tags):
+            metadata = (wheel.parent / "METADATA").read_text(errors="replace")
+            name = re.search(r"^Name:\s*(\S+)", metadata, re.MULTILINE)
+            found.append(_normalised(name[1] if name else wheel.parent.name.split("-")[0]))
+    return sorted(found)
+
+
+def locked(lock: str, names: Iterable[str]) -> str:
+    """The lines of a hashed lock (uv's format) that pin `names`, with their hashes."""
+    wanted, kept, keep = set(names), [], False
+    for line in lock.splitlines():
+        pin = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", line)
+        if pin:
+            keep = _normalised(pin[1]) in wanted
+        elif not line.strip().startswith("--hash="):
+            keep = False
+        if keep:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+def foreign_wheel_problems(
+    python: Path, function: str, functions: Path, native_task: Path
+) -> list[str]:
+    """For a function built for another architecture than this machine's: its packages that
+    are not pure Python (as built here), each a wheel downloaded for its own architecture
+    with the lock's hashes (`make wheels-<function>`); pip's complaint if one is missing."""
+    locks = re.findall(r"-r\s+(\S+\.lock)", recipe(function, functions))
+    wanted = compiled_packages(native_task)
+    pins = "".join(locked(Path(lock).read_text(), wanted) for lock in locks)
+    with tempfile.TemporaryDirectory(prefix="wheels-") as scratch:
+        requirements = Path(scratch) / "compiled.lock"
+        requirements.write_text(pins)
+        fetched = subprocess.run(
+            ["make", "--no-print-directory", "-s", "-C", functions, f"wheels-{function}",
+             f"ARTIFACTS_DIR={scratch}/wheels", f"PYTHON={python}",
+             f"REQUIREMENTS={requirements}"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        got = {_normalised(w.name.split("-")[0]) for w in Path(scratch, "wheels").glob("*.whl")}
+    if fetched.returncode != 0:
+        return [line for line in fetched.stderr.splitlines() if "ERROR" in line][-3:] or [
+            f"make wheels-{function} failed"
+        ]
+    return [f"no wheel for {name}" for name in wanted if name not in got]
 
 
 def megabytes(folder: Path) -> float:
@@ -391,32 +505,26 @@ def check(root: Path = ROOT) -> list[Outcome]:
         env = lambda_environment("ProofFunction", environment(stack, "ProofFunction", opt), task)
         outcomes += proof_outcomes(python, task, env)
     native = platform.machine()
+    for name in sorted(tasks):
+        arch = wheel_arch(stack, name)
+        if arch != native:
+            started = time.monotonic()
+            problems = foreign_wheel_problems(python, name, functions, tasks[name])
+            compiled = ", ".join(compiled_packages(tasks[name]))
+            outcomes.append(Outcome(f"{name}: an {arch} wheel of each of its compiled packages "
+                                    f"({compiled}), fetched in {time.monotonic() - started:.0f} s",
+                                    tuple(problems)))  # fmt: skip
     for name, function in sorted(stack.functions().items()):
         if name not in tasks:
             continue
-        task = importable(stack, tasks, name, functions)
-        if task is None:
-            outcomes.append(Outcome(f"{name}: not imported, no {native} build of its rule", ()))
-            continue
-        note = f" ({native} build of its rule)" if task != tasks[name] else ""
+        task = tasks[name]
+        note = f" ({native} build of its rule)" if wheel_arch(stack, name) != native else ""
         env = lambda_environment(name, environment(stack, name, opt), task)
         with read_only(task):
             problems = import_alone(python, task, function.handler, env)
         outcomes.append(Outcome(f"{name}: {function.handler} imports from the read-only bundle "
                                 f"alone{note}, writing nothing", tuple(problems)))  # fmt: skip
     return outcomes
-
-
-def importable(stack: Stack, tasks: dict[str, Path], name: str, functions: Path) -> Path | None:
-    """The folder to import `name`'s handler from on this machine: its own, or, as another
-    architecture's extensions do not load here, that of a function built by the same rule
-    for this machine's (None if there is none)."""
-    native, arch = platform.machine(), wheel_arch(stack, name)
-    if arch == native:
-        return tasks[name]
-    same = recipe(name, functions).replace(arch, native)
-    twins = [f for f in tasks if wheel_arch(stack, f) == native and recipe(f, functions) == same]
-    return tasks[twins[0]] if twins else None
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """The bundle check's own judgement (`make bundle-check` runs it on the real bundle): what it
 counts as laptop code, as shadowing, as importing from outside the bundle, as bytecode Lambda
-can use, as writing into the bundle."""
+can use, as writing into the bundle, as a heavy import a handler does not need, and which
+wheels another architecture needs."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from pathlib import Path
 from placard_local.stack import Stack
 from tests.bundle_check import (
     bytecode_problems,
+    compiled_packages,
     environment,
     import_alone,
     laptop_modules,
+    locked,
     shadowed,
     wheel_arch,
 )
@@ -172,3 +175,59 @@ def test_a_functions_wheels_follow_its_architectures_else_the_globals() -> None:
     # When the check asks each function's wheel architecture
     # Then the API's is the globals', and the worker's arm64 is pip's aarch64
     assert (wheel_arch(stack, "Api"), wheel_arch(stack, "Worker")) == ("x86_64", "aarch64")
+
+
+def test_a_handler_that_imports_a_heavy_library_it_does_not_need_is_named(
+    tmp_path: Path,
+) -> None:
+    # Given a bundle holding jinja2 and pydantic (stand-ins), a report handler that imports
+    # jinja2 at its import, and an API handler that imports pydantic, which its routes need
+    for package in ("jinja2", "pydantic", "handlers"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "handlers" / "report.py").write_text("import jinja2\ndef handler(e, c): ...\n")
+    (tmp_path / "handlers" / "api.py").write_text("import pydantic\ndef handler(e, c): ...\n")
+    compileall.compile_dir(tmp_path, quiet=1, invalidation_mode=UNCHECKED)
+    python = Path(sys.executable)
+    # When each handler is imported from the bundle
+    report = import_alone(python, tmp_path, "handlers.report.handler", {})
+    api = import_alone(python, tmp_path, "handlers.api.handler", {})
+    # Then the report's jinja2 is named, and the API's pydantic is not
+    assert report == ["imports jinja2 at its import, which only a call may"]
+    assert api == []
+
+
+def test_packages_with_compiled_wheels_are_the_ones_another_architecture_needs(
+    tmp_path: Path,
+) -> None:
+    # Given a bundle with a pure-Python package and two compiled ones, one named with an
+    # underscore in its dist-info folder
+    for folder, name, tag in (
+        ("boto3-1.0.dist-info", "boto3", "py3-none-any"),
+        ("pydantic_core-2.0.dist-info", "pydantic_core", "cp312-cp312-manylinux_2_17_x86_64"),
+        ("PyYAML-6.0.dist-info", "PyYAML", "cp312-cp312-manylinux_2_28_x86_64"),
+    ):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "WHEEL").write_text(f"Wheel-Version: 1.0\nTag: {tag}\n")
+        (tmp_path / folder / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\n")
+    # When the check asks which need wheels of their own
+    # Then the compiled two are named as pip names them
+    assert compiled_packages(tmp_path) == ["pydantic-core", "pyyaml"]
+
+
+def test_a_locks_pins_are_taken_with_their_hashes_and_nothing_else() -> None:
+    # Given a lock in uv's format pinning three packages
+    lock = (
+        "# generated\n"
+        "boto3==1.0 \\\n    --hash=sha256:aa\n    # via -r requirements.txt\n"
+        "pydantic-core==2.0 \\\n    --hash=sha256:bb \\\n    --hash=sha256:cc\n"
+        "    # via pydantic\n"
+        "pyyaml==6.0 \\\n    --hash=sha256:dd\n"
+    )
+    # When the compiled two are taken
+    taken = locked(lock, ["pydantic-core", "pyyaml"])
+    # Then their pins and hashes come out, and neither boto3 nor a comment
+    assert taken == (
+        "pydantic-core==2.0 \\\n    --hash=sha256:bb \\\n    --hash=sha256:cc\n"
+        "pyyaml==6.0 \\\n    --hash=sha256:dd\n"
+    )
