@@ -27,7 +27,7 @@ from placard.domain.rounds import Round
 
 bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=bootstrap.TRACED_HTTP)
 metrics = Metrics()
 # A round's outcome is remembered for a day: a redelivery within it returns the stored outcome.
 # A re-roll is a round of its own: its attempt and images are part of the key.
