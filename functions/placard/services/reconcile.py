@@ -44,10 +44,8 @@ from placard.domain.proofs import FieldProof, Proof, Verdict
 from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
 from placard.domain.templates import Catalogue, default_catalogue
-from placard.reporting.csv_reports import errors_report
 from placard.services.endings import JobEndings
 from placard.services.pipeline import EXTENSIONS, SENT
-from placard.sheets.reader import RowError
 
 JOB_QUEUES = ("jobs", "proofs", "derivatives")  # dead letters that carry a job
 RECONCILER = "reconciler"  # who claimed a run's reports, when it was this
@@ -337,6 +335,10 @@ class Reconciler:
     def tell_failed_ingest(self, letter: DeadLetter, done: Reconciled) -> None:
         """Each sheet the failed S3 event named gets an errors.csv whose first line says
         ingest failed and why, where ingest writes it, and its reports (the same line first)."""
+        # Lazy: the sheet reader's module is most of a cold import, for a rare letter.
+        from placard.reporting.csv_reports import errors_report
+        from placard.sheets.reader import RowError
+
         failed = failed_ingest(letter.body)
         if failed is None:
             done.left.append("ingest queue: a message that is not a failed S3 event")
