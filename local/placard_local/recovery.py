@@ -76,6 +76,11 @@ def _redrive(cloud: LocalCloud, name: str) -> list[str]:
 
 def dead_letter_queue(cloud: LocalCloud, name: str) -> tuple[str, str]:
     """(dead-letter queue, the queue it serves) by the served queue's short name."""
+    if name.lower() == "ingest":  # its dead letters are S3 events, which no queue takes back
+        raise PlacardError(
+            "ingest's failures are S3 events, not a queue's messages: upload the sheet again "
+            "once the cause is fixed (the reconciler wrote why in its errors.csv)"
+        )
     queues = cloud.stack.of_type("AWS::SQS::Queue")
     for logical_id, resource in queues.items():
         redrive = resource.get("Properties", {}).get("RedrivePolicy") or {}

@@ -69,3 +69,6 @@ def test_redrive_names_the_queue_it_moved_from_and_refuses_one_without_a_dead_le
     # When a queue with no dead-letter queue is named, Then nothing runs and it says which have
     assert main(["redrive", "uploads", "--out", str(out)]) == 2
     assert "use one of callbacks, derivatives, jobs, proofs, reports" in capsys.readouterr().err
+    # When ingest is named, Then it says a failed sheet is uploaded again, not redriven
+    assert main(["redrive", "ingest", "--out", str(out)]) == 2
+    assert "upload the sheet again once the cause is fixed" in capsys.readouterr().err
