@@ -1,4 +1,4 @@
-"""What a crash left behind, put right on a schedule (docs/design.md, "Every job ends").
+"""What a crash left behind, put right on a schedule (docs/design.md, "The reconciler").
 
 - A reservation still `reserved` after the worker's timeout: its image stored -> charged (the
   sha256 of the stored object); its request never sent -> released (refunded, costs nothing);
