@@ -93,9 +93,11 @@ corpus: install  # broken and hostile inputs: sheets, API bodies, copy, edits, s
 
 # The Lambda bundles as `sam build` makes them (functions/Makefile), under the template's
 # runtime (python3.12): no laptop module in them, unchecked-hash bytecode beside every module,
-# every handler imports from its read-only bundle alone, writing nothing. Not part of `make
-# test`: it builds the bundles from the locks (minutes, pip's cache warm or not). CI runs it
-# after `make test`.
+# every handler imports from its read-only bundle alone, writing nothing and none of the heavy
+# libraries it does not need then. Not part of `make test`: it builds the bundles from the
+# locks (one a rule for this machine, side by side; the arm64 worker's compiled wheels only
+# fetched): about 7 min on the 2-core development machine under load, mostly pip waiting on
+# the network. CI runs it after `make test`.
 bundle-check: install
 	$(BIN)/python -m tests.bundle_check
 
