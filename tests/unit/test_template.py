@@ -116,6 +116,21 @@ def test_the_worker_publishes_what_each_round_charged() -> None:
         worker.metrics.clear_metrics()
 
 
+def test_per_image_functions_trace_by_tracing_mode_and_the_entry_points_always() -> None:
+    # Given each function's Tracing, Globals merged
+    defaults = STACK.template["Globals"]["Function"]
+    tracing = {
+        name: {**defaults, **f["Properties"]}.get("Tracing") for name, f in FUNCTIONS.items()
+    }
+    per_image = {"WorkerFunction", "ProofFunction", "DerivativesFunction"}
+    # Then the functions run once per image follow TracingMode, PassThrough unless asked
+    # (an own trace per invocation is about 11 micro-USD an image, docs/cost.md)
+    assert {name for name, mode in tracing.items() if mode == {"Ref": "TracingMode"}} == per_image
+    assert STACK.template["Parameters"]["TracingMode"]["Default"] == "PassThrough"
+    # And where work comes in (the API, a sheet's ingest) every invocation is traced
+    assert tracing["ApiFunction"] == tracing["IngestFunction"] == "Active"
+
+
 def test_the_api_has_one_stage_throttled_and_logged() -> None:
     # SAM adds a stage named "Stage" beside the named one unless an OpenAPI version is set.
     assert STACK.template["Globals"]["Api"]["OpenApiVersion"]
