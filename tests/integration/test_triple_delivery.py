@@ -101,15 +101,22 @@ def assert_one_of_each(stack: Stack, books: Books, emulator: ProviderEmulator) -
 
 
 KINDS = ["S3", "JobsQueue", "ProofsQueue", "DerivativesQueue", "ReportsQueue"]
+# The same, when the first image read back fails its proof: its re-roll round (attempt 2) is
+# queued by every delivery of the proof request, and made by every delivery of the round.
+REROLLED = [("JobsQueue", 1), ("ProofsQueue", 1)]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("kind", "blind"),
+    [*((kind, 0) for kind in KINDS), *REROLLED],
+    ids=[*KINDS, *(f"{kind}, re-rolled" for kind, _ in REROLLED)],
+)
 def test_an_uploads_events_delivered_three_times_converge(
-    stack: Stack, parts: bootstrap.Parts, emulator: ProviderEmulator, kind: str
+    stack: Stack, parts: bootstrap.Parts, emulator: ProviderEmulator, kind: str, blind: int
 ) -> None:
     # Given an upload of two rows (three images) with a budget, whose every event of this kind
-    # is delivered three times
-    lambda_ = Deliveries(stack, on_emulator(parts, emulator), times={kind: 3})
+    # is delivered three times (and whose first image read back fails its proof, once)
+    lambda_ = Deliveries(stack, on_emulator(parts, emulator, blind), times={kind: 3})
     # When it is ingested and the pipeline runs until the queues are empty
     ingested = lambda_.ingest(lambda_.upload("shops.csv", sheet(ROWS)))
     lambda_.drain()
@@ -118,8 +125,9 @@ def test_an_uploads_events_delivered_three_times_converge(
     assert ingested["uploads"][0]["jobs"] == 2
     # And three images were made, stored once and charged once, as the emulator billed them
     books = Books.read(stack, "shops")
-    assert len(books.charged) == IMAGES
-    assert books.ledger_usd == 2 * LOW + MEDIUM
+    rerolled = [i for i in books.charged if i["attempt"] > 1]
+    assert len(books.charged) == IMAGES + blind and len(rerolled) == blind
+    assert books.ledger_usd == 2 * LOW + MEDIUM + sum(i["cost_usd"] for i in rerolled)
     assert_one_of_each(stack, books, emulator)
     # And each job ended once, and the upload's reports say so, every time they were written
     (run,) = books.runs
@@ -127,9 +135,10 @@ def test_an_uploads_events_delivered_three_times_converge(
     assert [r["status"] for r in books.results] == ["succeeded", "succeeded"]
     # (a message repeated after ingest repeats what it asks for next, down to the last job's
     # end: its claim on the reports holds on a redelivery (aws/progress.py), so the same rows
-    # are written again, once per delivery)
+    # are written again, once per delivery; a re-roll round queued three times and each of
+    # those delivered three times, nine times)
     written = reports_written(stack, "shops")
-    assert len(written) == (1 if kind == "S3" else 3)
+    assert len(written) == (1 if kind == "S3" else 3 ** (1 + blind))
     assert all(rows == written[0] for rows in written)
 
 
