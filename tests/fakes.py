@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import IO, Any, Literal
 
 from placard.domain.jobs import Job
+from placard.domain.keys import job_images_prefix
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import JobRecord
 from placard.domain.proofs import Proof, ReadLine, Review
@@ -66,6 +67,10 @@ class FakeAssets:
     def read(self, key: str) -> bytes:
         return self.objects[key].data
 
+    def metadata(self, key: str) -> dict[str, str] | None:
+        stored = self.objects.get(key)
+        return None if stored is None else dict(stored.metadata)
+
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
@@ -106,7 +111,9 @@ class FakeLedger:
         self._lock = threading.Lock()
 
     def job_items(self, campaign: str, job_id: str) -> list[LedgerItem]:
-        return [i for i in self.campaign_items(campaign) if i.job_id == job_id]
+        # By its sort keys' prefix, as the adapter queries: a lost call is no image of the job.
+        prefix = job_images_prefix(job_id)
+        return [i for i in self.campaign_items(campaign) if i.key["sk"].startswith(prefix)]
 
     def campaign_items(self, campaign: str) -> list[LedgerItem]:
         with self._lock:

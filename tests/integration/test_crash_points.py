@@ -22,6 +22,7 @@ from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.proofs import Proof, Review
 from placard.domain.rounds import Round
 from placard.providers.base import ImageRequest, ImageResult
+from placard.services.pipeline import LOST
 from placard.services.reconcile import UNKNOWN, Reconciled
 from placard_emulator import ProviderEmulator
 from placard_local.stack import Stack
@@ -58,7 +59,8 @@ KINDS: dict[str, list[dict[str, str]]] = {
     ],
 }
 # The answers a crash loses after they were billed: the provider's bytes never reached the
-# bucket, so the redelivery calls (and is billed) again. Only the reconciler tells.
+# bucket (an edit's composite, here), so the redelivery keeps the sent reservation as a lost
+# call charged its estimate (the reseller's flat price: exact) and calls again.
 LOST_ANSWER = {ANSWERED, RAW_STORED}
 
 
@@ -217,22 +219,51 @@ def test_a_crash_at_each_step_of_a_job_converges(
     # Then a second reconciler run finds nothing left to do or to report
     again = lambda_.reconcile()
     assert again.changed == 0 and not again.unknown and not again.left
-    books = Books.read(stack, "shops")
-    # And every image is delivered once: one object version each, one charge each
     images = len(rows) * (2 if kind == "re-roll" else 1)
-    assert sorted(books.originals.values()) == [1] * images
-    assert sorted(i["s3_key"] for i in books.charged) == sorted(books.originals)
-    assert books.other == []
-    # And the budget holds what the emulator billed, to the micro-dollar
-    bill = emulator.stats()
-    assert books.remaining is not None and BUDGET - books.remaining == bill.billed_usd
-    if point not in LOST_ANSWER:
-        # And the ledger charged once per provider call: it equals the bill (a lost answer
-        # was billed and never charged: the reconciler reported it, above; see LOST_ANSWER)
-        assert bill.billed_images == images
-        assert books.ledger_usd == bill.billed_usd
+    converged(stack, emulator, images, lost=int(point in LOST_ANSWER))
+    books = Books.read(stack, "shops")
     # And each job ended once, and the upload's reports were written with every row
     (run,) = books.runs
     assert run["jobs_total"] == run["jobs_ended"] == books.markers == len(rows)
     assert [r["status"] for r in books.results] == ["succeeded"] * len(rows)
     assert sum(Decimal(r["cost_usd"]) for r in books.results) == books.ledger_usd
+
+
+def converged(stack: Stack, emulator: ProviderEmulator, images: int, lost: int) -> None:
+    """Every image delivered once, each provider call charged once (a lost answer's call as a
+    lost call at its estimate), the ledger and the budget both equal to the emulator's bill."""
+    books = Books.read(stack, "shops")
+    made = [i for i in books.charged if not i.get("lost")]
+    # Then every image is delivered once: one object version each, one charge each
+    assert sorted(books.originals.values()) == [1] * images
+    assert sorted(i["s3_key"] for i in made) == sorted(books.originals)
+    assert books.other == []
+    # And a lost answer is kept as a charge of its own, with no image
+    assert [i["reason"] for i in books.charged if i.get("lost")] == [LOST] * lost
+    # And the ledger charged once per provider call: it equals the bill, to the micro-dollar
+    bill = emulator.stats()
+    assert bill.billed_images == images + lost
+    assert books.ledger_usd == bill.billed_usd
+    # And the budget holds what the emulator billed
+    assert books.remaining is not None and BUDGET - books.remaining == bill.billed_usd
+
+
+@pytest.mark.parametrize("point", [STORED, ANSWERED])
+def test_a_redelivery_before_the_reconciler_neither_pays_twice_nor_loses_a_call(
+    stack: Stack, parts: bootstrap.Parts, emulator: ProviderEmulator, point: str
+) -> None:
+    # Given an upload whose job's worker stops dead at this point, once
+    armed = Armed(point, attempt=1)
+    lambda_ = Deliveries(stack, crashing(on_emulator(parts, emulator), armed))
+    lambda_.ingest(lambda_.upload("shops.csv", sheet(KINDS["generate"])))
+    lambda_.drain()
+    assert armed.fired and lambda_.stopped
+    # When the message comes back before any reconciler run, and the pipeline runs on
+    lambda_.redeliver()
+    lambda_.drain()
+    # Then a stored original is settled from its object, never asked for again; a lost
+    # answer is kept as a lost call and asked for again
+    converged(stack, emulator, images=2, lost=int(point == ANSWERED))
+    # And the reconciler finds nothing left to do or to report
+    after = lambda_.reconcile()
+    assert after.changed == 0 and not after.unknown and not after.left

@@ -20,7 +20,7 @@ from placard.domain.pricing import default_prices
 from placard.domain.statuses import JobState
 from placard.domain.templates import Catalogue, default_catalogue
 from placard.providers.base import ProviderError, ProviderUnavailable
-from placard.services.pipeline import JobOutcome, Pipeline
+from placard.services.pipeline import SHORT, JobOutcome, Pipeline
 from tests.fakes import FakeAssets, FakeBudgets, FakeLedger, FakeProvider, FakeUploads
 
 PRICE = Decimal("0.028")  # prospolabs, medium, any size
@@ -104,6 +104,9 @@ def test_first_delivery_stores_every_image_once_and_charges_each() -> None:
             "job-id": job.job_id,
             "sha256": item.sha256,
             "template": "storefront-sign",
+            # what settling needs, so a later delivery or the reconciler settles it the same
+            "ledger": '{"cost_usd":"0.028000","generation_id":"gen-1","http_attempts":1,'
+            '"model":"fake-model"}',
         }
     assert charged(outcome) == [(i.image_index, i.s3_key, i.sha256) for i in world.items(job)]
 
@@ -293,7 +296,8 @@ def test_fewer_images_than_asked_charges_those_made_and_gives_back_the_rest() ->
     # Then the one made is charged, the job says the rest could not be made
     assert outcome.status == "failed" and outcome.reason == "some images could not be made"
     assert charged(outcome) and [i.image_index for i in outcome.items] == [0]
-    assert world.statuses(job) == ["charged", "reserved"] and len(world.images()) == 1
+    assert world.statuses(job) == ["charged", "failed"] and len(world.images()) == 1
+    assert world.items(job)[1].reason == SHORT and world.items(job)[1].cost_usd == 0
     # And the budget holds only the image made
     assert world.budgets.remaining(CAMPAIGN) == 1 - PRICE
 

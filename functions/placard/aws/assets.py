@@ -41,6 +41,15 @@ class S3Assets:
     def read(self, key: str) -> bytes:
         return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
+    def metadata(self, key: str) -> dict[str, str] | None:
+        try:
+            head = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return {name.lower(): value for name, value in head.get("Metadata", {}).items()}
+
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 

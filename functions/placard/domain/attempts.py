@@ -23,7 +23,7 @@ class ImageAttempts:
 
     @property
     def delivered(self) -> LedgerItem | None:
-        charged = [i for i in self.items if i.status is Status.CHARGED]
+        charged = [i for i in self.items if i.status is Status.CHARGED and not i.lost]
         return charged[-1] if charged else None
 
     @property
@@ -37,7 +37,8 @@ class ImageAttempts:
 
     @property
     def cost_usd(self) -> Decimal:
-        """What the image cost: every attempt charged, not only the one delivered."""
+        """What the image cost: every attempt charged, not only the one delivered, and every
+        call whose answer a crash lost (charged at its estimate, no image)."""
         return sum((i.cost_usd for i in self.items if i.status is Status.CHARGED), Decimal(0))
 
     @property
@@ -53,6 +54,7 @@ def by_image(items: Iterable[LedgerItem]) -> list[ImageAttempts]:
     for item in items:
         groups.setdefault((item.job_id, item.image_index), []).append(item)
     return [
-        ImageAttempts(job_id, index, tuple(sorted(found, key=lambda i: i.attempt)))
+        # A lost call sorts before its attempt's own item: the latest is an image's.
+        ImageAttempts(job_id, index, tuple(sorted(found, key=lambda i: (i.attempt, not i.lost))))
         for (job_id, index), found in groups.items()
     ]

@@ -14,6 +14,9 @@ DynamoDB, ledger table (one partition per campaign, so one query reads a campaig
 its budget and its runs together):
                      CAMPAIGN#<campaign> IMAGE#<job>#<ii>  one item per image attempt: the first,
                      CAMPAIGN#<campaign> IMAGE#<job>#<ii>#<k>  and attempt k (2, 3...), a re-roll
+                     CAMPAIGN#<campaign> IMAGE#LOST#<job>#<ii>#<k>#<reserved at>  a call whose
+                                                           answer a crash lost (charged: costs
+                                                           count it; no job's image)
                      CAMPAIGN#<campaign> BUDGET            the campaign's budget
                      CAMPAIGN#<campaign> RUN#<sheet>#<run> how many of an upload's jobs ended
                      CAMPAIGN#<campaign> RUN#<sheet>#<run>#JOB#<job>  that job's end, counted
@@ -122,6 +125,12 @@ def image_sk(job_id: str, index: int, attempt: int = 1) -> str:
     """The first attempt keeps the plain key; a re-roll's sorts right after it."""
     again = f"#{attempt:02d}" if attempt > 1 else ""
     return f"{IMAGES_PREFIX}{job_id}#{index:02d}{again}"
+
+
+def lost_image_sk(job_id: str, index: int, attempt: int, reserved_at: str) -> str:
+    """Beside the campaign's images (its costs count it), outside its job's prefix (no image
+    of the job): one per lost call, named by when it was reserved, so it is written once."""
+    return f"{IMAGES_PREFIX}LOST#{job_id}#{index:02d}#{attempt:02d}#{reserved_at}"
 
 
 def job_images_prefix(job_id: str) -> str:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from placard.domain.keys import campaign_pk, image_sk
+from placard.domain.keys import campaign_pk, image_sk, lost_image_sk
 from placard.domain.proofs import Proof, Review
 from placard.domain.statuses import said_over_budget
 
@@ -58,12 +58,16 @@ class LedgerItem:
     proof_fields: str = ""  # Proof.to_json(): each field's verdict and what was read
     review: str = ""  # a person's Review of the delivered attempt; "" reads as pending
     review_note: str = ""
+    # charged: a call sent whose answer a crash lost, at its estimate (no image; #16)
+    lost: bool = False
 
     @property
     def key(self) -> dict[str, str]:
         return {
             "pk": campaign_pk(self.campaign),
-            "sk": image_sk(self.job_id, self.image_index, self.attempt),
+            "sk": lost_image_sk(self.job_id, self.image_index, self.attempt, self.created_at)
+            if self.lost
+            else image_sk(self.job_id, self.image_index, self.attempt),
         }
 
     def to_item(self) -> dict[str, Any]:
@@ -87,6 +91,7 @@ class LedgerItem:
         over_budget = bool(values.get("over_budget")) or said_over_budget(values["reason"])
         values["over_budget"] = over_budget
         values["estimated"] = bool(values.get("estimated", False))
+        values["lost"] = bool(values.get("lost", False))
         values["token_prices"] = {k: str(v) for k, v in (values.get("token_prices") or {}).items()}
         values["overshoot_usd"] = Decimal(str(values.get("overshoot_usd") or 0))
         values["estimate_usd"] = Decimal(str(values.get("estimate_usd") or 0))

@@ -22,6 +22,9 @@ class AssetStore(Protocol):
 
     def read(self, key: str) -> bytes: ...
 
+    def metadata(self, key: str) -> dict[str, str] | None:
+        """The user metadata stored with the object (names in lower case); None when none is."""
+
     def uri(self, key: str) -> str: ...
 
     def link(self, key: str) -> str:

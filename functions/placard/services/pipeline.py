@@ -8,6 +8,7 @@ item is final.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,15 @@ EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 # A reserved item's reason once its request may be on its way: a crash from here on leaves an
 # outcome nobody knows, which the reconciler reports and never releases (services/reconcile.py).
 SENT = "sent to the provider; no answer recorded"
+SHORT = "the provider answered with fewer images than asked for"
+LOST = "outcome unknown: sent to the provider, its answer lost in a crash; charged its estimate"
+# Each original's metadata name for what settling it needs (its ledger fields, compact JSON),
+# so a reservation whose image is stored is charged exactly as the delivery that stored it would
+# have charged it, by a later delivery or the reconciler alike: settle_from_object.
+SETTLE = "ledger"
+SETTLED_FIELDS = ("cost_usd", "usage", "generation_id", "model", "estimated", "token_prices",
+                  "overshoot_usd", "raw_s3_key", "http_attempts", "unknown_outcomes")  # fmt: skip
+EXTENSIONS_TRIED = (*EXTENSIONS.values(), "bin")  # every extension an original is stored under
 FIRST = Round()
 logger = logging.getLogger(__name__)
 
@@ -117,10 +127,18 @@ class Pipeline:
             prepared = self._prepare(job, len(todo), round_)
         except InvalidInput as exc:
             return self._fail(job, round_, todo, str(exc))
+        first = False
         if round_.attempt == 1 and not done:
-            # Kept for good: a person's re-roll, days later, is made from it.
-            self.assets.put_new(job_key(job.campaign, job.job_id), job.to_json().encode(),
-                                "application/json", {"job-id": job.job_id})  # fmt: skip
+            # Kept for good: a person's re-roll, days later, is made from it. Stored by the
+            # job's first delivery only, so it also tells a later one to look what went before.
+            first = self.assets.put_new(job_key(job.campaign, job.job_id), job.to_json().encode(),
+                                        "application/json", {"job-id": job.job_id})  # fmt: skip
+        if not first:
+            done.update(self._recover(job, round_, todo))
+            todo = [index for index in todo if index not in done]
+            if not todo:
+                return self._outcome(job, round_, done, prepared.region)
+            prepared = replace(prepared, request=replace(prepared.request, n=len(todo)))
         reserved = self._reservation(job, round_, todo, prepared.request)
         if not self.ledger.reserve(reserved):
             # Some were charged by another delivery: make only what is still missing.
@@ -153,9 +171,37 @@ class Pipeline:
         for data, item in zip(result.images, self._cost(result, reserved), strict=False):
             done[item.image_index] = self._store(job, data, result, item, prepared.edit)
             spent += done[item.image_index].cost_usd
+        for item in reserved[len(result.images) :]:
+            # Answered short: not made, not billed; no longer an unknown outcome.
+            self.ledger.save(item.but(status=Status.FAILED, cost_usd=Decimal(0), reason=SHORT,
+                                      updated_at=self.clock()))  # fmt: skip
         if held:
             self.budgets.give_back(job.campaign, held - spent)
         return self._outcome(job, round_, done, prepared.region)
+
+    def _recover(self, job: Job, round_: Round, todo: list[int]) -> dict[int, LedgerItem]:
+        """What an earlier delivery of the round left: its charged images, and each image it
+        sent and never settled. One whose original is stored is settled from it, never asked
+        for again (that would be paid twice); with nothing stored the answer was lost, maybe
+        billed: it stays in the ledger as a lost call, and the image is reserved afresh."""
+        found: dict[int, LedgerItem] = {}
+        for item in self.ledger.job_items(job.campaign, job.job_id):
+            if item.attempt != round_.attempt or item.image_index not in todo:
+                continue
+            if item.status is Status.CHARGED:
+                found[item.image_index] = item
+            elif item.status is Status.RESERVED and item.reason == SENT:
+                stored = find_original(self.assets, item)
+                if stored is None:
+                    # Its reservation stays taken from the budget: the call may have been billed.
+                    self.ledger.save(lost_call(item, self.clock()))
+                    continue
+                charged = settle_from_object(item, *stored, self.clock())
+                self.ledger.save(charged)
+                if job.origin.get("budget"):  # the reservation was taken: give back the rest
+                    self.budgets.give_back(job.campaign, item.cost_usd - charged.cost_usd)
+                found[item.image_index] = charged
+        return found
 
     def _prepare(self, job: Job, n: int, round_: Round = FIRST) -> Prepared:
         """Everything checked and made ready before any money is at stake."""
@@ -274,20 +320,19 @@ class Pipeline:
             self._put(job, raw_key, data, result.media_type)
             data = edits.finish_edit(edit, data)  # back at the photo's size, the rest kept
             extension = "png"
-        key = image_key(job.campaign, job.job_id, index, extension, attempt=reserved.attempt)
-        sha256 = self._put(job, key, data, "image/png" if edit else result.media_type)
-        charged = reserved.but(
-            status=Status.CHARGED,
-            s3_key=key,
+        answered = reserved.but(
             raw_s3_key=raw_key,
-            sha256=sha256,
             generation_id=result.generation_id or "",
             model=result.model,
             usage=result.usage,
             http_attempts=result.attempts,
             unknown_outcomes=result.unknown_outcomes,
-            reason="",
-            updated_at=self.clock(),
+        )
+        key = image_key(job.campaign, job.job_id, index, extension, attempt=reserved.attempt)
+        media_type = "image/png" if edit else result.media_type
+        sha256 = self._put(job, key, data, media_type, {SETTLE: settled_fields(answered)})
+        charged = answered.but(
+            status=Status.CHARGED, s3_key=key, sha256=sha256, reason="", updated_at=self.clock()
         )
         self.ledger.save(charged)
         return charged
@@ -312,10 +357,13 @@ class Pipeline:
             made += 1
         return made
 
-    def _put(self, job: Job, key: str, data: bytes, media_type: str) -> str:
+    def _put(
+        self, job: Job, key: str, data: bytes, media_type: str, extra: dict[str, str] | None = None
+    ) -> str:
         """Store once; returns the sha256 of what the key holds."""
         sha256 = hashlib.sha256(data).hexdigest()
         metadata = {"job-id": job.job_id, "sha256": sha256, "template": job.template}
+        metadata.update(extra or {})
         if not self.assets.put_new(key, data, media_type, metadata):
             # Stored by an earlier delivery that stopped before settling: keep those bytes.
             sha256 = hashlib.sha256(self.assets.read(key)).hexdigest()
@@ -407,3 +455,54 @@ class Pipeline:
             return JobOutcome(job.job_id, JobState.SUCCEEDED, items, region=region)
         reason = "some images could not be made"
         return JobOutcome(job.job_id, JobState.FAILED, items, reason, region)
+
+
+def settled_fields(item: LedgerItem) -> str:
+    """The fields settling sets, as compact JSON for an original's metadata (ASCII, small)."""
+    said = {name: getattr(item, name) for name in SETTLED_FIELDS if getattr(item, name)}
+    said["cost_usd"] = item.cost_usd
+    return json.dumps(said, default=str, separators=(",", ":"), sort_keys=True)
+
+
+def settle_from_object(
+    item: LedgerItem, key: str, sha256: str, metadata: dict[str, str], stamp: str
+) -> LedgerItem:
+    """A reservation whose original is stored, charged what the delivery that stored it
+    charged (the fields in its metadata). An object stored before they were kept is charged
+    what an answer without usage is: its estimate when there is one, else the reservation."""
+    said: dict[str, Any] = json.loads(metadata.get(SETTLE) or "{}")
+    if said:
+        for name in ("cost_usd", "overshoot_usd"):
+            if name in said:
+                said[name] = Decimal(said[name])
+        fields = {name: value for name, value in said.items() if name in SETTLED_FIELDS}
+    else:
+        cost = item.estimate_usd or item.cost_usd
+        fields = {"cost_usd": cost, "estimated": cost != item.unit_price}
+    return item.but(
+        **fields, status=Status.CHARGED, s3_key=key, sha256=sha256, reason="", updated_at=stamp
+    )
+
+
+def find_original(assets: AssetStore, item: LedgerItem) -> tuple[str, str, dict[str, str]] | None:
+    """The item's stored original: its key, sha256 and metadata; None when none is stored."""
+    for extension in EXTENSIONS_TRIED:
+        key = image_key(
+            item.campaign, item.job_id, item.image_index, extension, attempt=item.attempt
+        )
+        metadata = assets.metadata(key)
+        if metadata is not None:
+            sha256 = metadata.get("sha256") or hashlib.sha256(assets.read(key)).hexdigest()
+            return key, sha256, metadata
+    return None
+
+
+def lost_call(item: LedgerItem, stamp: str) -> LedgerItem:
+    """A reservation sent whose answer a crash lost: it may have been billed, so it is kept as
+    a charge of its own at its estimate, beside the image (no image; its own ledger key, named
+    by when it was reserved, so a second delivery writes the same one)."""
+    cost = item.estimate_usd or item.cost_usd
+    return item.but(
+        lost=True, status=Status.CHARGED, cost_usd=cost, estimated=True, reason=LOST,
+        updated_at=stamp,
+    )  # fmt: skip

@@ -45,11 +45,10 @@ from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
 from placard.domain.templates import Catalogue, default_catalogue
 from placard.services.endings import JobEndings
-from placard.services.pipeline import EXTENSIONS, SENT
+from placard.services.pipeline import EXTENSIONS_TRIED, SENT, settle_from_object
 
 JOB_QUEUES = ("jobs", "proofs", "derivatives")  # dead letters that carry a job
 RECONCILER = "reconciler"  # who claimed a run's reports, when it was this
-EXTENSIONS_TRIED = (*EXTENSIONS.values(), "bin")  # every extension the pipeline stores under
 NEVER_SENT = "released by the reconciler: its delivery stopped before the provider was called"
 UNKNOWN = "outcome unknown: sent to the provider, no image stored"
 UNREAD = "the read-back did not run"
@@ -231,20 +230,11 @@ class Reconciler:
         return None
 
     def _charge(self, item: LedgerItem, key: str, sha256: str, stamp: str) -> None:
-        """Charged what the pipeline charges an answer it cannot price: the estimate when
-        there is one, else the reservation; the budget gets back what the charge leaves."""
-        cost = item.estimate_usd or item.cost_usd
-        self.ledger.save(
-            item.but(
-                status=Status.CHARGED,
-                s3_key=key,
-                sha256=sha256,
-                cost_usd=cost,
-                estimated=cost != item.unit_price,
-                reason="",
-                updated_at=stamp,
-            )
-        )
+        """Charged as a redelivery charges it (settle_from_object: what the stored object's
+        metadata says it cost); the budget gets back what the charge leaves."""
+        charged = settle_from_object(item, key, sha256, self.assets.metadata(key) or {}, stamp)
+        cost = charged.cost_usd
+        self.ledger.save(charged)
         # A stored image was answered, so its reservation was taken from the budget.
         job = self._job(item.campaign, item.job_id)
         if job is not None and job.origin.get("budget"):
