@@ -7,8 +7,9 @@ cloud's moto server, which runs in a process of its own so its objects are not c
 child reports `ru_maxrss`, the peak resident set of its whole life, imports included.
 
 Cases: the largest edit placard allows (a 3840x2160 photo-like source and its mask, composited
-back), 4-image jobs, and N one-image jobs in one invocation (a batch, however the handler runs
-its records: one after another, or at once).
+back), N of them in one invocation (imaging/edits.py lets one at a time decode), one among
+nine one-image jobs, 4-image jobs, and N one-image jobs in one invocation (a batch, however
+the handler runs its records: one after another, or at once).
 
     python bench/worker_memory.py [--latency S] [--batches 1,5,10]
 """
@@ -26,6 +27,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import count as counter
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,8 @@ sys.path[:0] = [str(ROOT / "functions"), str(ROOT / "local"), str(ROOT / "emulat
 
 KEY = "bench-key"
 EDIT_SIZE = (3840, 2160)  # the largest size placard accepts (docs/design.md §6)
+# Every job measured is new: a job's id is its content's, and a job already done is not redone.
+_ROW = counter()
 
 
 def child() -> None:
@@ -113,6 +117,8 @@ def jobs_for(case: str, count: int) -> list[Any]:
     from placard.domain.templates import default_catalogue
 
     catalogue = default_catalogue()
+    if case == "mixed":  # one largest edit among one-image jobs
+        return jobs_for("edit", 1) + jobs_for("one", count - 1)
     if case == "edit":
         template = catalogue["sign-text-swap"]
         return [
@@ -124,11 +130,11 @@ def jobs_for(case: str, count: int) -> list[Any]:
                 quality=Quality.HIGH,
                 size=None,
                 mode=Mode.EDIT,
-                row_id=str(i),
+                row_id=f"edit-{next(_ROW)}",
                 source_image="campaigns/bench/source.png",
                 mask="campaigns/bench/mask.png",
             )
-            for i in range(count)
+            for _ in range(count)
         ]
     template = catalogue["social-square"]
     width, height, n = {"4x1024": (1024, 1024, 4), "4x1536": (1024, 1536, 4)}.get(
@@ -143,9 +149,9 @@ def jobs_for(case: str, count: int) -> list[Any]:
             quality=Quality.LOW,
             size=Size.parse(f"{width}x{height}"),
             n=n,
-            row_id=f"{case}-{i}",
+            row_id=f"{case}-{next(_ROW)}",
         )
-        for i in range(count)
+        for _ in range(count)
     ]
 
 
@@ -208,6 +214,7 @@ def main() -> None:
             )
             cases = [
                 ("edit 3840x2160, source and mask", "edit", 1),
+                ("1 edit 3840x2160 and 9 jobs of 1 image in one invocation", "mixed", 10),
                 *[(f"{n} edits 3840x2160 in one invocation", "edit", n) for n in edits(args)],
                 ("4 images 1024x1024", "4x1024", 1),
                 ("4 images 1024x1536", "4x1536", 1),
