@@ -32,6 +32,7 @@ from aws_lambda_powertools import Metrics
 
 from placard import bootstrap
 from placard.domain.errors import PlacardError
+from placard_local.faults import FaultLayer, install_from_env
 from placard_local.function_process import READY
 from placard_local.stack import Function, Stack, repo_root, s3_filter_matches
 
@@ -102,6 +103,7 @@ class LocalCloud:
         self.endpoint = ""
         self.functions: dict[str, Function] = {}
         self._processes: dict[str, FunctionProcesses] = {}  # background functions'
+        self.faults: FaultLayer | None = None  # AWS faults PLACARD_AWS_FAULTS asked for
 
     def start(self) -> None:
         self._server = subprocess.Popen(
@@ -122,6 +124,7 @@ class LocalCloud:
             for name, function in self.functions.items()
             if function.background
         }
+        self.faults = install_from_env()  # before the functions make their clients
         bootstrap.forget()
 
     def stop(self) -> None:
