@@ -7,7 +7,7 @@ cloud's moto server, which runs in a process of its own so its objects are not c
 child reports `ru_maxrss`, the peak resident set of its whole life, imports included.
 
 Cases: the largest edit placard allows (a 3840x2160 photo-like source and its mask, composited
-back), N of them in one invocation (imaging/edits.py lets one at a time decode), one among
+back), N of them in one invocation, one among
 nine one-image jobs, 4-image jobs, and N one-image jobs in one invocation (a batch, however
 the handler runs its records: one after another, or at once).
 

@@ -14,19 +14,11 @@ size and everything away from the edit stays byte-identical to the photo.
 Safety: every image is read with the guarded decoder of `imaging/decoding.py` (sizes from
 the header before any pixel is decoded). Same inputs give the same bytes: PNGs are written
 without metadata.
-
-Memory: the worker runs a batch's jobs at once, in threads (handlers/sqs_batch.py). Decoding
-and compositing a large photo (3840x2160) takes about 150 MB for a moment, so large edits take
-turns there (`_one_large_at_a_time`): a batch of them fits the worker's MemorySize
-(docs/cost.md, bench/worker_memory.py), and their provider calls still overlap.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from PIL import Image, ImageFilter
@@ -48,19 +40,6 @@ _EDIT_IF_TRANSPARENT = [_EDIT if a < 128 else 0 for a in range(256)]
 _EDIT_IF_WHITE = [_EDIT if v >= 128 else 0 for v in range(256)]
 _EDIT_IF_ANY = [_EDIT if v > 0 else 0 for v in range(256)]
 _KEEP_ALPHA = [0 if v >= 128 else 255 for v in range(256)]
-
-LARGE_EDIT_PIXELS = 4_000_000  # above this an edit decodes and composites on its own
-_large_edit = threading.BoundedSemaphore(1)  # process-wide: every thread of the worker
-
-
-@contextmanager
-def _one_large_at_a_time(pixels: int) -> Iterator[None]:
-    """Held while a large photo's pixels are decoded and worked on; small ones pass freely."""
-    if pixels <= LARGE_EDIT_PIXELS:
-        yield
-        return
-    with _large_edit:
-        yield
 
 
 @dataclass(frozen=True)
@@ -242,12 +221,7 @@ def prepare_edit(
         raise InvalidInput("mask_box", "give either a mask image or a mask box, not both", box)
     if size is not None:
         size.check()
-    _, width, height = probe(source, "source_image")  # the header only
-    with _one_large_at_a_time(width * height):
-        return _prepare(source, size, mask, box)
 
-
-def _prepare(source: bytes, size: Size | None, mask: bytes | None, box: Box | None) -> EditInputs:
     image = normalise(decode(source, "source_image"))
     sw, sh = source_size = image.size
     native, edit_field = _edit_area(source_size, mask, box)
@@ -354,13 +328,11 @@ def finish_edit(edit: EditInputs, result: bytes, *, feather: int | None = None) 
     """The provider's answer to `edit` put back onto the photo: padding cut off, scaled back
     to the output size and blended in inside the mask (see `composite`). Returns PNG bytes of
     exactly the output size; away from the mask every pixel is the photo's own."""
-    base_w, base_h = edit.base.size
-    with _one_large_at_a_time(max(base_w * base_h, edit.size.width * edit.size.height)):
-        edited = _result_image(result, edit.size.width, edit.size.height)
-        x, y, w, h = edit.placement
-        region = (float(x), float(y), float(x + w), float(y + h))
-        edited = _fit(edited, region, Size(*edit.base.size), Image.Resampling.LANCZOS)
-        return _blend(edit.base.copy(), edited, edit.base_mask, feather)
+    edited = _result_image(result, edit.size.width, edit.size.height)
+    x, y, w, h = edit.placement
+    region = (float(x), float(y), float(x + w), float(y + h))
+    edited = _fit(edited, region, Size(*edit.base.size), Image.Resampling.LANCZOS)
+    return _blend(edit.base.copy(), edited, edit.base_mask, feather)
 
 
 def composite(
