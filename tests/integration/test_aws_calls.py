@@ -194,13 +194,30 @@ def largest_items_kb(stack: Stack) -> dict[str, int]:
     }
 
 
+# What Powertools' inject_lambda_context adds to every line on Lambda, at a deployed stack's
+# lengths: the bytes CloudWatch Logs bills are these lines'.
+LAMBDA_CONTEXT_KEYS = {
+    "cold_start": False,
+    "function_name": "placard-WorkerFunction-Xk2mP9qLr4Vw",
+    "function_memory_size": 1700,
+    "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:"
+    "placard-WorkerFunction-Xk2mP9qLr4Vw",
+    "function_request_id": "9f1c2d3e-4b5a-6789-abcd-ef0123456789",
+}
+
+
 def counted(scenario: str, stack: Stack, tmp_path: Path, reader: ImageReader) -> Tally:
     tally = Tally()
+    # The same keys whatever ran before: another test's Lambda context would otherwise linger
+    # on the shared logger and change the bytes counted.
+    worker.logger.clear_state()
+    worker.logger.append_keys(**LAMBDA_CONTEXT_KEYS)
     logging.getLogger(worker.logger.name).addHandler(tally)
     try:
         run(scenario, stack, tmp_path, reader, tally)
     finally:
         logging.getLogger(worker.logger.name).removeHandler(tally)
+        worker.logger.clear_state()
     return tally
 
 
