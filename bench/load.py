@@ -21,22 +21,22 @@ tests/e2e/test_load_invariants.py runs a bounded version (load_run) in `make tes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from placard_emulator.process import running
 
 KEY = "load-key"
 FAULT_KINDS = ("5xx", "hang", "malformed", "refusal", "disconnect")  # every kind it has
@@ -259,11 +259,8 @@ def _read(cloud: Any, bucket: str, key: str) -> str | None:
     return text
 
 
-@contextmanager
-def emulator(args: argparse.Namespace) -> Iterator[str]:
-    """The emulator in a process of its own, so it does not share the pipeline's GIL."""
-    command = [
-        sys.executable, "-m", "placard_emulator",
+def emulator(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
+    return running(
         "--latency", str(args.latency),
         "--images-per-minute", str(args.limit),
         "--fault-rate", str(args.fault_rate),
@@ -272,14 +269,7 @@ def emulator(args: argparse.Namespace) -> Iterator[str]:
         "--misspell", str(args.misspell),
         "--seed", str(args.seed),
         "--api-key", KEY,
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        yield process.stdout.readline().strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    )  # fmt: skip
 
 
 def table(load: Load, figures: Figures) -> str:

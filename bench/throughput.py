@@ -16,46 +16,36 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import csv
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from placard_emulator.process import running
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "bench-key"
 FAULT_KINDS = "5xx,hang,malformed,disconnect"
 
 
-@contextmanager
-def emulator(args: argparse.Namespace, fault_rate: float) -> Iterator[str]:
-    """The emulator in a process of its own, so it does not share the pipeline's GIL."""
-    command = [
-        sys.executable, "-m", "placard_emulator",
+def emulator(args: argparse.Namespace, fault_rate: float) -> contextlib.AbstractContextManager[str]:
+    return running(
         "--latency", str(args.latency),
         "--images-per-minute", str(args.limit),
         "--fault-rate", str(fault_rate),
         "--fault-kinds", FAULT_KINDS,
         "--hang-seconds", "2",
         "--api-key", KEY,
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        yield process.stdout.readline().strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    )  # fmt: skip
 
 
 def stats(url: str) -> dict[str, Any]:
@@ -108,12 +98,12 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
 
         return run
 
-    def timed_record(record: Any, parts: Any) -> Any:
+    def timed_record(record: Any, parts: Any, **kwargs: Any) -> Any:
         ident = threading.get_ident()
         with lock:
             provider_seconds[ident] = 0.0
         started = time.perf_counter()
-        result = original(record, parts=parts)
+        result = original(record, parts=parts, **kwargs)  # the deadline, among others
         ended = time.perf_counter()
         with lock:
             record_seconds.append((ended - started - provider_seconds[ident], 1))

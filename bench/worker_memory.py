@@ -17,6 +17,7 @@ the handler runs its records: one after another, or at once).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -25,14 +26,14 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from itertools import count as counter
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "functions"), str(ROOT / "local"), str(ROOT / "emulator")]
+
+from placard_emulator.process import running  # noqa: E402
 
 KEY = "bench-key"
 EDIT_SIZE = (3840, 2160)  # the largest size placard accepts (docs/design.md §6)
@@ -63,21 +64,11 @@ def child() -> None:
     )
 
 
-@contextmanager
-def emulator(latency: float) -> Iterator[str]:
-    command = [sys.executable, "-m", "placard_emulator", "--latency", str(latency)]
-    process = subprocess.Popen(
-        [*command, "--api-key", KEY],
-        stdout=subprocess.PIPE,
-        text=True,
+def emulator(latency: float) -> contextlib.AbstractContextManager[str]:
+    return running(
+        "--latency", str(latency), "--api-key", KEY,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path[:3])},
-    )
-    try:
-        assert process.stdout is not None
-        yield process.stdout.readline().strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    )  # fmt: skip
 
 
 def photo(width: int, height: int) -> bytes:
