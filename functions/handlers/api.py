@@ -22,6 +22,8 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
     PydanticSerializer,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
 from placard import bootstrap
 from placard.api.json_bodies import parse_body
@@ -43,6 +45,8 @@ from placard.api.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureErr
 bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 MAX_BODY_BYTES = 64 * 1024  # a job is copy and names, never image bytes
 
+RETRY_AFTER_SECONDS = 2  # about the clients' own last backoff
+THROTTLED = ThrottledRetryableChecker()
 logger = Logger()
 tracer = Tracer(patch_modules=bootstrap.TRACED)
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_body)
@@ -70,6 +74,7 @@ ERRORS: dict[int, Any] = {
         (415, "The body is not application/json"),
         (429, "Throttled"),
     )
+        (503, "A data store is busy; try again after Retry-After seconds"),
 }
 
 
@@ -159,8 +164,35 @@ def key_in_progress(exc: IdempotencyAlreadyInProgressError) -> Response[Any]:
 
 
 @app.exception_handler(Exception)
+def transient(exc: ClientError) -> bool:
+    """Throttled, or an AWS server error: the same kinds the clients retry (botocore's lists)."""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    context = RetryContext(attempt_number=1, parsed_response=exc.response)
+    return status in (500, 502, 503, 504) or bool(THROTTLED.is_retryable(context))
+
+
+@app.exception_handler(ClientError)
+def aws_refused(exc: ClientError) -> Response[Any]:
+    return aws_answer(exc)
+
+
+def aws_answer(exc: ClientError) -> Response[Any]:
+    """A store still throttling or failing after the clients' retries: the caller may try
+    again soon (503 with Retry-After); anything else AWS refuses is ours to fix (500)."""
+    if not transient(exc):
+        return internal_error()
+    logger.warning("AWS still refusing after retries", code=exc.response["Error"].get("Code"))
+    reply = error(503, "unavailable", "the service is busy; try again in a few seconds")
+    reply.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return reply
+
+
 def unexpected(exc: Exception) -> Response[Any]:
     logger.exception("unexpected error")  # the trace goes to the log, never to the caller
+    return internal_error()
+
+
+def internal_error() -> Response[Any]:
     return error(500, "internal", "something went wrong on our side; it has been logged")
 
 
@@ -302,11 +334,14 @@ def process(
 ) -> dict[str, Any]:
     """The handler's work with the parts it is given (a test hands in its own)."""
     IDEMPOTENCY.register_lambda_context(context)
-    refused = refusal(APIGatewayProxyEvent(event), parts)
+    try:
+        refused = refusal(APIGatewayProxyEvent(event), parts)
+    except ClientError as exc:  # the secret or the replay guard: outside the resolver's handlers
+        refused = aws_answer(exc)
     if refused is not None:
         return {
             "statusCode": refused.status_code,
-            "headers": {"Content-Type": "application/json"},
+            "headers": {"Content-Type": "application/json", **refused.headers},
             "body": refused.body,
             "isBase64Encoded": False,
         }

@@ -26,7 +26,7 @@ from placard.domain.ports import JobRecord
 from placard.domain.proofs import ReadLine, Verdict
 from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
-from placard.services.pipeline import SENT
+from placard.services.pipeline import SENT, unknown_call
 from placard_local.cloud import LocalContext, sqs_event
 from placard_local.stack import Stack
 from tests.integration.derivatives import make_derivatives
@@ -116,6 +116,33 @@ def test_stale_reservations_are_charged_released_or_reported_and_fresh_ones_left
     again = reconcile(parts)
     assert again == {**first, "charged": [], "released": []}
     assert {i.job_id: i for i in parts.ledger.campaign_items(CAMPAIGN)} == items
+
+
+def test_an_unknown_call_set_aside_stays_reported_though_its_image_was_made_since(
+    stack: Stack, parts: bootstrap.Parts
+) -> None:
+    # Given a call that timed out, set aside (still reserved, its own key) when its job was
+    # delivered again, and the image that later delivery made and charged under the same index
+    timed_out = reserved("retried", "outcome unknown, will retry: read timeout")
+    parts.ledger.save(unknown_call(dataclasses.replace(timed_out, unknown_outcomes=1), LONG_AGO))
+    data = b"\x89PNG the second call's bytes"
+    key = image_key(CAMPAIGN, "retried", 0, "png")
+    parts.assets.put_new(key, data, "image/png", {"sha256": hashlib.sha256(data).hexdigest()})
+    parts.ledger.save(dataclasses.replace(
+        reserved("retried"), status=Status.CHARGED, s3_key=key,
+        sha256=hashlib.sha256(data).hexdigest(),
+    ))  # fmt: skip
+    # When the reconciler runs
+    done = reconcile(parts)
+    # Then the set-aside call is reported, not charged with the other call's image
+    assert done["charged"] == [] and done["released"] == []
+    (said,) = done["unknown"]
+    assert said.startswith(f"{CAMPAIGN} job retried image 0 attempt 1: outcome unknown, held")
+    items = parts.ledger.campaign_items(CAMPAIGN)
+    assert sorted((i.lost, i.status.value) for i in items) == [
+        (False, "charged"),
+        (True, "reserved"),
+    ]
 
 
 def test_dead_lettered_jobs_end_failed_once_and_their_upload_gets_its_reports(

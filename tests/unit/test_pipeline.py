@@ -252,7 +252,15 @@ def test_an_unknown_outcome_keeps_the_reservation_and_the_hold_and_asks_for_a_re
     # When the retry is answered, then the same item is charged once
     assert world.pipeline.run(job).status == "succeeded"
     assert world.statuses(job) == ["charged"] and len(world.images()) == 1
-    # And the lost attempt's hold is still kept beside the charge
+    # And the unknown call keeps its hold under an item of its own, still reserved, saying
+    # why: the budget holds what was charged plus what may have been (its books balance)
+    (unknown,) = [i for i in world.ledger.campaign_items(CAMPAIGN) if i.lost]
+    assert unknown.status is Status.RESERVED and unknown.cost_usd == PRICE
+    assert unknown.reason.startswith("outcome unknown, held until the provider's bill says")
+    assert world.budgets.remaining(CAMPAIGN) == 1 - 2 * PRICE
+    # When it is delivered once more, then nothing is set aside or held twice
+    assert world.pipeline.run(job).status == "succeeded"
+    assert [i.lost for i in world.ledger.campaign_items(CAMPAIGN)].count(True) == 1
     assert world.budgets.remaining(CAMPAIGN) == 1 - 2 * PRICE
 
 

@@ -37,6 +37,7 @@ EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 SENT = "sent to the provider; no answer recorded"
 SHORT = "the provider answered with fewer images than asked for"
 LOST = "outcome unknown: sent to the provider, its answer lost in a crash; charged its estimate"
+UNKNOWN_HELD = "outcome unknown, held until the provider's bill says"
 # Each original's metadata name for what settling it needs (its ledger fields, compact JSON),
 # so a reservation whose image is stored is charged exactly as the delivery that stored it would
 # have charged it, by a later delivery or the reconciler alike: settle_from_object.
@@ -196,6 +197,10 @@ class Pipeline:
                     # Its reservation stays taken from the budget: the call may have been billed.
                     self.ledger.save(lost_call(item, self.clock()))
                     continue
+            elif item.status is Status.RESERVED and item.unknown_outcomes and not item.lost:
+                # A call that timed out or lost its line: maybe billed, so it keeps its hold,
+                # under a key of its own the reconciler lists; the image is reserved afresh.
+                self.ledger.save(unknown_call(item, self.clock()))
                 charged = settle_from_object(item, *stored, self.clock())
                 self.ledger.save(charged)
                 if job.origin.get("budget"):  # the reservation was taken: give back the rest
@@ -503,6 +508,13 @@ def lost_call(item: LedgerItem, stamp: str) -> LedgerItem:
     by when it was reserved, so a second delivery writes the same one)."""
     cost = item.estimate_usd or item.cost_usd
     return item.but(
+def unknown_call(item: LedgerItem, stamp: str) -> LedgerItem:
+    """A call whose outcome is unknown (a timeout, a dropped connection), set aside when its
+    image is asked for again: still reserved, so the budget's hold on it has an item saying
+    why (budget held = charged + these), until a person settles it from the provider's bill."""
+    return item.but(lost=True, reason=f"{UNKNOWN_HELD}: {item.reason}", updated_at=stamp)
+
+
         lost=True, status=Status.CHARGED, cost_usd=cost, estimated=True, reason=LOST,
         updated_at=stamp,
     )  # fmt: skip

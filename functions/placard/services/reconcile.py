@@ -200,7 +200,8 @@ class Reconciler:
         cutoff = (now - timedelta(seconds=self.after_seconds)).isoformat(timespec="milliseconds")
         stamp = now.isoformat(timespec="milliseconds")
         for item in self.stranded.reserved_before(cutoff):
-            stored = self._stored(item)
+            # A call set aside as unknown: the image its job stored since is another call's.
+            stored = None if item.lost else self._stored(item)
             if stored is not None:
                 key, sha256 = stored
                 self._charge(item, key, sha256, stamp)
