@@ -44,15 +44,55 @@ _KEEP_ALPHA = [0 if v >= 128 else 255 for v in range(256)]
 
 @dataclass(frozen=True)
 class EditInputs:
-    """What is sent to the image service, and what its answer is put back onto."""
+    """What is sent to the image service, and what its answer is put back onto.
+
+    An edit is held for the whole provider call, so it keeps encoded bytes only (a decoded
+    3840x2160 photo is 33 MB, and a worker waits on ten edits at once: docs/cost.md). Its
+    images are decoded again when asked for, after the answer: `mask`, `base`, `base_mask`."""
 
     source_png: bytes  # sent: RGB or RGBA PNG at exactly `size`
-    mask: Image.Image  # sent: mode "L" at exactly `size`: 255 = edit here, 0 = keep
+    mask_png: bytes  # the sent mask as an "L" PNG at exactly `size`: 255 = edit here, 0 = keep
     size: Size  # sent and billed
     box: Box  # x, y, w, h bounding box of the edit area in sent pixels
-    base: Image.Image  # the output before the edit: the normalised photo at the output size
-    base_mask: Image.Image  # mode "L" at the output size
     placement: Box  # where `base` lies in the sent image, x, y, w, h (around it: padding)
+    # Only when the photo was scaled to be sent (else `base` is the sent PNG's placement):
+    photo: bytes | None = None  # the user's source, normalised again into `base`
+    base_mask_png: bytes | None = None  # the output-size mask as an "L" PNG
+
+    @property
+    def mask(self) -> Image.Image:
+        """Sent: mode "L" at exactly `size`."""
+        return decode(self.mask_png, "mask")
+
+    @property
+    def base(self) -> Image.Image:
+        """The output before the edit: the normalised photo at the output size (a new image
+        on each call, so it may be drawn on)."""
+        if self.photo is not None:
+            return normalise(decode(self.photo, "source_image"))
+        return self._placed(decode(self.source_png, "source_image"))
+
+    @property
+    def base_mask(self) -> Image.Image:
+        """Mode "L" at the output size."""
+        if self.base_mask_png is not None:
+            return decode(self.base_mask_png, "mask")
+        return self._placed(self.mask)
+
+    @property
+    def pixels(self) -> int:
+        """How large finishing it is: the answer's pixels or the output's, the larger."""
+        if self.base_mask_png is not None:
+            _, width, height = probe(self.base_mask_png, "mask")  # the header only
+        else:
+            width, height = self.placement[2:]
+        return max(width * height, self.size.width * self.size.height)
+
+    def _placed(self, sent: Image.Image) -> Image.Image:
+        x, y, w, h = self.placement
+        if (x, y, w, h) == (0, 0, *sent.size):
+            return sent
+        return sent.crop((x, y, x + w, y + h))
 
 
 # --------------------------------------------------------------------------- boxes and sizes
@@ -255,14 +295,18 @@ def prepare_edit(
             f"the mask marks no pixel to edit in the part of the source kept at {target}: "
             "the marked area is cropped away",
         )
+    # What the answer is put back onto is kept encoded: the sent PNG holds it (cropped at
+    # `placement`) unless the photo was scaled to be sent; then the photo's own bytes do.
+    px, py, pw, ph = placement
+    scaled = base.size != (pw, ph)
     return EditInputs(
         source_png=png_bytes(sent),
-        mask=sent_mask,
+        mask_png=png_bytes(sent_mask),
         size=target,
         box=(bbox[0], bbox[1], bbox[2] - bbox[0], bbox[3] - bbox[1]),
-        base=base,
-        base_mask=base_mask,
         placement=placement,
+        photo=source if scaled else None,
+        base_mask_png=png_bytes(base_mask) if scaled else None,
     )
 
 
@@ -328,11 +372,12 @@ def finish_edit(edit: EditInputs, result: bytes, *, feather: int | None = None) 
     """The provider's answer to `edit` put back onto the photo: padding cut off, scaled back
     to the output size and blended in inside the mask (see `composite`). Returns PNG bytes of
     exactly the output size; away from the mask every pixel is the photo's own."""
+    base = edit.base  # decoded only now: nothing decoded is held across the provider's call
     edited = _result_image(result, edit.size.width, edit.size.height)
     x, y, w, h = edit.placement
     region = (float(x), float(y), float(x + w), float(y + h))
-    edited = _fit(edited, region, Size(*edit.base.size), Image.Resampling.LANCZOS)
-    return _blend(edit.base.copy(), edited, edit.base_mask, feather)
+    edited = _fit(edited, region, Size(*base.size), Image.Resampling.LANCZOS)
+    return _blend(base, edited, edit.base_mask, feather)
 
 
 def composite(
