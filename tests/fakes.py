@@ -213,7 +213,7 @@ class FakeJobQueue:
         self.bodies: list[str] = []
         self._lock = threading.Lock()
 
-    def send(self, jobs: Iterable[Job]) -> int:
+    def send(self, jobs: Iterable[Job], refused: Callable[[Job, str], None] | None = None) -> int:
         bodies = [job.to_json() for job in jobs]
         with self._lock:
             self.bodies += bodies

@@ -10,6 +10,11 @@ own Config, and what is left surfaces as the ClientError the code must handle.
 Which requests fail is decided per operation and attempt: the first K of each operation
 (`first`), every Nth (`every`), or each with a seeded probability (`rate`, for benches).
 `PLACARD_AWS_FAULTS` switches it on for a local cloud: `0.1` (a rate), `every:3`, `first:2`.
+
+A `Latency` holds every request back a fixed time before it leaves, as SQS and DynamoDB
+answer in 10 to 20 ms from inside a region where moto answers in one or two (issue #17).
+`PLACARD_AWS_LATENCY_MS=15` switches it on for a local cloud, on the same clients as the
+faults and sparing the same calls of Lambda's poller; the two may be used together.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import os
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -28,6 +34,7 @@ import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 ENV = "PLACARD_AWS_FAULTS"
+LATENCY_ENV = "PLACARD_AWS_LATENCY_MS"
 NOWHERE = "http://placard-fault.invalid/"  # no emulator answers it
 
 
@@ -150,10 +157,7 @@ class FaultLayer:
     def install(self) -> None:
         """Fault every client boto3's default session makes from now on (a local cloud's
         functions build theirs on their first call)."""
-        if boto3.DEFAULT_SESSION is None:
-            boto3.setup_default_session()
-        assert boto3.DEFAULT_SESSION is not None
-        events = boto3.DEFAULT_SESSION._session.get_component("event_emitter")
+        events = _default_events()
         events.register_first("before-send", self.answer)
         events.register_last("before-send", _restore)
 
@@ -215,9 +219,62 @@ def from_spec(spec: str) -> FaultLayer:
         ) from None
 
 
+class Latency:
+    """Holds each request `seconds` before it is sent (every attempt, retries too), outside
+    any lock, so calls made at once wait at once as they would on the network. `calls`
+    counts the requests it held."""
+
+    def __init__(self, seconds: float, spare: frozenset[str] = POLLER_OPERATIONS) -> None:
+        self.seconds = seconds
+        self.spare = spare
+        self.calls = 0
+
+    def attach(self, *clients: Any) -> None:
+        for client in clients:
+            client.meta.events.register_first("before-send", self.wait)
+
+    def install(self) -> None:
+        """On every client boto3's default session makes from now on."""
+        _default_events().register_first("before-send", self.wait)
+
+    def wait(self, event_name: str, **_: Any) -> None:
+        """botocore's `before-send` hook: sleeps, and lets the request go on (answers None)."""
+        if event_name.split(".", 1)[1] in self.spare:  # before-send.sqs.ReceiveMessage
+            return
+        self.calls += 1  # a count for benches: a lost increment between threads is no matter
+        time.sleep(self.seconds)
+
+
+def latency_from_env() -> Latency | None:
+    """The delay `PLACARD_AWS_LATENCY_MS` asks for (milliseconds, 0 or more); None when unset."""
+    given = os.environ.get(LATENCY_ENV, "").strip()
+    if not given:
+        return None
+    try:
+        ms = float(given)
+        if not 0 <= ms < 10_000:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"{LATENCY_ENV} is a delay in milliseconds from 0 to under 10000 added to every "
+            f"AWS call (e.g. 15); got {given!r}"
+        ) from None
+    return Latency(ms / 1000)
+
+
+def _default_events() -> Any:
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    return boto3.DEFAULT_SESSION._session.get_component("event_emitter")
+
+
 def install_from_env() -> FaultLayer | None:
     """The layer `PLACARD_AWS_FAULTS` asks for, installed on the default session; None when
-    it is unset."""
+    it is unset. The delay `PLACARD_AWS_LATENCY_MS` asks for is installed beside it."""
+    latency = latency_from_env()
+    if latency is not None:
+        latency.install()
     spec = os.environ.get(ENV, "").strip()
     if not spec:
         return None

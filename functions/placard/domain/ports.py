@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Protocol
@@ -44,8 +44,9 @@ class UploadStore(Protocol):
 
 
 class JobQueue(Protocol):
-    def send(self, jobs: Iterable[Job]) -> int:
-        """Queue jobs in batches; returns how many were sent."""
+    def send(self, jobs: Iterable[Job], refused: Callable[[Job, str], None] | None = None) -> int:
+        """Queue jobs in batches; returns how many were sent. A job the queue will not take,
+        after its retries, goes to `refused` with the reason (raised when there is none)."""
 
     def send_round(self, job: Job, round_: Round) -> None:
         """Queue a re-roll: the job again, for the round's images and attempt."""

@@ -153,8 +153,19 @@ class Ingest:
             except SheetError as exc:
                 add(RowError(0, "", upload.filename, str(exc)))
 
+        def refused(job: Job, reason: str) -> None:
+            # Every outcome is said (docs/design.md, invariant 1): the row, not the sheet.
+            row = int(job.origin.get("row", 0))
+            add(
+                RowError(
+                    row, "", job.job_id,
+                    f"the job was not queued ({reason}); upload the sheet again to run it "
+                    "(jobs already made are not made or charged again)",
+                )
+            )  # fmt: skip
+
         self._exists.cache_clear()
-        sent = self.queue.send(jobs())
+        sent = self.queue.send(jobs(), refused)
         errors_key = upload.reports_prefix + "errors.csv"
         self.assets.put_report(errors_key, report.to_bytes(), "text/csv; charset=utf-8")
         if self.progress.expect(run, sent):  # no jobs, or every one already ended
