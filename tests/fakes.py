@@ -19,7 +19,7 @@ from typing import IO, Any, Literal
 from placard.domain.jobs import Job
 from placard.domain.keys import job_images_prefix
 from placard.domain.ledger_items import LedgerItem, Status
-from placard.domain.ports import JobRecord
+from placard.domain.ports import JobRecord, kept_job_json
 from placard.domain.proofs import Proof, ReadLine, Review
 from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
@@ -341,6 +341,27 @@ class FakeJobRecords:
     def end(self, job_id: str, state: str, reason: str) -> None:
         with self._lock:
             self.records[job_id] = replace(self.records[job_id], ended=state, reason=reason)
+
+
+class FakeJobStore:
+    """Each job as first kept, as its JSON (kept_job_json: too large a job is refused); a
+    second keep changes nothing and says so."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, job: Job) -> bool:
+        text = kept_job_json(job)
+        with self._lock:
+            if (job.campaign, job.job_id) in self.kept:
+                return False
+            self.kept[job.campaign, job.job_id] = text
+            return True
+
+    def get(self, campaign: str, job_id: str) -> Job | None:
+        text = self.kept.get((campaign, job_id))
+        return None if text is None else Job.from_json(text)
 
 
 class FakeReplayGuard:

@@ -21,6 +21,7 @@ from placard.api.signing import WINDOW_SECONDS
 from placard.aws.assets import S3Assets, S3Uploads
 from placard.aws.budgets import DynamoBudgets
 from placard.aws.job_records import DynamoJobRecords
+from placard.aws.job_store import DynamoJobStore
 from placard.aws.ledger import DynamoLedger
 from placard.aws.progress import DynamoProgress
 from placard.aws.queue import (
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # built only by the functions that use them, so others do not
         ImageReader,
         JobQueue,
         JobRecords,
+        JobStore,
         Ledger,
         Progress,
         ProofRequests,
@@ -127,6 +129,7 @@ class Parts:
     jobs_queue: JobQueue
     progress: Progress
     job_records: JobRecords
+    kept_jobs: JobStore
     report_requests: ReportRequests
     derivative_requests: SqsDerivativeRequests
     proof_requests: ProofRequests
@@ -165,6 +168,7 @@ class Parts:
             ledger=self.ledger,
             uploads=self.uploads,
             budgets=self.budgets,
+            kept_jobs=self.kept_jobs,
         )
 
     @cached_property
@@ -218,7 +222,7 @@ class Parts:
 
         return Reviews(
             ledger=self.ledger,
-            assets=self.assets,
+            kept_jobs=self.kept_jobs,
             uploads=self.uploads,
             jobs=self.jobs_queue,
             reports=self.report_requests,
@@ -280,6 +284,7 @@ def reconciler(parts: Parts, clients: Clients) -> Reconciler:
         stranded=DynamoStranded(db, table),
         objects=S3StoredObjects(clients.s3, settings.assets_bucket),
         assets=parts.assets,
+        kept_jobs=parts.kept_jobs,
         budgets=parts.budgets,
         dead_letters=SqsDeadLetters(clients.sqs, given.dead_letter_queues),
         marks=DynamoDeadLetterMarks(db, table),
@@ -312,6 +317,7 @@ def build(settings: Settings, clients: Clients) -> Parts:
         jobs_queue=SqsJobQueue(clients.sqs, settings.jobs_queue_url),
         progress=DynamoProgress(db, table),
         job_records=DynamoJobRecords(db, table),
+        kept_jobs=DynamoJobStore(db, table),
         report_requests=SqsReportRequests(clients.sqs, settings.reports_queue_url),
         derivative_requests=SqsDerivativeRequests(clients.sqs, settings.derivatives_queue_url),
         proof_requests=SqsProofRequests(clients.sqs, settings.proofs_queue_url),

@@ -19,7 +19,7 @@ from placard.providers.http import HttpCaller, RetryPolicy, Timeouts
 from placard.providers.prospolabs import ProspolabsProvider
 from placard.services.pipeline import Pipeline
 from placard_emulator import EmulatorConfig, ProviderEmulator
-from tests.fakes import FakeAssets, FakeBudgets, FakeLedger, FakeUploads
+from tests.fakes import FakeAssets, FakeBudgets, FakeJobStore, FakeLedger, FakeUploads
 
 KEY = "sk-test-secret-0123456789"
 
@@ -48,6 +48,7 @@ def test_a_hanging_call_ends_by_the_deadline_as_an_unknown_outcome(
             ledger=ledger,
             uploads=FakeUploads(),
             budgets=budgets,
+            kept_jobs=FakeJobStore(),
         )
         job = Job(
             campaign="spring",

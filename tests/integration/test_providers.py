@@ -23,7 +23,7 @@ from placard.providers.openai import OpenAIProvider
 from placard.providers.prospolabs import ProspolabsProvider
 from placard.services.pipeline import Pipeline
 from placard_emulator import EmulatorConfig, ProviderEmulator
-from tests.fakes import FakeAssets, FakeBudgets, FakeLedger, FakeUploads
+from tests.fakes import FakeAssets, FakeBudgets, FakeJobStore, FakeLedger, FakeUploads
 
 KEY = "sk-test-secret-0123456789"
 FAST = RetryPolicy(max_failures=4, base_delay=0.01, max_delay=0.05, budget_seconds=10)
@@ -234,7 +234,7 @@ def test_the_ledger_charges_each_answer_its_token_bill_to_the_micro_dollar(
               None if mode is Mode.EDIT else size, n, mode=mode, origin={"budget": True},
               **(edit if mode is Mode.EDIT else {}))  # type: ignore[arg-type]  # fmt: skip
     pipeline = Pipeline(default_catalogue(), default_prices(), openai(emulator), FakeAssets(),
-                        ledger, uploads, budgets)  # fmt: skip
+                        ledger, uploads, budgets, FakeJobStore())  # fmt: skip
     # When it runs
     outcome = pipeline.run(job)
     # Then the one answer was billed, and its images are charged exactly that bill

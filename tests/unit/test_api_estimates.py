@@ -21,6 +21,7 @@ from tests.fakes import (
     FakeBudgets,
     FakeJobQueue,
     FakeJobRecords,
+    FakeJobStore,
     FakeLedger,
     FakeProvider,
     FakeUploads,
@@ -85,7 +86,8 @@ def test_an_openai_estimate_is_its_quote_and_reserves_what_the_worker_will_hold(
     job, _ = api.plan(ad())
     job = replace(job, origin={"budget": True})
     Pipeline(default_catalogue(), default_prices(), FakeProvider(name="openai"), FakeAssets(),
-             ledger, FakeUploads(), budgets, clock=lambda: NOW).run(job)  # fmt: skip
+             ledger, FakeUploads(), budgets, FakeJobStore(),
+             clock=lambda: NOW).run(job)  # fmt: skip
     assert budgets.taken == [estimate.reserved_usd]
     items = ledger.job_items("spring", job.job_id)
     assert sum(i.estimate_usd for i in items) == estimate.estimated_cost_usd

@@ -16,7 +16,7 @@ from placard.domain.templates import default_catalogue
 from placard.providers.base import ImageRequest, ImageResult, OutOfTime
 from placard.providers.http import HttpCaller, RetryPolicy
 from placard.services.pipeline import SENT, Pipeline
-from tests.fakes import FakeAssets, FakeBudgets, FakeLedger, FakeUploads
+from tests.fakes import FakeAssets, FakeBudgets, FakeJobStore, FakeLedger, FakeUploads
 
 URL = "http://api.test/v1/images/generations"
 
@@ -149,6 +149,7 @@ def pipeline(provider: SlowProvider) -> tuple[Pipeline, FakeLedger, FakeBudgets]
         ledger=ledger,
         uploads=FakeUploads(),
         budgets=budgets,
+        kept_jobs=FakeJobStore(),
     )
     return made, ledger, budgets
 

@@ -21,7 +21,7 @@ from placard.domain.statuses import JobState
 from placard.domain.templates import Catalogue, default_catalogue
 from placard.providers.base import ProviderError, ProviderUnavailable
 from placard.services.pipeline import SHORT, JobOutcome, Pipeline
-from tests.fakes import FakeAssets, FakeBudgets, FakeLedger, FakeProvider, FakeUploads
+from tests.fakes import FakeAssets, FakeBudgets, FakeJobStore, FakeLedger, FakeProvider, FakeUploads
 
 PRICE = Decimal("0.028")  # prospolabs, medium, any size
 CAMPAIGN = "summer"
@@ -37,6 +37,7 @@ class World:
     ledger: FakeLedger = field(default_factory=FakeLedger)
     uploads: FakeUploads = field(default_factory=FakeUploads)
     budgets: FakeBudgets = field(default_factory=FakeBudgets)
+    kept_jobs: FakeJobStore = field(default_factory=FakeJobStore)
     catalogue: Catalogue = field(default_factory=default_catalogue)
 
     @property
@@ -49,6 +50,7 @@ class World:
             ledger=self.ledger,
             uploads=self.uploads,
             budgets=self.budgets,
+            kept_jobs=self.kept_jobs,
             clock=lambda: NOW,
         )
 

@@ -12,14 +12,14 @@ import pytest
 
 from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job, Quality, Size
-from placard.domain.keys import image_key, job_key
+from placard.domain.keys import image_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.proofs import Review
 from placard.domain.rounds import Cause, Round
 from placard.domain.runs import UploadRun
 from placard.reporting.csv_reports import OUTCOME_HEADER
 from placard.services.reviews import NothingDelivered, Outcome, Reviews
-from tests.fakes import FakeAssets, FakeJobQueue, FakeLedger, FakeReportRequests, FakeUploads
+from tests.fakes import FakeJobQueue, FakeJobStore, FakeLedger, FakeReportRequests, FakeUploads
 
 SHEET = "campaigns/summer/launch.csv"
 
@@ -35,17 +35,17 @@ def a_job(headline: str, n: int = 1) -> Job:
 @dataclass
 class World:
     ledger: FakeLedger = field(default_factory=FakeLedger)
-    assets: FakeAssets = field(default_factory=FakeAssets)
+    kept_jobs: FakeJobStore = field(default_factory=FakeJobStore)
     queue: FakeJobQueue = field(default_factory=FakeJobQueue)
     reports: FakeReportRequests = field(default_factory=FakeReportRequests)
 
     @property
     def reviews(self) -> Reviews:
-        return Reviews(self.ledger, self.assets, FakeUploads(), self.queue, self.reports)
+        return Reviews(self.ledger, self.kept_jobs, FakeUploads(), self.queue, self.reports)
 
     def made(self, job: Job, attempts: int = 1, status: Status = Status.CHARGED) -> Job:
-        """The job as the worker leaves it: job.json, and each image's attempts charged."""
-        self.assets.put_new(job_key("summer", job.job_id), job.to_json().encode(), "", {})
+        """The job as the worker leaves it: the job kept, and each image's attempts charged."""
+        self.kept_jobs.keep(job)
         for index in range(job.n):
             for attempt in range(1, attempts + 1):
                 self.ledger.save(attempt_item(job, index, attempt, status))

@@ -28,6 +28,7 @@ from tests.fakes import (
     FakeCallbackRequests,
     FakeJobQueue,
     FakeJobRecords,
+    FakeJobStore,
     FakeLedger,
     FakeProgress,
     FakeProvider,
@@ -148,7 +149,7 @@ def test_a_job_the_budget_refused_reads_over_budget_in_the_api() -> None:
     records.put(JobRecord(JOB.job_id, "summer", JOB.template, JOB.n, NOW))
     pipeline = Pipeline(
         default_catalogue(), default_prices(), FakeProvider(), FakeAssets(), ledger,
-        FakeUploads(), budgets, clock=lambda: NOW,
+        FakeUploads(), budgets, FakeJobStore(), clock=lambda: NOW,
     )  # fmt: skip
     # When it runs, and its outcome travels as the worker's message does (JSON) to its end
     outcome = pipeline.run(JOB)

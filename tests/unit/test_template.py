@@ -116,19 +116,24 @@ def test_the_worker_publishes_what_each_round_charged() -> None:
         worker.metrics.clear_metrics()
 
 
-def test_per_image_functions_trace_by_tracing_mode_and_the_entry_points_always() -> None:
+def test_per_job_functions_trace_by_tracing_mode_and_the_per_sheet_ones_always() -> None:
     # Given each function's Tracing, Globals merged
     defaults = STACK.template["Globals"]["Function"]
     tracing = {
         name: {**defaults, **f["Properties"]}.get("Tracing") for name, f in FUNCTIONS.items()
     }
-    per_image = {"WorkerFunction", "ProofFunction", "DerivativesFunction"}
-    # Then the functions run once per image follow TracingMode, PassThrough unless asked
-    # (an own trace per invocation is about 11 micro-USD an image, docs/cost.md)
-    assert {name for name, mode in tracing.items() if mode == {"Ref": "TracingMode"}} == per_image
+    per_job = {"ApiFunction", "WorkerFunction", "ProofFunction", "DerivativesFunction"}
+    # Then the functions run once per job or image follow TracingMode, PassThrough unless
+    # asked (an own trace per invocation is about 11 micro-USD an API job, docs/cost.md)
+    assert {name for name, mode in tracing.items() if mode == {"Ref": "TracingMode"}} == per_job
     assert STACK.template["Parameters"]["TracingMode"]["Default"] == "PassThrough"
-    # And where work comes in (the API, a sheet's ingest) every invocation is traced
-    assert tracing["ApiFunction"] == tracing["IngestFunction"] == "Active"
+    # And so does the API's stage, whose own trace would be recorded whatever its function's
+    condition = STACK.template["Conditions"]["TracingActive"]
+    assert condition == {"Fn::Equals": [{"Ref": "TracingMode"}, "Active"]}
+    stage = STACK.template["Resources"]["PlacardApi"]["Properties"]["TracingEnabled"]
+    assert stage == {"Fn::If": ["TracingActive", True, False]}
+    # And what runs once per sheet or run (ingest, report, callback, reconciler) is traced
+    assert {tracing[name] for name in FUNCTIONS.keys() - per_job} == {"Active"}
 
 
 def test_the_api_has_one_stage_throttled_and_logged() -> None:

@@ -21,7 +21,7 @@ from placard.providers.base import ImageRequest, ImageResult
 from placard.providers.openai import OpenAIProvider
 from placard.services.pipeline import Pipeline
 from placard_emulator import billing
-from tests.fakes import FakeAssets, FakeBudgets, FakeLedger, FakeProvider, FakeUploads
+from tests.fakes import FakeAssets, FakeBudgets, FakeJobStore, FakeLedger, FakeProvider, FakeUploads
 
 OPENAI = default_prices()["openai"]
 EMULATOR_PRICES = (Decimal("5.00"), Decimal("8.00"), Decimal("30.00"))
@@ -175,7 +175,7 @@ class TokenProvider(FakeProvider):
 def pipeline(provider: FakeProvider, budgets: FakeBudgets, ledger: FakeLedger) -> Pipeline:
     return Pipeline(catalogue=default_catalogue(), prices=default_prices(), provider=provider,
                     assets=FakeAssets(), ledger=ledger, uploads=FakeUploads(), budgets=budgets,
-                    clock=lambda: NOW)  # fmt: skip
+                    kept_jobs=FakeJobStore(), clock=lambda: NOW)  # fmt: skip
 
 
 def sign(n: int, quality: Quality = Quality.HIGH) -> Job:

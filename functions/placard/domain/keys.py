@@ -9,7 +9,6 @@ S3, assets bucket:   campaigns/<campaign>/<job>/<i>.<ext>  an original, kept as 
                      campaigns/<campaign>/<job>/<i>-<k>.<ext>  attempt k (2, 3...) of image i: a
                      re-roll, with its own copies beside it
                      reports/<campaign>/<upload>/          errors.csv, results.csv, index.html
-                     jobs/<campaign>/<job>.json            the job as first made, for re-rolls
 DynamoDB, ledger table (one partition per campaign, so one query reads a campaign's images,
 its budget and its runs together):
                      CAMPAIGN#<campaign> IMAGE#<job>#<ii>  one item per image attempt: the first,
@@ -18,6 +17,8 @@ its budget and its runs together):
                                                            answer a crash lost (charged: costs
                                                            count it; no job's image)
                      CAMPAIGN#<campaign> BUDGET            the campaign's budget
+                     CAMPAIGN#<campaign> JOB#<job>         the job as first run, kept for good:
+                                                           re-rolls and the reconciler read it
                      CAMPAIGN#<campaign> RUN#<sheet>#<run> how many of an upload's jobs ended
                      CAMPAIGN#<campaign> RUN#<sheet>#<run>#JOB#<job>  that job's end, counted
                      JOB#<job>           DEAD#<attempt>    a dead-lettered round, ended by the
@@ -37,6 +38,7 @@ from placard.domain.errors import InvalidInput
 UPLOADS_PREFIX = "campaigns/"
 IMAGES_PREFIX = "IMAGE#"  # every image item of a campaign, whatever its job
 BUDGET_SK = "BUDGET"
+KEPT_JOB_PREFIX = "JOB#"  # under a campaign's partition: its kept jobs
 REVIEW_FOLDER = "review"  # campaigns/<campaign>/review/<file>: a reviewed results sheet
 
 # --------------------------------------------------------------------------- S3
@@ -103,11 +105,6 @@ def parse_image_key(key: str) -> tuple[str, str, int, int]:
     return tail[1], tail[2], int(index), int(attempt or 1)
 
 
-def job_key(campaign: str, job_id: str) -> str:
-    """The job as first run, beside its images: a re-roll asked for later is made from it."""
-    return f"jobs/{campaign}/{job_id}.json"
-
-
 def derivative_key(original: str, kind: str, extension: str = "webp") -> str:
     """The key of an original's derivative ("web" or "thumb"), as image_key names it."""
     folder, _, name = original.rpartition("/")
@@ -141,6 +138,12 @@ def job_images_prefix(job_id: str) -> str:
 def budget_key(campaign: str) -> dict[str, str]:
     """Beside the campaign's images, so one query reads both."""
     return {"pk": campaign_pk(campaign), "sk": BUDGET_SK}
+
+
+def kept_job_key(campaign: str, job_id: str) -> dict[str, str]:
+    """The job as first run, beside its campaign's images: a re-roll asked for later is made
+    from it. A DynamoDB item, not an S3 object: a write is an eighth of a PUT's price."""
+    return {"pk": campaign_pk(campaign), "sk": f"{KEPT_JOB_PREFIX}{job_id}"}
 
 
 def run_key(campaign: str, sheet: str, run: str) -> dict[str, str]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Protocol
 
+from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job
 from placard.domain.ledger_items import LedgerItem
 from placard.domain.proofs import Proof, ReadLine, Region, Review
@@ -97,6 +99,39 @@ class Ledger(Protocol):
     def record_review(self, item: LedgerItem, review: Review, note: str) -> bool:
         """Write a person's decision on a charged item; False when the item already holds
         this very decision (so a sheet applied twice re-rolls once)."""
+
+
+class JobStore(Protocol):
+    """Each job as its first delivery ran it, kept for good: a re-roll asked for days later
+    (a person's review) and the reconciler are made from it."""
+
+    def keep(self, job: Job) -> bool:
+        """Keep the job unless it is kept already (never overwritten); True when this call
+        kept it, which tells a job's first delivery from a redelivery. InvalidInput naming
+        `variables` when the job is too large to keep (kept_job_json)."""
+
+    def get(self, campaign: str, job_id: str) -> Job | None:
+        """The job as kept; None when it never was."""
+
+
+# DynamoDB refuses an item over 400 KB (attribute names and values counted); a kept job's
+# item is its key (under 120 bytes) and this JSON.
+KEPT_JOB_BYTES = 400_000
+
+
+def kept_job_json(job: Job) -> str:
+    """The job as a store keeps it: compact JSON, its own id left out (the key holds it).
+    The API and sheets bound a variable only by its template's max_length, so a job can be
+    too large to keep: refused here, naming the field, before any money is at stake."""
+    text = json.dumps(job.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    size = len(text.encode())
+    if size > KEPT_JOB_BYTES:
+        raise InvalidInput(
+            "variables",
+            f"too long: the job is {size:,} bytes as JSON, and at most {KEPT_JOB_BYTES:,} "
+            "can be kept for its re-rolls",
+        )
+    return text
 
 
 class Budgets(Protocol):

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job, Mode, Size
-from placard.domain.keys import derivative_key, image_key, job_key
+from placard.domain.keys import derivative_key, image_key
 from placard.domain.ledger_items import LedgerItem, Status
-from placard.domain.ports import AssetStore, Budgets, Ledger, UploadStore
+from placard.domain.ports import AssetStore, Budgets, JobStore, Ledger, UploadStore
 from placard.domain.pricing import PriceTable, shares
 from placard.domain.proofs import Region
 from placard.domain.rounds import Round
@@ -103,6 +103,7 @@ class Pipeline:
     ledger: Ledger
     uploads: UploadStore
     budgets: Budgets
+    kept_jobs: JobStore
     clock: Callable[[], str] = field(default=utc_now)
 
     def run(
@@ -130,10 +131,12 @@ class Pipeline:
             return self._fail(job, round_, todo, str(exc))
         first = False
         if round_.attempt == 1 and not done:
-            # Kept for good: a person's re-roll, days later, is made from it. Stored by the
+            # Kept for good: a person's re-roll, days later, is made from it. Kept by the
             # job's first delivery only, so it also tells a later one to look what went before.
-            first = self.assets.put_new(job_key(job.campaign, job.job_id), job.to_json().encode(),
-                                        "application/json", {"job-id": job.job_id})  # fmt: skip
+            try:
+                first = self.kept_jobs.keep(job)
+            except InvalidInput as exc:  # too large to keep: refused before any money is at stake
+                return self._fail(job, round_, todo, str(exc))
         if not first:
             done.update(self._recover(job, round_, todo))
             todo = [index for index in todo if index not in done]
@@ -191,16 +194,16 @@ class Pipeline:
                 continue
             if item.status is Status.CHARGED:
                 found[item.image_index] = item
+            elif item.status is Status.RESERVED and item.unknown_outcomes and not item.lost:
+                # A call that timed out or lost its line: maybe billed, so it keeps its hold,
+                # under a key of its own the reconciler lists; the image is reserved afresh.
+                self.ledger.save(unknown_call(item, self.clock()))
             elif item.status is Status.RESERVED and item.reason == SENT:
                 stored = find_original(self.assets, item)
                 if stored is None:
                     # Its reservation stays taken from the budget: the call may have been billed.
                     self.ledger.save(lost_call(item, self.clock()))
                     continue
-            elif item.status is Status.RESERVED and item.unknown_outcomes and not item.lost:
-                # A call that timed out or lost its line: maybe billed, so it keeps its hold,
-                # under a key of its own the reconciler lists; the image is reserved afresh.
-                self.ledger.save(unknown_call(item, self.clock()))
                 charged = settle_from_object(item, *stored, self.clock())
                 self.ledger.save(charged)
                 if job.origin.get("budget"):  # the reservation was taken: give back the rest
@@ -502,12 +505,6 @@ def find_original(assets: AssetStore, item: LedgerItem) -> tuple[str, str, dict[
     return None
 
 
-def lost_call(item: LedgerItem, stamp: str) -> LedgerItem:
-    """A reservation sent whose answer a crash lost: it may have been billed, so it is kept as
-    a charge of its own at its estimate, beside the image (no image; its own ledger key, named
-    by when it was reserved, so a second delivery writes the same one)."""
-    cost = item.estimate_usd or item.cost_usd
-    return item.but(
 def unknown_call(item: LedgerItem, stamp: str) -> LedgerItem:
     """A call whose outcome is unknown (a timeout, a dropped connection), set aside when its
     image is asked for again: still reserved, so the budget's hold on it has an item saying
@@ -515,6 +512,12 @@ def unknown_call(item: LedgerItem, stamp: str) -> LedgerItem:
     return item.but(lost=True, reason=f"{UNKNOWN_HELD}: {item.reason}", updated_at=stamp)
 
 
+def lost_call(item: LedgerItem, stamp: str) -> LedgerItem:
+    """A reservation sent whose answer a crash lost: it may have been billed, so it is kept as
+    a charge of its own at its estimate, beside the image (no image; its own ledger key, named
+    by when it was reserved, so a second delivery writes the same one)."""
+    cost = item.estimate_usd or item.cost_usd
+    return item.but(
         lost=True, status=Status.CHARGED, cost_usd=cost, estimated=True, reason=LOST,
         updated_at=stamp,
     )  # fmt: skip

@@ -30,12 +30,13 @@ from urllib.parse import unquote_plus
 
 from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job, parse_campaign
-from placard.domain.keys import image_key, job_key, parse_upload_key
+from placard.domain.keys import image_key, parse_upload_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import (
     AssetStore,
     Budgets,
     JobRecords,
+    JobStore,
     Ledger,
     ProofRequests,
     ReportRequests,
@@ -157,6 +158,7 @@ class Reconciler:
     stranded: Stranded
     objects: StoredObjects
     assets: AssetStore
+    kept_jobs: JobStore
     budgets: Budgets
     dead_letters: DeadLetters
     marks: DeadLetterMarks
@@ -237,15 +239,9 @@ class Reconciler:
         cost = charged.cost_usd
         self.ledger.save(charged)
         # A stored image was answered, so its reservation was taken from the budget.
-        job = self._job(item.campaign, item.job_id)
+        job = self.kept_jobs.get(item.campaign, item.job_id)
         if job is not None and job.origin.get("budget"):
             self.budgets.give_back(item.campaign, item.cost_usd - cost)
-
-    def _job(self, campaign: str, job_id: str) -> Job | None:
-        try:
-            return Job.from_json(self.assets.read(job_key(campaign, job_id)).decode())
-        except Exception:
-            return None
 
     # Dead letters.
 

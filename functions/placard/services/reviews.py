@@ -18,8 +18,8 @@ from typing import Any
 from placard.domain.attempts import by_image
 from placard.domain.errors import InvalidInput, PlacardError
 from placard.domain.jobs import Job
-from placard.domain.keys import job_key, parse_image_key
-from placard.domain.ports import AssetStore, JobQueue, Ledger, ReportRequests, UploadStore
+from placard.domain.keys import parse_image_key
+from placard.domain.ports import JobQueue, JobStore, Ledger, ReportRequests, UploadStore
 from placard.domain.proofs import Review
 from placard.domain.rounds import Cause, Round
 from placard.domain.runs import UploadRun
@@ -103,7 +103,7 @@ class SheetOutcome:
 @dataclass
 class Reviews:
     ledger: Ledger
-    assets: AssetStore
+    kept_jobs: JobStore
     uploads: UploadStore
     jobs: JobQueue
     reports: ReportRequests
@@ -148,8 +148,12 @@ class Reviews:
         return decided
 
     def job(self, campaign: str, job_id: str) -> Job:
-        """The job as first run, kept beside its images by the worker (docs/design.md §5)."""
-        return Job.from_json(self.assets.read(job_key(campaign, job_id)).decode())
+        """The job as first run, kept by the worker before it made any image: a job with a
+        delivered image always has it."""
+        job = self.kept_jobs.get(campaign, job_id)
+        if job is None:
+            raise NothingDelivered(f"job {job_id} of campaign {campaign} was never run")
+        return job
 
     def apply_upload(self, key: str, campaign: str, name: str) -> SheetOutcome:
         """A reviewed results sheet uploaded under campaigns/<campaign>/review/."""
