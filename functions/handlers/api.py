@@ -44,9 +44,9 @@ from placard.api.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureErr
 
 bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 MAX_BODY_BYTES = 64 * 1024  # a job is copy and names, never image bytes
-
 RETRY_AFTER_SECONDS = 2  # about the clients' own last backoff
 THROTTLED = ThrottledRetryableChecker()
+
 logger = Logger()
 tracer = Tracer(patch_modules=bootstrap.TRACED)
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_body)
@@ -73,8 +73,8 @@ ERRORS: dict[int, Any] = {
         (413, "The body is larger than 64 KiB"),
         (415, "The body is not application/json"),
         (429, "Throttled"),
-    )
         (503, "A data store is busy; try again after Retry-After seconds"),
+    )
 }
 
 
@@ -163,7 +163,6 @@ def key_in_progress(exc: IdempotencyAlreadyInProgressError) -> Response[Any]:
     return error(409, "in_progress", "a request with this Idempotency-Key is still being handled")
 
 
-@app.exception_handler(Exception)
 def transient(exc: ClientError) -> bool:
     """Throttled, or an AWS server error: the same kinds the clients retry (botocore's lists)."""
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -187,12 +186,13 @@ def aws_answer(exc: ClientError) -> Response[Any]:
     return reply
 
 
+@app.exception_handler(Exception)
 def unexpected(exc: Exception) -> Response[Any]:
-    logger.exception("unexpected error")  # the trace goes to the log, never to the caller
     return internal_error()
 
 
 def internal_error() -> Response[Any]:
+    logger.exception("unexpected error")  # the trace goes to the log, never to the caller
     return error(500, "internal", "something went wrong on our side; it has been logged")
 
 
