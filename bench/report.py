@@ -5,9 +5,10 @@ puts a sheet of N social-square rows in the uploads bucket and ingest's (empty) 
 the assets bucket, and writes each row's image attempts into the ledger, read back, as the
 workers and the proof function would have: one row in three failed its proof once and passed
 on a re-roll, one in ten failed all three attempts (needs review), the rest passed at once.
-Then the report function's work, `Reporter.write`, runs twice: once timed, once under
-tracemalloc for the peak of Python memory it allocates (the function's own objects: rows,
-jobs, ledger items, the two files). Prints a markdown table.
+Then the report function's work, `Reporter.write`, runs twice: once timed (and the process's
+peak RSS read before and after), once under tracemalloc for the peak of Python memory it
+allocates. Prints a markdown table: rows, seconds, peak memory, results.csv, pages written and
+the largest page (#17: pages of at most 500 rows).
 
     python bench/report.py [--rows 1000,10000,100000]
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -65,19 +67,27 @@ def measure(rows: int) -> dict[str, Any]:
         del parsed, jobs, items
 
         reporter = bootstrap.parts().reporter
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
-        reports = reporter.write(run)
+        written = reporter.write(run)
         seconds = time.perf_counter() - started
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         tracemalloc.start()
         reporter.write(run)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
+    pages = {name: size for name, size in written.sizes.items() if name.endswith(".html")}
     return {
-        "rows": rows,
+        "rows": written.rows,
         "seconds": seconds,
         "peak_mib": peak / 2**20,
-        "csv_kib": len(reports.results_csv) / 1024,
-        "html_kib": len(reports.index_html) / 1024,
+        # the process's peak resident memory grew this much while the report was written
+        # (moto's own tables and this bench's setup came before)
+        "rss_growth_mib": max(0, rss_after - rss_before) / 1024,
+        "rss_mib": rss_after / 1024,
+        "csv_kib": written.sizes["results.csv"] / 1024,
+        "pages": len(pages),
+        "largest_page_kib": max(pages.values()) / 1024,
     }
 
 
@@ -116,8 +126,11 @@ def main() -> None:
         print(json.dumps(measure(args.child)))
         return
 
-    print("| rows | report written | per 1k rows | peak Python memory | results.csv | index.html |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| rows | report written | per 1k rows | peak Python memory | peak RSS (growth) "
+        "| results.csv | pages written | largest page |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for rows in (int(n) for n in args.rows.split(",")):
         # A fresh interpreter a size: nothing of the last one's memory is counted
         child = subprocess.run(
@@ -125,13 +138,15 @@ def main() -> None:
         )
         if child.returncode:  # say why in the table, and go on with the next size
             reason = (child.stderr.strip().splitlines() or ["no error output"])[-1]
-            print(f"| {rows:,} | failed (exit {child.returncode}): {reason} | | | | |", flush=True)
+            print(f"| {rows:,} | failed (exit {child.returncode}): {reason} | | | | | | |")
             continue
         result = json.loads(child.stdout.strip().splitlines()[-1])
         print(
             f"| {rows:,} | {result['seconds']:.1f} s | {result['seconds'] / rows * 1000:.2f} s "
-            f"| {result['peak_mib']:.0f} MiB | {result['csv_kib']:,.0f} KiB "
-            f"| {result['html_kib']:,.0f} KiB |",
+            f"| {result['peak_mib']:.0f} MiB "
+            f"| {result['rss_mib']:.0f} MiB (+{result['rss_growth_mib']:.0f}) "
+            f"| {result['csv_kib']:,.0f} KiB | {result['pages']} "
+            f"| {result['largest_page_kib']:,.0f} KiB |",
             flush=True,
         )
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from pathlib import Path
 from typing import IO, Any, Literal
 
 from placard.domain.jobs import Job
@@ -63,6 +64,9 @@ class FakeAssets:
     def put_report(self, key: str, data: bytes, content_type: str) -> None:
         with self._lock:
             self.objects[key] = Stored(data, content_type, {})
+
+    def put_report_file(self, key: str, path: Path, content_type: str) -> None:
+        self.put_report(key, path.read_bytes(), content_type)
 
     def read(self, key: str) -> bytes:
         return self.objects[key].data
@@ -120,6 +124,9 @@ class FakeLedger:
             rows = [self.rows[key] for key in sorted(self.rows)]
         items = [LedgerItem.from_item(row) for row in rows]
         return [item for item in items if item.campaign == campaign]
+
+    def each_campaign_item(self, campaign: str) -> Iterator[LedgerItem]:
+        return iter(self.campaign_items(campaign))
 
     def reserve(self, items: Sequence[LedgerItem]) -> bool:
         # One conditional put per image, stopping at the first refused, as the adapter does.

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from botocore.exceptions import ClientError
+
+from placard.aws.presign import Presigner
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -18,6 +21,7 @@ class S3Assets:
     def __init__(self, s3: S3Client, bucket: str) -> None:
         self._s3 = s3
         self.bucket = bucket
+        self._presign = Presigner(s3, bucket, LINK_SECONDS)  # a report signs 350k links (#17)
 
     def put_new(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> bool:
         try:
@@ -38,6 +42,10 @@ class S3Assets:
     def put_report(self, key: str, data: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
+    def put_report_file(self, key: str, path: Path, content_type: str) -> None:
+        """A report from a file: a multipart upload past 8 MB, a part in memory at a time."""
+        self._s3.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})
+
     def read(self, key: str) -> bytes:
         return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
@@ -54,9 +62,7 @@ class S3Assets:
         return f"s3://{self.bucket}/{key}"
 
     def link(self, key: str) -> str:
-        return self._s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=LINK_SECONDS
-        )
+        return self._presign(key)
 
 
 class S3Uploads:

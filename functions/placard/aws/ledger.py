@@ -60,6 +60,11 @@ class DynamoLedger:
     def campaign_items(self, campaign: str) -> list[LedgerItem]:
         return list(self._query(campaign_pk(campaign), IMAGES_PREFIX))
 
+    def each_campaign_item(self, campaign: str) -> Iterator[LedgerItem]:
+        """campaign_items as the query's pages come (1 MB each): the report of a large
+        upload reads them without holding them all."""
+        return self._query(campaign_pk(campaign), IMAGES_PREFIX)
+
     def reserve(self, items: Sequence[LedgerItem]) -> bool:
         """Reserve each image; False when another delivery already charged one of them.
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import IO, Protocol
 
 from placard.domain.errors import InvalidInput
@@ -21,6 +22,9 @@ class AssetStore(Protocol):
         """Store unless the key exists; never overwrite. True when this call stored it."""
 
     def put_report(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def put_report_file(self, key: str, path: Path, content_type: str) -> None:
+        """Store a report from a file, in parts when large (never read into memory whole)."""
 
     def read(self, key: str) -> bytes: ...
 
@@ -91,6 +95,9 @@ class Ledger(Protocol):
     def save(self, item: LedgerItem) -> None: ...
 
     def campaign_items(self, campaign: str) -> list[LedgerItem]: ...
+
+    def each_campaign_item(self, campaign: str) -> Iterator[LedgerItem]:
+        """campaign_items a query page at a time, in key order: nothing holds them all."""
 
     def record_proof(self, item: LedgerItem, proof: Proof) -> None:
         """Write a charged item's proof (its verdict and fields); the same proof again is a

@@ -30,6 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
 from jinja2 import Environment, StrictUndefined, Template
+from markupsafe import Markup
 
 from placard.domain.proofs import FieldProof, Review, Verdict
 from placard.domain.spend import CostBasis, Spend
@@ -104,35 +105,124 @@ class Entry:
         return any(shot.review == Review.PENDING for shot in self.images)
 
 
-def contact_sheet(campaign: str, upload: str, entries: Iterable[Entry]) -> bytes:
-    """The contact sheet as UTF-8 HTML, cards in row order (entries with the same row keep
-    their order). Hrefs are used as given: the caller URL-encodes paths and signs URLs."""
-    rows = sorted(entries, key=lambda entry: entry.row)
-    counts = Counter(entry.status for entry in rows)
-    statuses = [*STATUSES, *sorted(set(counts) - set(STATUSES))]
-    total = sum((entry.cost_usd for entry in rows), Decimal(0))
-    spend = sum((entry.spend for entry in rows), Spend())
-    html = _template().render(
+@dataclass
+class Totals:
+    """The header's figures, added up one entry at a time (the cards need not be held)."""
+
+    rows: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    failed_proof: int = 0
+    pending: int = 0
+    total: Decimal = Decimal(0)
+    spend: Spend = field(default_factory=Spend)
+    images: int = 0
+    attempts: int = 0
+
+    def add(self, entry: Entry) -> None:
+        self.rows += 1
+        self.counts[entry.status] += 1
+        self.failed_proof += entry.failed_proof
+        self.pending += entry.pending
+        self.total += entry.cost_usd
+        self.spend += entry.spend
+        self.images += len(entry.images)
+        self.attempts += sum(shot.attempts for shot in entry.images)
+
+    def filters(self) -> list[tuple[str, str, int]]:
+        """(filter id, label, rows) of every filter with rows, "all" first: the statuses
+        in their order, then failed proof and pending review."""
+        statuses = [*STATUSES, *sorted(set(self.counts) - set(STATUSES))]
+        return [
+            ("all", "All rows", self.rows),
+            *(
+                (s, _status_label(s).capitalize(), self.counts[s])
+                for s in statuses
+                if s in STATUSES
+            ),
+            (_REVIEW_FILTERS[0], "Failed proof", self.failed_proof),
+            (_REVIEW_FILTERS[1], "Pending review", self.pending),
+        ]
+
+    def header(self) -> dict[str, object]:
+        statuses = [*STATUSES, *sorted(set(self.counts) - set(STATUSES))]
+        return {
+            "row_count": self.rows,
+            "counts": [(status, self.counts[status]) for status in statuses],
+            # (filter id, label, rows): beside the statuses, one radio group with them
+            "reviews": [
+                (_REVIEW_FILTERS[0], "Failed proof", self.failed_proof),
+                (_REVIEW_FILTERS[1], "Pending review", self.pending),
+            ],
+            "total": self.total,
+            "spend": self.spend,
+            "images": self.images,
+            "attempts": self.attempts,
+        }
+
+
+def matches(filter_id: str, entry: Entry) -> bool:
+    """Whether a card belongs in the filter's pages (Totals.filters names them)."""
+    if filter_id == "all":
+        return True
+    if filter_id == _REVIEW_FILTERS[0]:
+        return entry.failed_proof
+    if filter_id == _REVIEW_FILTERS[1]:
+        return entry.pending
+    return entry.status == filter_id
+
+
+@dataclass(frozen=True)
+class Nav:
+    """Where a page of a paged contact sheet sits: hrefs of each filter's first page, of
+    the index, of the pages beside it; on the index, every filter's pages (`lists`)."""
+
+    links: Mapping[str, str]
+    current: str = ""  # the filter this page shows; "" on the index
+    label: str = ""
+    page: int = 0
+    pages: int = 0
+    first_row: int = 0
+    last_row: int = 0
+    index: str = ""
+    previous: str = ""
+    next: str = ""
+    # (filter id, label, [(page number, first row, last row, href)])
+    lists: Sequence[tuple[str, str, Sequence[tuple[int, int, int, str]]]] = ()
+
+
+def card(entry: Entry) -> str:
+    """One row's card, as HTML (escaped), to be placed on one or more pages."""
+    return _templates()[1].render(entry=entry, box=THUMB_BOX, fail=Verdict.FAIL)
+
+
+def page(
+    campaign: str, upload: str, totals: Totals, cards: Iterable[str], nav: Nav | None = None
+) -> bytes:
+    """A whole page: the header with `totals`, then `cards` as given (already HTML). Without
+    `nav`, the one page of a small upload, filtered by CSS; with it, a page of a paged sheet
+    (or its index, which lists pages and holds no card)."""
+    html = _templates()[0].render(
         campaign=campaign,
         upload=upload,
-        rows=rows,
-        counts=[(status, counts[status]) for status in statuses],
-        # (filter id, label, rows): beside the statuses, one radio group with them
-        reviews=[
-            (_REVIEW_FILTERS[0], "Failed proof", sum(entry.failed_proof for entry in rows)),
-            (_REVIEW_FILTERS[1], "Pending review", sum(entry.pending for entry in rows)),
-        ],
-        total=total,
-        spend=spend,
-        images=sum(len(entry.images) for entry in rows),
-        attempts=sum(shot.attempts for entry in rows for shot in entry.images),
+        cards=[Markup(text) for text in cards],  # noqa: S704 (card() escaped them)
         known=STATUSES,
         # (radio id, class of the cards it shows): the CSS that makes each count a filter
         filters=[(s, _status_class(s)) for s in STATUSES] + [(r, r) for r in _REVIEW_FILTERS],
-        box=THUMB_BOX,
-        fail=Verdict.FAIL,
+        paged=nav,
+        **totals.header(),
     )
     return html.encode("utf-8")
+
+
+def contact_sheet(campaign: str, upload: str, entries: Iterable[Entry]) -> bytes:
+    """The contact sheet as one page of UTF-8 HTML, cards in row order (entries with the same
+    row keep their order). Hrefs are used as given: the caller URL-encodes paths and signs
+    URLs. reporting/pages.py splits a large upload's sheet into pages."""
+    rows = sorted(entries, key=lambda entry: entry.row)
+    totals = Totals()
+    for entry in rows:
+        totals.add(entry)
+    return page(campaign, upload, totals, (card(entry) for entry in rows))
 
 
 def usd(amount: Decimal) -> str:
@@ -204,7 +294,8 @@ def _status_label(status: str) -> str:
 
 
 @cache
-def _template() -> Template:
+def _templates() -> tuple[Template, Template]:
+    """The page and the card."""
     env = Environment(
         autoescape=True,
         undefined=StrictUndefined,
@@ -221,7 +312,7 @@ def _template() -> Template:
         label=_status_label,
         marked=_marked,
     )
-    return env.from_string(_PAGE)
+    return env.from_string(_PAGE), env.from_string(_CARD)
 
 
 _CSS = """
@@ -393,92 +484,7 @@ footer { padding: 0 clamp(16px, 4vw, 40px) 24px; color: var(--muted); font-size:
 }
 """
 
-_PAGE = (
-    """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<meta name="generator" content="placard">
-<link rel="icon" href="data:,">
-<title>{{ campaign }} · {{ upload }} · placard contact sheet</title>
-<style>"""
-    + _CSS
-    + """{% for id, _ in filters %}#show-{{ id }}:checked ~ header [for="show-{{ id }}"],
-{% endfor %}
-#show-all:checked ~ header [for="show-all"] {
-  border-color: var(--ink); box-shadow: inset 0 0 0 1px var(--ink);
-}
-{% for id, card in filters %}#show-{{ id }}:checked ~ main .card:not(.{{ card }})\
-{{ " { display: none; }" if loop.last else "," }}
-{% endfor %}
-</style>
-</head>
-<body>
-<input class="filter" type="radio" name="show" id="show-all" checked aria-label="Show all rows">
-{% for status, count in counts if count and status in known %}
-<input class="filter" type="radio" name="show" id="show-{{ status }}" \
-aria-label="Show only {{ status|label }} rows">
-{% endfor %}
-{% for id, label, count in reviews if count %}
-<input class="filter" type="radio" name="show" id="show-{{ id }}" \
-aria-label="Show only rows with {{ label|lower }}">
-{% endfor %}
-<header>
-  <p class="eyebrow">Contact sheet</p>
-  <h1 dir="auto">{{ campaign }}</h1>
-  <p class="upload">Upload <bdi dir="auto">{{ upload }}</bdi></p>
-  <div class="summary">
-    <dl class="figures">
-      <div><dt>Rows</dt><dd>{{ rows|length }}</dd></div>
-      <div><dt>Images</dt><dd>{{ images }}</dd></div>
-      <div><dt>Attempts</dt><dd>{{ attempts }}</dd></div>
-      <div><dt>Total cost</dt><dd class="total">{{ total|usd }}</dd></div>
-    </dl>
-{% if spend.estimate is not none or spend.images_estimated %}
-    <dl class="spend" aria-label="Estimated and actual cost">
-{% if spend.estimate is not none %}
-      <div><dt>Estimated</dt><dd class="estimate-total" \
-title="placard's estimates of the {{ spend.images_with_estimate }} charged images that kept one">\
-{{ spend.estimate|usd }}</dd></div>
-      <div><dt>Drift</dt><dd class="drift" title="actual minus estimate over the same images">\
-{{ spend.drift_usd|signed_usd }}\
-{% if spend.drift_percent is not none %} <small>({{ spend.drift_percent|percent }})</small>\
-{% endif %}</dd></div>
-{% endif %}
-      <div><dt>Charged at an estimate</dt><dd class="estimated-images" \
-title="images whose answer reported no usage">{{ spend.images_estimated }}</dd></div>
-    </dl>
-{% endif %}
-    <ul class="counts statuses" aria-label="Rows by status">
-      <li><label class="chip" for="show-all">All <b>{{ rows|length }}</b></label></li>
-{% for status, count in counts %}
-{% set inner %}<span class="dot"></span>{{ status|label|capitalize }} <b>{{ count }}</b>{% endset %}
-{% if count and status in known %}
-      <li><label class="chip {{ status|status_class }}" for="show-{{ status }}" \
-data-status="{{ status }}">{{ inner }}</label></li>
-{% else %}
-      <li><span class="chip {{ status|status_class }}{{ '' if count else ' zero' }}" \
-data-status="{{ status }}">{{ inner }}</span></li>
-{% endif %}
-{% endfor %}
-    </ul>
-    <ul class="counts reviews" aria-label="Rows by proof and review">
-{% for id, label, count in reviews %}
-{% set inner %}{{ label }} <b>{{ count }}</b>{% endset %}
-{% if count %}
-      <li><label class="chip" for="show-{{ id }}" data-filter="{{ id }}">{{ inner }}</label></li>
-{% else %}
-      <li><span class="chip zero" data-filter="{{ id }}">{{ inner }}</span></li>
-{% endif %}
-{% endfor %}
-    </ul>
-  </div>
-</header>
-<main>
-{% for entry in rows %}
-<article class="card {{ entry.status|status_class }}\
+_CARD = """<article class="card {{ entry.status|status_class }}\
 {{ ' proof-failed' if entry.failed_proof else '' }}\
 {{ ' review-pending' if entry.pending else '' }}" \
 id="row-{{ entry.row }}" data-row="{{ entry.row }}" data-status="{{ entry.status }}">
@@ -558,8 +564,138 @@ title="an answer reported no usage: charged at the estimate">estimated</span>{% 
 </span></div>
   </div>
 </article>
+"""
+
+_PAGE = (
+    """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="generator" content="placard">
+<link rel="icon" href="data:,">
+<title>{{ campaign }} · {{ upload }} · placard contact sheet</title>
+<style>"""
+    + _CSS
+    + """{% if paged %}
+.chip.current { border-color: var(--ink); box-shadow: inset 0 0 0 1px var(--ink); }
+a.chip { text-decoration: none; }
+.pager { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 16px;
+  padding: 12px clamp(16px, 4vw, 40px) 0; color: var(--muted); }
+.pages { padding: 12px clamp(16px, 4vw, 40px) 40px; }
+.pages section { margin: 0 0 16px; }
+.pages h2 { margin: 0 0 6px; font-size: 15px; }
+.pages ol { display: flex; flex-wrap: wrap; gap: 6px 12px; margin: 0; padding: 0;
+  list-style: none; font-variant-numeric: tabular-nums; }
+{% else %}
+{% for id, _ in filters %}#show-{{ id }}:checked ~ header [for="show-{{ id }}"],
 {% endfor %}
+#show-all:checked ~ header [for="show-all"] {
+  border-color: var(--ink); box-shadow: inset 0 0 0 1px var(--ink);
+}
+{% for id, card in filters %}#show-{{ id }}:checked ~ main .card:not(.{{ card }})\
+{{ " { display: none; }" if loop.last else "," }}
+{% endfor %}
+{% endif %}
+</style>
+</head>
+<body>
+{#- One page: each count is a radio that filters the cards by CSS. Pages: each count links
+    to that filter's first page, so a filter covers the whole upload. -#}
+{% macro chip(id, inner, class="chip", data="") %}
+{% if paged %}<a class="{{ class }}{{ ' current' if id == paged.current else '' }}" \
+href="{{ paged.links[id]|href }}"{{ data }}\
+{{ ' aria-current="page"'|safe if id == paged.current else '' }}>{{ inner }}</a>\
+{% else %}<label class="{{ class }}" for="show-{{ id }}"{{ data }}>{{ inner }}</label>{% endif %}
+{% endmacro %}
+{% if not paged %}
+<input class="filter" type="radio" name="show" id="show-all" checked aria-label="Show all rows">
+{% for status, count in counts if count and status in known %}
+<input class="filter" type="radio" name="show" id="show-{{ status }}" \
+aria-label="Show only {{ status|label }} rows">
+{% endfor %}
+{% for id, label, count in reviews if count %}
+<input class="filter" type="radio" name="show" id="show-{{ id }}" \
+aria-label="Show only rows with {{ label|lower }}">
+{% endfor %}
+{% endif %}
+<header>
+  <p class="eyebrow">Contact sheet</p>
+  <h1 dir="auto">{{ campaign }}</h1>
+  <p class="upload">Upload <bdi dir="auto">{{ upload }}</bdi></p>
+  <div class="summary">
+    <dl class="figures">
+      <div><dt>Rows</dt><dd>{{ row_count }}</dd></div>
+      <div><dt>Images</dt><dd>{{ images }}</dd></div>
+      <div><dt>Attempts</dt><dd>{{ attempts }}</dd></div>
+      <div><dt>Total cost</dt><dd class="total">{{ total|usd }}</dd></div>
+    </dl>
+{% if spend.estimate is not none or spend.images_estimated %}
+    <dl class="spend" aria-label="Estimated and actual cost">
+{% if spend.estimate is not none %}
+      <div><dt>Estimated</dt><dd class="estimate-total" \
+title="placard's estimates of the {{ spend.images_with_estimate }} charged images that kept one">\
+{{ spend.estimate|usd }}</dd></div>
+      <div><dt>Drift</dt><dd class="drift" title="actual minus estimate over the same images">\
+{{ spend.drift_usd|signed_usd }}\
+{% if spend.drift_percent is not none %} <small>({{ spend.drift_percent|percent }})</small>\
+{% endif %}</dd></div>
+{% endif %}
+      <div><dt>Charged at an estimate</dt><dd class="estimated-images" \
+title="images whose answer reported no usage">{{ spend.images_estimated }}</dd></div>
+    </dl>
+{% endif %}
+    <ul class="counts statuses" aria-label="Rows by status">
+      <li>{{ chip("all", "All "|safe ~ ("<b>%d</b>"|format(row_count))|safe) }}</li>
+{% for status, count in counts %}
+{% set inner %}<span class="dot"></span>{{ status|label|capitalize }} <b>{{ count }}</b>{% endset %}
+{% if count and status in known %}
+      <li>{{ chip(status, inner, "chip " ~ status|status_class, \
+' data-status="%s"'|format(status|e)|safe) }}</li>
+{% else %}
+      <li><span class="chip {{ status|status_class }}{{ '' if count else ' zero' }}" \
+data-status="{{ status }}">{{ inner }}</span></li>
+{% endif %}
+{% endfor %}
+    </ul>
+    <ul class="counts reviews" aria-label="Rows by proof and review">
+{% for id, label, count in reviews %}
+{% set inner %}{{ label }} <b>{{ count }}</b>{% endset %}
+{% if count %}
+      <li>{{ chip(id, inner, data=' data-filter="%s"'|format(id)|safe) }}</li>
+{% else %}
+      <li><span class="chip zero" data-filter="{{ id }}">{{ inner }}</span></li>
+{% endif %}
+{% endfor %}
+    </ul>
+  </div>
+</header>
+{% if paged and paged.pages %}
+<nav class="pager" aria-label="Pages">\
+{% if paged.index %}<a href="{{ paged.index|href }}" class="to-index">All pages</a>{% endif %}
+<span class="where">{{ paged.label }}: page {{ paged.page }} of {{ paged.pages }}, \
+rows {{ paged.first_row }} to {{ paged.last_row }}</span>\
+{% if paged.previous %} <a href="{{ paged.previous|href }}" rel="prev" class="previous">\
+Previous</a>{% endif %}\
+{% if paged.next %} <a href="{{ paged.next|href }}" rel="next" class="next">Next</a>{% endif %}
+</nav>
+{% endif %}
+{% if paged and paged.lists %}
+<div class="pages">
+{% for id, label, pages in paged.lists %}
+<section data-filter="{{ id }}"><h2>{{ label }}</h2><ol>\
+{% for number, first, last, href in pages %}<li><a href="{{ href|href }}">{{ number }}</a> \
+<small>rows {{ first }}–{{ last }}</small></li>{% endfor %}</ol></section>
+{% endfor %}
+</div>
+{% else %}
+<main>
+{% for card in cards %}
+{{ card }}
+{%- endfor %}
 </main>
+{% endif %}
 <footer>Made by placard. Click a thumbnail for the web-sized image; \
 "Original" opens the image as the provider made it.</footer>
 </body>

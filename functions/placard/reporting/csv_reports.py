@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import TextIO
 
 from placard.domain.attempts import ImageAttempts, by_image
 from placard.domain.jobs import Job
@@ -39,10 +40,11 @@ def safe_cell(value: object) -> str:
 
 
 class CsvReport:
-    """A CSV built row by row in memory; reports are small next to the sheets they describe."""
+    """A CSV written row by row: in memory, or into `out` (a file opened with encoding
+    utf-8-sig and newline="", for a report too large to hold)."""
 
-    def __init__(self, header: Sequence[str]) -> None:
-        self._buffer = io.StringIO()
+    def __init__(self, header: Sequence[str], out: TextIO | None = None) -> None:
+        self._buffer = out if out is not None else io.StringIO()
         self._writer = csv.writer(self._buffer, lineterminator="\r\n")
         self._writer.writerow([safe_cell(h) for h in header])
         self.count = 0
@@ -52,6 +54,8 @@ class CsvReport:
         self.count += 1
 
     def to_bytes(self) -> bytes:
+        """The CSV held in memory (not one written to a file)."""
+        assert isinstance(self._buffer, io.StringIO), "the report was written to a file"
         return self._buffer.getvalue().encode("utf-8-sig")  # BOM: Excel then reads UTF-8
 
 

@@ -1,0 +1,105 @@
+"""A report's working set on disk (/tmp on Lambda), so a 100,000-row upload is never held in
+memory: the campaign's ledger items by job, each job's first row, and each row's card.
+
+Why a join on disk: the ledger's sort key is IMAGE#<job>#<image>[#<attempt>] (domain/keys.py),
+so a query returns each job's items together, but in job-id order, not the sheet's; and a
+crash-lost call (IMAGE#LOST#<job>...) sorts apart from its job. The sheet's order cannot be
+the key's: a job is made once for every row that repeats it. So the ledger is read page by
+page into SQLite (stdlib, on Lambda too), indexed by job, and the sheet is then read in its
+own order, each row fetching its job's items.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+
+from placard.domain.ledger_items import LedgerItem
+
+BATCH = 1000  # rows a write sends SQLite at once
+
+
+class Spool:
+    def __init__(self, folder: str | None = None) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="placard-report-", dir=folder)
+        self.folder = Path(self._dir.name)
+        self._db = sqlite3.connect(self.folder / "report.sqlite3")
+        # A scratch file, deleted afterwards: no journal, no fsync
+        self._db.executescript(
+            """
+            PRAGMA journal_mode = OFF;
+            PRAGMA synchronous = OFF;
+            PRAGMA temp_store = FILE;
+            CREATE TABLE items (job TEXT NOT NULL, item BLOB NOT NULL);
+            CREATE TABLE firsts (job TEXT PRIMARY KEY, row INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE cards (seq INTEGER PRIMARY KEY, filters TEXT NOT NULL, html TEXT);
+            """
+        )
+        self._indexed = False
+        self._cards = 0
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+    # --------------------------------------------------------------------------- ledger
+
+    def keep_items(self, items: Iterable[LedgerItem]) -> int:
+        """Store items as they come (a ledger read page by page); how many were stored."""
+        count = 0
+
+        def rows() -> Iterator[tuple[str, bytes]]:  # SQLite takes them one at a time
+            nonlocal count
+            for item in items:
+                count += 1
+                yield item.job_id, pickle.dumps(item, pickle.HIGHEST_PROTOCOL)
+
+        self._db.executemany("INSERT INTO items VALUES (?, ?)", rows())
+        self._db.commit()
+        return count
+
+    def items(self, job_id: str) -> list[LedgerItem]:
+        """The job's items in the order they were stored (the ledger's key order)."""
+        if not self._indexed:  # built once, after the bulk load: faster than while inserting
+            self._db.execute("CREATE INDEX items_by_job ON items (job)")
+            self._indexed = True
+        found = self._db.execute("SELECT item FROM items WHERE job = ? ORDER BY rowid", (job_id,))
+        return [pickle.loads(blob) for (blob,) in found]  # noqa: S301 (this run's own file)
+
+    def first_row(self, job_id: str, row: int) -> int:
+        """The first row, in the order asked, that named this job: `row` itself the first time."""
+        self._db.execute("INSERT OR IGNORE INTO firsts VALUES (?, ?)", (job_id, row))
+        (first,) = self._db.execute("SELECT row FROM firsts WHERE job = ?", (job_id,)).fetchone()
+        return int(first)
+
+    # --------------------------------------------------------------------------- cards
+
+    def add_card(self, filters: Iterable[str], html: str) -> None:
+        """A card in the order of adding, with the ids of the filters it belongs to."""
+        self._db.execute(
+            "INSERT INTO cards (filters, html) VALUES (?, ?)", (f" {' '.join(filters)} ", html)
+        )
+        self._cards += 1
+        if self._cards % BATCH == 0:
+            self._db.commit()
+
+    def cards(self, filter_id: str) -> Iterator[str]:
+        """The filter's cards in the order they were added, read a few at a time."""
+        self._db.commit()
+        found = self._db.execute(
+            "SELECT html FROM cards WHERE instr(filters, ?) > 0 ORDER BY seq", (f" {filter_id} ",)
+        )
+        while batch := found.fetchmany(100):
+            yield from (html for (html,) in batch)
