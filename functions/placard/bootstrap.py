@@ -184,6 +184,7 @@ class Parts:
             budgets=self.budgets,
             progress=self.progress,
             reports=self.report_requests,
+            max_rows=self.settings.max_sheet_rows,
         )
 
     @cached_property

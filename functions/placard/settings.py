@@ -49,6 +49,9 @@ class Settings:
     secret_name: str = ""  # on Lambda: the Secrets Manager secret holding the API keys
     http_read_timeout: float = 180.0  # a high-quality image can take two minutes
     allow_loopback_callbacks: bool = False  # local runs and tests only: never on Lambda
+    # Rows a sheet may have (template.yaml's MaxSheetRows; sheets.reader.MAX_ROWS, which
+    # settings does not import: every function reads its settings, only ingest reads sheets)
+    max_sheet_rows: int = 200_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +78,7 @@ class Settings:
                 "PLACARD_HTTP_READ_TIMEOUT", 180.0, float, "a number of seconds"
             ),
             allow_loopback_callbacks=read.switch("PLACARD_ALLOW_LOOPBACK_CALLBACKS"),
+            max_sheet_rows=read.number("MAX_SHEET_ROWS", 200_000, int, "a whole number"),
         )
         if read.problems:
             raise SettingsError("; ".join(read.problems))

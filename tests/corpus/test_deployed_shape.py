@@ -32,6 +32,7 @@ from handlers import api, ingest
 from placard import bootstrap
 from placard.api.signing import signed_headers
 from placard.reporting.csv_reports import read_errors
+from placard.sheets.reader import CSV_SUFFIXES, XLSX_SUFFIXES
 from placard_local.cloud import LOCAL_ENV, LocalContext, provision, s3_put_event
 from placard_local.stack import Stack, s3_filter_matches
 from tests.api_secrets import put_api_secrets
@@ -137,11 +138,11 @@ def test_a_corpus_sheet_uploaded_to_s3_gets_its_answer_from_the_ingest_function(
     no_trace(captured.out + captured.err)
 
 
-def test_the_corpus_sheets_s3_never_delivers_are_the_ones_not_named_csv_or_xlsx() -> None:
-    # Given the corpus's sheets, then S3 invokes ingest for every .csv and .xlsx among them
+def test_the_corpus_sheets_s3_never_delivers_are_the_ones_of_types_placard_does_not_read() -> None:
+    # Given the corpus's sheets, then S3 invokes ingest for every one of a type it reads
     names = {name for _, _, name, _ in SHEET_CASES}
     assert {n for n in names if delivered(f"campaigns/{CAMPAIGN}/{n}")} == {
-        n for n in names if n.endswith((".csv", ".xlsx"))
+        n for n in names if n.endswith(CSV_SUFFIXES + XLSX_SUFFIXES)
     }
 
 

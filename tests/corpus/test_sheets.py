@@ -271,13 +271,15 @@ def test_the_bad_cell_is_not_carried_whole_into_the_reports() -> None:
 def test_a_sheet_over_the_row_limit_is_refused_with_the_limit() -> None:
     # Given four rows and a limit of three
     data = csv_bytes(HEADER, *[GOOD.replace("Zoe", name) for name in ("A", "B", "C", "D")])
-    # Then reading stops at the row past it, naming the limit
-    with pytest.raises(SheetError, match=r"s\.csv: more than 3 rows \(row 5 is past the limit\)"):
+    # Then reading stops at the row past it, naming the sheet's rows and the limit
+    with pytest.raises(
+        SheetError, match=r"s\.csv: the sheet has 4 rows; the limit is 3 \(MaxSheetRows\)"
+    ):
         judge(data, "s.csv", max_rows=3)
     # And check_rows says so before any row is read, for CSV and XLSX alike
     workbook = xlsx([HEADER.split(","), *[GOOD.split(",")] * 4])
     for raw, name in ((data, "s.csv"), (workbook, "s.xlsx")):
-        with pytest.raises(SheetError, match="more than 3 rows"):
+        with pytest.raises(SheetError, match="has 4 rows; the limit is 3"):
             check_rows(io.BytesIO(raw), name, max_rows=3)
         check_rows(io.BytesIO(raw), name, max_rows=4)  # at the limit: accepted
 
@@ -360,7 +362,10 @@ def test_a_sheet_over_the_row_limit_queues_nothing() -> None:
     done = ingest(data, max_rows=2)
     assert done.queued == [] and done.failed == 1
     reason = done.errors[0][0].reason
-    assert "more than 2 rows" in reason and "at most 2 rows" in reason
+    assert reason == (
+        "sheet.csv: the sheet has 3 rows; the limit is 2 (MaxSheetRows); split it into sheets "
+        "of at most 2 rows"
+    )
 
 
 def test_row_errors_from_the_reader_reach_errors_csv_with_their_line() -> None:

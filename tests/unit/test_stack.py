@@ -40,7 +40,7 @@ def test_event_sources_are_wired_as_the_design_card_says() -> None:
     ingest_events = functions["IngestFunction"].events
     assert {e.kind for e in ingest_events} == {"S3"}
     suffixes = {r["Value"] for e in ingest_events for r in e.properties["Filter"]["S3Key"]["Rules"]}
-    assert suffixes == {"campaigns/", ".csv", ".xlsx"}
+    assert suffixes == {"campaigns/", ".csv", ".tsv", ".txt", ".xlsx", ".xlsm"}
     (jobs,) = functions["WorkerFunction"].events
     assert jobs.kind == "SQS" and jobs.resource == "JobsQueue"
     assert jobs.properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]

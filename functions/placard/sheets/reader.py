@@ -23,8 +23,9 @@ a formula with no saved value, says so when a job needed it.
 Limits, each refused with its value: a cell of 128 KiB (that row's error), a header row of
 64 KiB, a CSV row of 1 MiB (that row's error: a quote opened and never closed), 200,000 rows a
 sheet (`max_rows`), and an XLSX's parts: 256 MiB inflated in all, 128 MiB each, 1,000 of them,
-none compressed more than 100:1. Control characters are taken out of every cell (line and
-page breaks become line breaks); a NUL byte in a CSV line is that row's error.
+none compressed more than 100:1 nor by any method but deflate. Control characters are taken
+out of every cell (line and page breaks become line breaks); a NUL byte in a CSV line is that
+row's error.
 
 Reader choice, measured with bench/ingest.py on 100k rows x 8 columns: python-calamine turns
 every cell into text in about 0.9 s where openpyxl's read-only mode takes 8 to 11 s, but
@@ -67,6 +68,7 @@ CELL_LIMIT = 128 * KIB  # UTF-8 bytes in one cell (Excel itself stops at 32,767 
 HEADER_LIMIT = 64 * KIB  # UTF-8 bytes of the header row
 ROW_LIMIT = MIB  # characters one CSV row may span, its lines together: bounds a runaway quote
 MAX_ROWS = 200_000  # data rows a sheet may have; read_rows(max_rows=...) and Ingest.max_rows
+LIMIT_NAME = "MaxSheetRows"  # the stack parameter that sets it (MAX_SHEET_ROWS in settings)
 MAX_MISTAKES = 100  # rows lost to quoting mistakes before the file is taken for no CSV at all
 XLSX_INFLATED = 256 * MIB  # all the parts of a workbook, inflated
 XLSX_PART = 128 * MIB  # any one part, inflated
@@ -84,6 +86,7 @@ OTHER_SHEETS = {  # spreadsheet files placard does not read, and what to do with
 }
 TYPES_READ = "placard reads CSV (.csv, .tsv, .txt) and Excel workbooks (.xlsx, .xlsm)"
 SAVE_AS = "save it as .xlsx or CSV"
+NOT_READ = f"{SAVE_AS}; {TYPES_READ}"  # the answer to a spreadsheet of another kind
 DELIMITERS = (",", ";", "\t")
 ONE_COLUMN = "\x1f"  # ASCII unit separator: never typed in a cell, so a lone column stays whole
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip, or an empty one
@@ -186,7 +189,7 @@ def _kind(raw: IO[bytes], filename: str) -> str:
     if suffix not in CSV_SUFFIXES + XLSX_SUFFIXES:
         found = OTHER_SHEETS.get(suffix)
         if found:
-            raise SheetError(f"{filename}: {found}; {SAVE_AS}")
+            raise SheetError(f"{filename}: {found}; {NOT_READ}")
         raise SheetError(f"{filename}: a {suffix or 'file without an extension'}; {TYPES_READ}")
     magic = raw.read(len(OLE_MAGIC))
     raw.seek(0)
@@ -198,7 +201,7 @@ def _kind(raw: IO[bytes], filename: str) -> str:
                 f"{filename}: a password-protected workbook; remove its password in Excel "
                 "(File > Info > Protect Workbook), save, and upload it again"
             )
-        raise SheetError(f"{filename}: {OTHER_SHEETS['.xls']}; {SAVE_AS}")
+        raise SheetError(f"{filename}: {OTHER_SHEETS['.xls']}; {NOT_READ}")
     if suffix in XLSX_SUFFIXES:
         raise SheetError(f"{filename}: not an XLSX workbook (it is not a zip archive); {SAVE_AS}")
     return "csv"
@@ -263,7 +266,7 @@ def _rows(
                     raise SheetError(f"{filename}: the header row cannot be read: {record.reason}")
                 cells: dict[str, str] = {}
                 errors: tuple[RowError, ...] = (record,)
-            elif not "".join(record).strip():
+            elif _blank(record):
                 continue
             elif header is None:
                 header, header_row = _header(record, number, filename), number
@@ -275,13 +278,21 @@ def _rows(
                     notes[header[i] if i < len(header) else f"column {column_letters(i)}"] = note
             count += 1
             if count > max_rows:
+                # Nothing past the limit is yielded; the rest are only counted, so the
+                # answer gives the sheet's length (its rows are never held)
+                count += sum(1 for _, rest in records if not _blank(rest))
                 raise SheetError(
-                    f"{filename}: more than {max_rows:,} rows (row {number} is past the "
-                    f"limit); split it into sheets of at most {max_rows:,} rows"
+                    f"{filename}: the sheet has {count:,} rows; the limit is {max_rows:,} "
+                    f"({LIMIT_NAME}); split it into sheets of at most {max_rows:,} rows"
                 )
             yield Row(number, cells, errors, notes, header_row)
     if header is None:
         raise SheetError(f"{filename}: the sheet is empty (no header row, no rows)")
+
+
+def _blank(record: list[str] | RowError) -> bool:
+    """A fully empty row, skipped (a record csv could not read is a row: it has an error)."""
+    return not isinstance(record, RowError) and not "".join(record).strip()
 
 
 def _header(record: list[str], number: int, filename: str) -> list[str]:
@@ -590,23 +601,12 @@ def _open_zip(raw: IO[bytes], filename: str) -> zipfile.ZipFile:
 
 
 def _check_parts(archive: zipfile.ZipFile, filename: str) -> None:
+    """Refuses the zip by its directory alone, before a byte of it is inflated."""
     parts = archive.infolist()
     if len(parts) > XLSX_PARTS:
         raise SheetError(
             f"{filename}: a zip of {len(parts):,} parts; at most {XLSX_PARTS:,} in a workbook"
         )
-    names = {part.filename for part in parts}
-    mimetype = next((p for p in parts if p.filename == "mimetype" and p.file_size < 100), None)
-    if mimetype and archive.read(mimetype).startswith(b"application/vnd.oasis.opendocument"):
-        raise SheetError(f"{filename}: {OTHER_SHEETS['.ods']}; {SAVE_AS}")
-    if "xl/workbook.bin" in names:
-        raise SheetError(f"{filename}: {OTHER_SHEETS['.xlsb']}; {SAVE_AS}")
-    if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
-        raise SheetError(
-            f"{filename}: a zip archive, but not an Excel workbook (no xl/ parts); {TYPES_READ}"
-        )
-    if any(part.flag_bits & 0x1 for part in parts):
-        raise SheetError(f"{filename}: a password-protected zip; save it without a password")
     total = sum(part.file_size for part in parts)
     if total > XLSX_INFLATED:
         raise SheetError(
@@ -626,6 +626,26 @@ def _check_parts(archive: zipfile.ZipFile, filename: str) -> None:
                 f"({part.compress_size:,} bytes inflate to {part.file_size:,}); at most "
                 f"{XLSX_RATIO}:1"
             )
+        # zipfile bounds what it inflates by the directory's size for deflate only: a bzip2
+        # or LZMA part is inflated a whole chunk at a time, so a part that lies about its
+        # size could still take the memory. Excel deflates (or stores) every part.
+        if part.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise SheetError(
+                f"{filename}: its part {part.filename} is compressed with method "
+                f"{part.compress_type} (a workbook's parts are deflated); {SAVE_AS} in Excel"
+            )
+    if any(part.flag_bits & 0x1 for part in parts):
+        raise SheetError(f"{filename}: a password-protected zip; save it without a password")
+    names = {part.filename for part in parts}
+    mimetype = next((p for p in parts if p.filename == "mimetype" and p.file_size < 100), None)
+    if mimetype and archive.read(mimetype).startswith(b"application/vnd.oasis.opendocument"):
+        raise SheetError(f"{filename}: {OTHER_SHEETS['.ods']}; {NOT_READ}")
+    if "xl/workbook.bin" in names:
+        raise SheetError(f"{filename}: {OTHER_SHEETS['.xlsb']}; {NOT_READ}")
+    if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
+        raise SheetError(
+            f"{filename}: a zip archive, but not an Excel workbook (no xl/ parts); {TYPES_READ}"
+        )
 
 
 class _Record(list[str]):
