@@ -158,9 +158,11 @@ class Parts:
 
     @cached_property
     def pipeline(self) -> Pipeline:
+        from placard.imaging.gate import WORKER_PIXELS, PixelGate
         from placard.services.pipeline import Pipeline
 
         return Pipeline(
+            pixel_gate=PixelGate(WORKER_PIXELS),  # a batch's edits decode by turns
             catalogue=self.catalogue,
             prices=self.prices,
             provider=self.make_provider(self.settings),

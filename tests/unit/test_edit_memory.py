@@ -20,6 +20,7 @@ from PIL import Image
 from placard.domain.jobs import Job, Mode, Quality, Size
 from placard.domain.pricing import default_prices
 from placard.domain.templates import default_catalogue
+from placard.imaging.gate import PixelGate
 from placard.providers.base import ImageRequest, ImageResult
 from placard.services.pipeline import Pipeline
 from tests.fakes import FakeAssets, FakeBudgets, FakeJobStore, FakeLedger, FakeUploads
@@ -48,6 +49,8 @@ class WatchingProvider:
     held: int = 0
     sent: int = 0
     size: tuple[int, int] = (0, 0)
+    gate: PixelGate | None = None
+    gated: int = -1  # the gate's pixels in use during the call
 
     def create(self, request: ImageRequest) -> ImageResult:
         gc.collect()
@@ -55,6 +58,7 @@ class WatchingProvider:
         self.held = tracemalloc.get_traced_memory()[0]
         self.sent = len(request.source or b"") + len(request.mask or b"")
         self.size = (request.size.width, request.size.height)
+        self.gated = self.gate.in_use if self.gate else -1
         answer = io.BytesIO()
         Image.new("RGB", (request.size.width, request.size.height), "red").save(answer, "PNG")
         return ImageResult(images=(answer.getvalue(),), model="fake-model", generation_id="gen-1")
@@ -72,6 +76,34 @@ def tracing() -> Iterator[None]:
             tracemalloc.stop()
 
 
+def pipeline(uploads: FakeUploads, provider: WatchingProvider, **wiring: object) -> Pipeline:
+    return Pipeline(
+        catalogue=default_catalogue(),
+        prices=default_prices(),
+        provider=provider,
+        assets=FakeAssets(),
+        ledger=FakeLedger(),
+        uploads=uploads,
+        budgets=FakeBudgets(),
+        kept_jobs=FakeJobStore(),
+        **wiring,  # type: ignore[arg-type]
+    )
+
+
+def edit(size: Size | None = None) -> Job:
+    return Job(
+        campaign="summer",
+        template="sign-text-swap",
+        template_version="v1",
+        variables={"new_text": "Sale"},
+        quality=Quality.MEDIUM,
+        size=size,
+        mode=Mode.EDIT,
+        source_image=SOURCE,
+        mask_box=(100, 100, 300, 200),
+    )
+
+
 @pytest.mark.parametrize(
     ("photo", "size"),
     [
@@ -85,33 +117,13 @@ def test_an_edit_holds_no_decoded_image_while_the_image_api_works(
     photo: tuple[int, int], size: Size | None, tracing: None
 ) -> None:
     # Given an edit of a photo-like upload, and an image API that looks at what is alive
-    uploads, assets, provider = FakeUploads(), FakeAssets(), WatchingProvider()
+    uploads, provider = FakeUploads(), WatchingProvider()
     uploads.put(SOURCE, png(*photo))
-    pipeline = Pipeline(
-        catalogue=default_catalogue(),
-        prices=default_prices(),
-        provider=provider,
-        assets=assets,
-        ledger=FakeLedger(),
-        uploads=uploads,
-        budgets=FakeBudgets(),
-        kept_jobs=FakeJobStore(),
-    )
-    job = Job(
-        campaign="summer",
-        template="sign-text-swap",
-        template_version="v1",
-        variables={"new_text": "Sale"},
-        quality=Quality.MEDIUM,
-        size=size,
-        mode=Mode.EDIT,
-        source_image=SOURCE,
-        mask_box=(100, 100, 300, 200),
-    )
+    worker, job = pipeline(uploads, provider), edit(size)
     baseline = tracemalloc.get_traced_memory()[0]
 
     # When the worker runs it
-    outcome = pipeline.run(job)
+    outcome = worker.run(job)
 
     # Then, during the call, no image of the photo's size, the sent size or the output's
     # was alive (decoded pixels, or a mask)
@@ -121,5 +133,26 @@ def test_an_edit_holds_no_decoded_image_while_the_image_api_works(
     # And what it held, beyond the bytes it sent, was small
     assert provider.held - baseline - provider.sent < SLACK
     # And the edit came back at the photo's size, or the size chosen
-    with Image.open(io.BytesIO(assets.objects[outcome.items[0].s3_key].data)) as image:
+    with Image.open(io.BytesIO(worker.assets.read(outcome.items[0].s3_key))) as image:
         assert image.size == output
+
+
+def test_an_edit_takes_its_turn_at_the_gate_to_decode_but_not_to_wait() -> None:
+    # Given a worker whose edits take turns at a pixel gate, asked for the pixels they weigh
+    uploads, provider, gate = FakeUploads(), WatchingProvider(), PixelGate(2 * 3840 * 2160)
+    uploads.put(SOURCE, png(1000, 1500))
+    asked: list[int] = []
+
+    def weighed(pixels: int) -> object:
+        asked.append(pixels)
+        return gate(pixels)
+
+    provider.gate = gate
+    worker = pipeline(uploads, provider, pixel_gate=weighed)
+    # When it runs an edit
+    outcome = worker.run(edit())
+    # Then it took its turn to prepare (the sent image's pixels) and to finish it (the same)
+    assert outcome.status == "succeeded"
+    assert asked == [1008 * 1504, 1008 * 1504]
+    # And held no turn while the image API worked
+    assert provider.gated == 0 and gate.in_use == 0

@@ -105,6 +105,14 @@ def source_edit_size(source: bytes) -> Size:
     return edit_size(width, height)
 
 
+def prepare_pixels(source: bytes) -> int:
+    """How large preparing an edit of this photo is, from its header alone: the photo's
+    pixels or the sent image's, the larger (what a pixel gate weighs it by)."""
+    _, width, height = probe(source, "source_image")
+    sent = edit_size(width, height)
+    return max(width * height, sent.width * sent.height)
+
+
 def edit_size(source_width: int, source_height: int) -> Size:
     """The size sent to the image service (and billed) for an edit at the photo's own size.
     A photo that only needs its sides padded to multiples of 16 gets at most 15 px of padding

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -105,6 +106,11 @@ class Pipeline:
     budgets: Budgets
     kept_jobs: JobStore
     clock: Callable[[], str] = field(default=utc_now)
+    # Held while an edit's pixels are decoded or composited, by their count: the worker's
+    # wiring makes a batch's edits take turns there (imaging/gate.py); elsewhere, no turns.
+    pixel_gate: Callable[[int], AbstractContextManager[object]] = field(
+        default=lambda pixels: nullcontext()
+    )
 
     def run(
         self,
@@ -224,14 +230,16 @@ class Pipeline:
 
             if not job.source_image:
                 raise InvalidInput("source_image", "an edit needs a source image")
-            edit = edits.prepare_edit(
-                self._upload(job.source_image, "source_image"),
-                size=job.size,
-                mask=self._upload(job.mask, "mask") if job.mask else None,
-                box=job.mask_box,
-            )
+            photo = self._upload(job.source_image, "source_image")
+            with self.pixel_gate(edits.prepare_pixels(photo)):
+                edit = edits.prepare_edit(
+                    photo,
+                    size=job.size,
+                    mask=self._upload(job.mask, "mask") if job.mask else None,
+                    box=job.mask_box,
+                )
+                mask = edits.openai_mask_png(edit.mask)  # decoded and drawn: within the turn
             size, source, box = edit.size, edit.source_png, edit.box
-            mask = edits.openai_mask_png(edit.mask)
         if size is None:
             raise InvalidInput("size", "a size is needed for a new image")
         self.prices[self.provider.name].check_size(size)
@@ -326,7 +334,8 @@ class Pipeline:
                 job.campaign, job.job_id, index, extension, "provider", reserved.attempt
             )
             self._put(job, raw_key, data, result.media_type)
-            data = edits.finish_edit(edit, data)  # back at the photo's size, the rest kept
+            with self.pixel_gate(edit.pixels):
+                data = edits.finish_edit(edit, data)  # back at the photo's size, the rest kept
             extension = "png"
         answered = reserved.but(
             raw_s3_key=raw_key,
