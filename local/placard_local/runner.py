@@ -335,7 +335,10 @@ def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
         link=lambda key: local_files.get(key, ""),
     )
     (out / "results.csv").write_bytes(reports.results_csv)
-    (out / "index.html").write_bytes(reports.index_html)
+    for stale in out.glob("page-*.html"):  # an earlier, larger run's pages
+        stale.unlink()
+    for name, html in reports.pages.items():  # index.html, and its pages past 500 rows (#17)
+        (out / name).write_bytes(html)
     errors_csv = out / "errors.csv"
     errors_csv.unlink(missing_ok=True)
     said = read_errors(errors_body)
