@@ -87,6 +87,7 @@ def measure(rows: int) -> dict[str, Any]:
         "rss_mib": rss_after / 1024,
         "csv_kib": written.sizes["results.csv"] / 1024,
         "pages": len(pages),
+        "spool_mib": written.spool_bytes / 2**20,
         "largest_page_kib": max(pages.values()) / 1024,
     }
 
@@ -128,9 +129,9 @@ def main() -> None:
 
     print(
         "| rows | report written | per 1k rows | peak Python memory | peak RSS (growth) "
-        "| results.csv | pages written | largest page |"
+        "| results.csv | pages written | largest page | /tmp used |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for rows in (int(n) for n in args.rows.split(",")):
         # A fresh interpreter a size: nothing of the last one's memory is counted
         child = subprocess.run(
@@ -138,7 +139,7 @@ def main() -> None:
         )
         if child.returncode:  # say why in the table, and go on with the next size
             reason = (child.stderr.strip().splitlines() or ["no error output"])[-1]
-            print(f"| {rows:,} | failed (exit {child.returncode}): {reason} | | | | | | |")
+            print(f"| {rows:,} | failed (exit {child.returncode}): {reason} | | | | | | | |")
             continue
         result = json.loads(child.stdout.strip().splitlines()[-1])
         print(
@@ -146,7 +147,7 @@ def main() -> None:
             f"| {result['peak_mib']:.0f} MiB "
             f"| {result['rss_mib']:.0f} MiB (+{result['rss_growth_mib']:.0f}) "
             f"| {result['csv_kib']:,.0f} KiB | {result['pages']} "
-            f"| {result['largest_page_kib']:,.0f} KiB |",
+            f"| {result['largest_page_kib']:,.0f} KiB | {result['spool_mib']:,.0f} MiB |",
             flush=True,
         )
 

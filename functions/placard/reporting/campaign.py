@@ -210,6 +210,7 @@ class Written:
 
     rows: int
     sizes: Mapping[str, int]
+    spool_bytes: int = 0  # the most the work took of /tmp
 
 
 @dataclass
@@ -295,10 +296,11 @@ class Reporter:
                     writer.add(row, parsed, items)
             sizes["results.csv"] = results.stat().st_size
             self.assets.put_report_file(prefix + "results.csv", results, CSV)
+            spooled = spool.size()
             for page, html in writer.sheet.pages(lambda page: self.assets.link(prefix + page)):
                 self.assets.put_report(prefix + page, html, HTML)
                 sizes[page] = len(html)
-        return Written(writer.sheet.totals.rows, sizes)
+        return Written(writer.sheet.totals.rows, sizes, spooled)
 
     def _keep_ledger(self, run: UploadRun, spool: Spool) -> Callable[[Job], list[LedgerItem]]:
         """The campaign's items onto disk, a page at a time; how a row then finds its job's.
