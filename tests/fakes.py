@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -21,9 +22,11 @@ from placard.domain.jobs import Job
 from placard.domain.keys import job_images_prefix
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import JobRecord, kept_job_json
+from placard.domain.progress import CampaignCounts, minute_of, window_start
 from placard.domain.proofs import Proof, ReadLine, Review
 from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
+from placard.domain.spend import Spend
 from placard.domain.templates import default_catalogue
 from placard.providers.base import (
     ImageRequest,
@@ -243,27 +246,74 @@ class FakeJobQueue:
 
 class FakeProgress:
     """Each run's count of ended jobs against its total, each job counted once (its marker),
-    and who claimed the reports, as DynamoProgress keeps them; updated atomically."""
+    and who claimed the reports, as DynamoProgress keeps them; updated atomically. The
+    campaign's counters likewise (#17), its ends counted in the minute of `now`."""
 
     def __init__(self) -> None:
         self.ended: dict[UploadRun, int] = {}
         self.total: dict[UploadRun, int] = {}
         self.markers: set[tuple[UploadRun, str]] = set()
         self.reports_by: dict[UploadRun, str] = {}
+        self.campaigns: dict[str, CampaignCounts] = {}
+        self.now = datetime.now(UTC)
         self._lock = threading.Lock()
 
     def expect(self, run: UploadRun, jobs: int) -> bool:
         with self._lock:
+            if run not in self.total:  # not a redelivery of the upload
+                self._add(run.campaign, queued=jobs)
             self.total[run] = jobs
             self.ended.setdefault(run, 0)
         return self.claim_reports(run, "ingest")
 
-    def job_ended(self, run: UploadRun, job_id: str) -> bool:
+    def job_started(self, job: Job) -> None:
+        if UploadRun.of(job) is not None:
+            with self._lock:
+                self._add(job.campaign, started=1)
+
+    def job_ended(self, run: UploadRun, job_id: str, state: str) -> bool:
         with self._lock:
             if (run, job_id) not in self.markers:
                 self.markers.add((run, job_id))
                 self.ended[run] = self.ended.get(run, 0) + 1
+                self._add(run.campaign, ended={state: 1}, recent={minute_of(self.now): 1})
         return self.claim_reports(run, job_id)
+
+    def charged(self, item: LedgerItem) -> None:
+        with self._lock:
+            self._add(item.campaign, spend=Spend.of([item]))
+
+    def counts(self, campaign: str, now: datetime) -> CampaignCounts | None:
+        found = self.campaigns.get(campaign)
+        if found is None:
+            return None
+        since = window_start(now)
+        return replace(found, recent={m: n for m, n in found.recent.items() if m >= since})
+
+    def _add(
+        self,
+        campaign: str,
+        queued: int = 0,
+        started: int = 0,
+        ended: dict[str, int] | None = None,
+        recent: dict[str, int] | None = None,
+        spend: Spend | None = None,
+    ) -> None:
+        was = self.campaigns.get(campaign, CampaignCounts())
+
+        def plus(counts: Mapping[str, int], more: dict[str, int] | None) -> dict[str, int]:
+            added = dict(counts)
+            for key, n in (more or {}).items():
+                added[key] = added.get(key, 0) + n
+            return added
+
+        self.campaigns[campaign] = CampaignCounts(
+            queued=was.queued + queued,
+            started=was.started + started,
+            ended=plus(was.ended, ended),
+            spend=was.spend + (spend or Spend()),
+            recent=plus(was.recent, recent),
+        )
 
     def has_ended(self, run: UploadRun, job_id: str) -> bool:
         return (run, job_id) in self.markers

@@ -29,6 +29,7 @@ from placard import bootstrap
 from placard.api.json_bodies import parse_body
 from placard.api.models import (
     CampaignCosts,
+    CampaignProgress,
     ErrorBody,
     ErrorDetail,
     Estimate,
@@ -272,6 +273,16 @@ def review_job(job_id: JOB_ID, request: ReviewRequest) -> ReviewReply:
 )
 def get_costs(campaign: CAMPAIGN) -> CampaignCosts:
     return current().job_service.costs(campaign)
+
+
+@app.get(
+    "/v1/campaigns/<campaign>/progress",
+    summary="A campaign's sheet jobs: queued, running, ended by status, spent, time left",
+    responses=responses(200, CampaignProgress, "The campaign as it stands, from its counters"),
+)
+def get_progress(campaign: CAMPAIGN) -> CampaignProgress:
+    parts = current()
+    return parts.job_service.progress(campaign, parts.progress)
 
 
 @app.post(

@@ -170,6 +170,7 @@ class Parts:
             ledger=self.ledger,
             uploads=self.uploads,
             budgets=self.budgets,
+            started=self.progress.job_started,
             kept_jobs=self.kept_jobs,
         )
 

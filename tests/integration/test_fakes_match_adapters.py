@@ -277,9 +277,10 @@ def test_progress_tells_the_last_job_to_end(ports: Ports, campaign: str) -> None
     run, early = UploadRun(campaign, "s.csv", "1"), UploadRun(campaign, "s.csv", "2")
     # Given a run of three jobs
     assert ports.progress.expect(run, 3) is False
-    assert [ports.progress.job_ended(run, job) for job in "abc"] == [False, False, True]
+    ended = [ports.progress.job_ended(run, job, "succeeded") for job in "abc"]
+    assert ended == [False, False, True]
     # Given a run whose two jobs ended before ingest counted them
-    assert [ports.progress.job_ended(early, job) for job in "ab"] == [False, False]
+    assert [ports.progress.job_ended(early, job, "succeeded") for job in "ab"] == [False, False]
     assert ports.progress.expect(early, 2) is True
 
 
@@ -288,14 +289,14 @@ def test_a_job_ended_three_times_counts_once(ports: Ports, campaign: str) -> Non
     run = UploadRun(campaign, "s.csv", "1")
     ports.progress.expect(run, 2)
     # When job a ends three times (a redelivery after it ended, twice)
-    ended = [ports.progress.job_ended(run, "a") for _ in range(3)]
+    ended = [ports.progress.job_ended(run, "a", "succeeded") for _ in range(3)]
     # Then it counted once: the run still waits for b, which is the last
     assert ended == [False, False, False] and ports.progress.has_ended(run, "a")
     assert not ports.progress.has_ended(run, "b")
-    assert ports.progress.job_ended(run, "b") is True
+    assert ports.progress.job_ended(run, "b", "succeeded") is True
     # And b, delivered again (it may have stopped before asking), is still the last; a is not
-    assert ports.progress.job_ended(run, "b") is True
-    assert ports.progress.job_ended(run, "a") is False
+    assert ports.progress.job_ended(run, "b", "succeeded") is True
+    assert ports.progress.job_ended(run, "a", "succeeded") is False
 
 
 def test_the_queue_carries_each_job_as_the_worker_reads_it(ports: Ports, campaign: str) -> None:

@@ -155,7 +155,7 @@ def test_dead_lettered_jobs_end_failed_once_and_their_upload_gets_its_reports(
     ended, lost = job(2, **origin), job(3, **origin)
     api = job(0, api=True, callback_url="https://example.com/hook")
     parts.progress.expect(run, 2)
-    assert parts.progress.job_ended(run, ended.job_id) is False
+    assert parts.progress.job_ended(run, ended.job_id, "succeeded") is False
     parts.job_records.put(JobRecord(api.job_id, CAMPAIGN, api.template, 1, LONG_AGO))
     parts.ledger.save(reserved(lost.job_id).but(job_id=lost.job_id, status=Status.FAILED,
                                                 reason="503 the provider is down"))  # fmt: skip
@@ -187,7 +187,7 @@ def test_an_upload_whose_jobs_all_ended_unreported_gets_its_reports_once(
     # Given an upload whose one job ended before ingest set the total, and ingest stopped
     # after setting it, before asking for the reports
     run = UploadRun(CAMPAIGN, "campaigns/spring/late.csv", "seq-2")
-    assert parts.progress.job_ended(run, "only") is False
+    assert parts.progress.job_ended(run, "only", "succeeded") is False
     boto3.client("dynamodb").update_item(
         TableName=parts.settings.ledger_table,
         Key={"pk": {"S": f"CAMPAIGN#{CAMPAIGN}"}, "sk": {"S": f"RUN#{run.sheet}#{run.run}"}},
@@ -234,7 +234,7 @@ def test_a_job_that_stopped_between_its_marker_and_the_count_is_counted(
     # it no more
     assert first["reports"] == [run.to_dict()] and again["reports"] == []
     assert bodies(stack, "ReportsQueue") == [run.to_dict()]
-    assert parts.progress.job_ended(run, "only") is False
+    assert parts.progress.job_ended(run, "only", "succeeded") is False
 
 
 def taken(stack: Stack, logical_id: str) -> list[dict[str, Any]]:

@@ -143,14 +143,14 @@ def test_queued_jobs_are_expected_and_the_reports_wait_for_them() -> None:
     world.ingest(csv("storefront-sign,Zoe,Open", "storefront-sign,Bo,Sale"))
     # Then the run expects two jobs, and its reports wait for the last of them
     assert world.progress.total == {RUN: 2} and world.reports.sent == []
-    assert [world.progress.job_ended(RUN, job) for job in ("a", "b")] == [False, True]
+    assert [world.progress.job_ended(RUN, job, "succeeded") for job in ("a", "b")] == [False, True]
 
 
 def test_jobs_that_ended_before_ingest_finished_ask_for_the_reports_at_once() -> None:
     # Given a run whose two jobs ended before ingest had counted them (fast workers)
     world = World()
-    world.progress.job_ended(RUN, "a")
-    world.progress.job_ended(RUN, "b")
+    world.progress.job_ended(RUN, "a", "succeeded")
+    world.progress.job_ended(RUN, "b", "succeeded")
     # When ingest finishes queueing them, then it asks for the reports itself
     world.ingest(csv("storefront-sign,Zoe,Open", "storefront-sign,Bo,Sale"))
     assert world.reports.sent == [RUN]

@@ -161,6 +161,31 @@ class CampaignCosts(BaseModel):
     by_day: dict[str, CostTotals]
 
 
+class CampaignProgress(BaseModel):
+    """A campaign's sheet jobs as they stand, read from its counters (#17)."""
+
+    campaign: str
+    jobs: int = Field(description="every sheet job queued: queued + running + ended")
+    queued: int = Field(description="waiting for the worker")
+    running: int = Field(description="being made: the worker has taken them, not yet ended")
+    ended: dict[str, int] = Field(
+        description="ended, by status: succeeded, failed, over_budget, needs_review"
+    )
+    spent_usd: Decimal = Field(
+        description="every charge of the campaign so far, its API jobs' included: the total "
+        "cost_usd of GET /v1/campaigns/{campaign}/costs"
+    )
+    images_charged: int = Field(description="as the costs route counts them in total")
+    rate_per_minute: Decimal | None = Field(
+        description="jobs ended a minute over the last ten minutes; null while none has ended"
+    )
+    seconds_left: int | None = Field(
+        description="queued and running jobs at that rate; 0 when none is left, null when "
+        "there is no rate to go by (estimate_reason says why)"
+    )
+    estimate_reason: str | None = None
+
+
 class TemplateInfo(BaseModel):
     name: str
     kind: str

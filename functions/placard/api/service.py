@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from placard.api.models import (
     CampaignCosts,
+    CampaignProgress,
     CostQuote,
     CostTotals,
     Estimate,
@@ -26,8 +28,17 @@ from placard.domain.attempts import ImageAttempts, by_image
 from placard.domain.errors import InvalidInput, PlacardError
 from placard.domain.jobs import Job, Size
 from placard.domain.ledger_items import LedgerItem, Status
-from placard.domain.ports import AssetStore, JobQueue, JobRecord, JobRecords, Ledger, UploadStore
+from placard.domain.ports import (
+    AssetStore,
+    JobQueue,
+    JobRecord,
+    JobRecords,
+    Ledger,
+    Progress,
+    UploadStore,
+)
 from placard.domain.pricing import Billable, PriceTable
+from placard.domain.progress import progress as campaign_progress
 from placard.domain.proofs import Review, Verdict
 from placard.domain.spend import Spend
 from placard.domain.statuses import JobState
@@ -232,6 +243,27 @@ class JobService:
                 )
                 for d in decided
             ],
+        )
+
+    def progress(self, campaign: str, counters: Progress) -> CampaignProgress:
+        """Queued, running, ended by status, spent and the time left, from the campaign's
+        counters: one query, however many rows it has (domain/progress.py)."""
+        now = datetime.fromisoformat(self.clock())
+        counts = counters.counts(campaign, now)
+        if counts is None:
+            raise ApiError(404, "not_found", f"no jobs recorded for campaign {campaign}")
+        found = campaign_progress(counts, now)
+        return CampaignProgress(
+            campaign=campaign,
+            jobs=found.total,
+            queued=found.queued,
+            running=found.running,
+            ended=found.ended,
+            spent_usd=found.spend.cost_usd,
+            images_charged=found.spend.images_charged,
+            rate_per_minute=found.rate_per_minute,
+            seconds_left=found.seconds_left,
+            estimate_reason=found.why_no_estimate or None,
         )
 
     def costs(self, campaign: str) -> CampaignCosts:

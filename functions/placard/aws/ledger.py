@@ -74,8 +74,12 @@ class DynamoLedger:
         return all(self._put_unless_charged(item) for item in items)
 
     def save(self, item: LedgerItem) -> None:
-        """Settle an item; a charged item is final and never overwritten."""
-        self._put_unless_charged(item)
+        """Settle an item; a charged item is final and never overwritten. One newly charged
+        is added to its campaign's spend (#17), once: the conditional put is the guard."""
+        if self._put_unless_charged(item) and item.status is Status.CHARGED:
+            from placard.aws.progress import DynamoProgress  # here: it imports this module
+
+            DynamoProgress(self._db, self.table).charged(item)
 
     def record_proof(self, item: LedgerItem, proof: Proof) -> None:
         self._update_charged(

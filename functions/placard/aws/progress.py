@@ -12,13 +12,20 @@ redelivery, since it may have stopped before asking for the reports (safe to wri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from placard.aws.ledger import condition_failed, typed_key
-from placard.domain.keys import run_job_key, run_key
+from placard.domain.jobs import Job
+from placard.domain.keys import progress_key, progress_minute_key, run_job_key, run_key
+from placard.domain.ledger_items import LedgerItem
+from placard.domain.progress import CampaignCounts, minute_of, window_start
 from placard.domain.runs import UploadRun
+from placard.domain.spend import COUNTED, Spend
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,15 +40,22 @@ class DynamoProgress:
 
     def expect(self, run: UploadRun, jobs: int) -> bool:
         """Every job of the run is queued; True when they have all ended already."""
-        self._db.update_item(
+        before = self._db.update_item(
             TableName=self.table,
             Key=typed_key(run_key(run.campaign, run.sheet, run.run)),
             UpdateExpression="SET jobs_total = :n, jobs_ended = if_not_exists(jobs_ended, :zero)",
             ExpressionAttributeValues={":n": {"N": str(jobs)}, ":zero": {"N": "0"}},
+            ReturnValues="UPDATED_OLD",
         )
+        if "jobs_total" not in before.get("Attributes", {}):  # not a redelivery of the upload
+            self._add(progress_key(run.campaign), {"queued": jobs})
         return self.claim_reports(run, INGEST)
 
-    def job_ended(self, run: UploadRun, job_id: str) -> bool:
+    def job_started(self, job: Job) -> None:
+        if UploadRun.of(job) is not None:  # the counters are a campaign's sheet jobs
+            self._add(progress_key(job.campaign), {"started": 1})
+
+    def job_ended(self, run: UploadRun, job_id: str, state: str) -> bool:
         """True for the job whose end is the run's last; counted once per job."""
         marker = run_job_key(run.campaign, run.sheet, run.run, job_id)
         try:
@@ -60,7 +74,56 @@ class DynamoProgress:
                 UpdateExpression="ADD jobs_ended :one",
                 ExpressionAttributeValues={":one": {"N": "1"}},
             )
+            self._add(progress_key(run.campaign), {f"ended_{state}": 1})
+            now = minute_of(datetime.now(UTC))
+            self._add(progress_minute_key(run.campaign, now), {"ended": 1})
         return self.claim_reports(run, job_id)
+
+    def charged(self, item: LedgerItem) -> None:
+        """Add a newly charged ledger item to its campaign's spend (DynamoLedger.save, once
+        per item: its conditional put is the guard)."""
+        self._add(progress_key(item.campaign), Spend.of([item]).counters())
+
+    def counts(self, campaign: str, now: datetime) -> CampaignCounts | None:
+        """One query: the recent minutes' buckets and the totals, which sort after them."""
+        reply = self._db.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :since AND :sum",
+            ExpressionAttributeValues={
+                ":pk": {"S": progress_key(campaign)["pk"]},
+                ":since": {"S": progress_minute_key(campaign, window_start(now))["sk"]},
+                ":sum": {"S": progress_key(campaign)["sk"]},
+            },
+            ConsistentRead=True,
+        )
+        items = reply.get("Items", [])  # at most ten buckets, then the totals: one page
+        if not items or items[-1]["sk"]["S"] != progress_key(campaign)["sk"]:
+            return None
+        totals = items[-1]
+        numbers = {k: Decimal(v["N"]) for k, v in totals.items() if "N" in v}
+        ended = {k.removeprefix("ended_"): int(v) for k, v in numbers.items() if k[:6] == "ended_"}
+        minute = progress_minute_key(campaign, "")["sk"]
+        recent = {i["sk"]["S"].removeprefix(minute): int(i["ended"]["N"]) for i in items[:-1]}
+        return CampaignCounts(
+            queued=int(numbers.get("queued", 0)),
+            started=int(numbers.get("started", 0)),
+            ended=ended,
+            spend=Spend.from_counters({k: v for k, v in numbers.items() if k in COUNTED}),
+            recent=recent,
+        )
+
+    def _add(self, key: dict[str, str], amounts: Mapping[str, Decimal | int]) -> None:
+        """One UpdateItem adding each amount to its counter (made at 0 by the first)."""
+        names = {f"#c{i}": name for i, name in enumerate(amounts)}
+        self._db.update_item(
+            TableName=self.table,
+            Key=typed_key(key),
+            UpdateExpression="ADD " + ", ".join(f"{n} :v{n[2:]}" for n in names),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                f":v{i}": {"N": str(amount)} for i, amount in enumerate(amounts.values())
+            },
+        )
 
     def has_ended(self, run: UploadRun, job_id: str) -> bool:
         reply = self._db.get_item(

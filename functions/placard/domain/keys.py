@@ -21,6 +21,8 @@ its budget and its runs together):
                                                            re-rolls and the reconciler read it
                      CAMPAIGN#<campaign> RUN#<sheet>#<run> how many of an upload's jobs ended
                      CAMPAIGN#<campaign> RUN#<sheet>#<run>#JOB#<job>  that job's end, counted
+                     CAMPAIGN#<campaign> PROGRESS#SUM       the campaign's counters (#17)
+                     CAMPAIGN#<campaign> PROGRESS#MIN#<minute>  jobs ended in that minute
                      JOB#<job>           DEAD#<attempt>    a dead-lettered round, ended by the
                                                            reconciler
                      CAMPAIGN#<campaign> DEAD#<queue>#<sheet>#<run>  an upload's failed ingest
@@ -154,6 +156,17 @@ def run_key(campaign: str, sheet: str, run: str) -> dict[str, str]:
 def run_job_key(campaign: str, sheet: str, run: str, job_id: str) -> dict[str, str]:
     """A job's end, counted against its upload once however often the job ends."""
     return {"pk": campaign_pk(campaign), "sk": f"RUN#{sheet}#{run}#JOB#{job_id}"}
+
+
+def progress_key(campaign: str) -> dict[str, str]:
+    """A campaign's counters: queued, started, ended by status, spent (domain/progress.py).
+    Sorts after its minute buckets, so one query reads the recent ones and it together."""
+    return {"pk": campaign_pk(campaign), "sk": "PROGRESS#SUM"}
+
+
+def progress_minute_key(campaign: str, minute: str) -> dict[str, str]:
+    """How many of the campaign's jobs ended in `minute` (UTC, YYYY-MM-DDTHH:MM)."""
+    return {"pk": campaign_pk(campaign), "sk": f"PROGRESS#MIN#{minute}"}
 
 
 def dead_letter_key(job_id: str, attempt: int) -> dict[str, str]:

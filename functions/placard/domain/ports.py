@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Protocol
@@ -12,6 +13,7 @@ from typing import IO, Protocol
 from placard.domain.errors import InvalidInput
 from placard.domain.jobs import Job
 from placard.domain.ledger_items import LedgerItem
+from placard.domain.progress import CampaignCounts
 from placard.domain.proofs import Proof, ReadLine, Region, Review
 from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
@@ -159,10 +161,16 @@ class Progress(Protocol):
     def expect(self, run: UploadRun, jobs: int) -> bool:
         """Every job of the run is queued; True when they have all ended already."""
 
-    def job_ended(self, run: UploadRun, job_id: str) -> bool:
+    def job_started(self, job: Job) -> None:
+        """A sheet's job reached the worker for the first time (the campaign's `started`)."""
+
+    def job_ended(self, run: UploadRun, job_id: str, state: str) -> bool:
         """True for the job whose end is the run's last; a job is counted once however often
         it ends, and the last keeps its True on a redelivery (its reports may not have been
-        asked for yet)."""
+        asked for yet). `state` (a JobState) is counted in the campaign's ends by status."""
+
+    def counts(self, campaign: str, now: datetime) -> CampaignCounts | None:
+        """The campaign's counters and its recent minutes' ends; None when it has none."""
 
     def has_ended(self, run: UploadRun, job_id: str) -> bool:
         """Whether the job's end has been counted."""

@@ -8,7 +8,7 @@ in every cost a report gives; an estimate of 0 is an item made before estimates 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -75,6 +75,29 @@ class Spend:
             self.bases | other.bases,
         )
 
+    def counters(self) -> dict[str, Decimal]:
+        """The sums as numbers to add to a counter (#17: a campaign's progress keeps them as
+        each item is charged, so its spend is read without reading its items); `bases` is a
+        set, not a sum, and is not kept."""
+        return {name: Decimal(getattr(self, name)) for name in COUNTED}
+
+    @classmethod
+    def from_counters(cls, values: Mapping[str, Decimal | int]) -> Spend:
+        """The Spend whose counters these are (a missing one is 0)."""
+
+        def get(name: str) -> Decimal:
+            return Decimal(values.get(name, 0))
+
+        return cls(
+            images_charged=int(get("images_charged")),
+            cost_usd=get("cost_usd"),
+            images_with_estimate=int(get("images_with_estimate")),
+            estimate_usd=get("estimate_usd"),
+            compared_usd=get("compared_usd"),
+            images_estimated=int(get("images_estimated")),
+            overshoot_usd=get("overshoot_usd"),
+        )
+
     @property
     def estimate(self) -> Decimal | None:
         """The estimate, or None when no charged attempt carries one (not 0: unknown)."""
@@ -99,3 +122,8 @@ class Spend:
         """The least certain basis among the charges (an estimate taints the whole cost);
         None when nothing was charged."""
         return min(self.bases, key=list(CostBasis).index, default=None)
+
+
+# The fields a counter keeps: Spend.counters and Spend.from_counters.
+COUNTED = ("images_charged", "cost_usd", "images_with_estimate", "estimate_usd", "compared_usd",
+           "images_estimated", "overshoot_usd")  # fmt: skip

@@ -29,5 +29,7 @@ class JobEndings:
             if job.origin.get("callback_url"):
                 self.callbacks.send(job.job_id, str(job.origin["callback_url"]))
         run = UploadRun.of(job)
-        if run is not None and (again or self.progress.job_ended(run, job.job_id)):
+        if run is not None and (
+            again or self.progress.job_ended(run, job.job_id, ended_state(status, reason))
+        ):
             self.reports.send(run)

@@ -106,6 +106,7 @@ class Pipeline:
     budgets: Budgets
     kept_jobs: JobStore
     clock: Callable[[], str] = field(default=utc_now)
+    started: Callable[[Job], None] = field(default=lambda job: None)  # a first delivery (#17)
     # Held while an edit's pixels are decoded or composited, by their count: the worker's
     # wiring makes a batch's edits take turns there (imaging/gate.py); elsewhere, no turns.
     pixel_gate: Callable[[int], AbstractContextManager[object]] = field(
@@ -143,6 +144,8 @@ class Pipeline:
                 first = self.kept_jobs.keep(job)
             except InvalidInput as exc:  # too large to keep: refused before any money is at stake
                 return self._fail(job, round_, todo, str(exc))
+        if first:
+            self.started(job)
         if not first:
             done.update(self._recover(job, round_, todo))
             todo = [index for index in todo if index not in done]
