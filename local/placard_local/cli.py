@@ -10,7 +10,10 @@ import json
 import logging
 import os
 import sys
+import threading
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +28,7 @@ from placard.providers import NAMES
 from placard.reporting.contact_sheet import usd
 
 if TYPE_CHECKING:
+    from placard.domain.progress import CampaignProgress
     from placard_local.runner import RunSummary
 
 OK, SOME_FAILED, NOTHING_RAN = 0, 1, 2
@@ -245,15 +249,17 @@ def _run(args: argparse.Namespace) -> int:
         local_cloud(_overrides(args.provider)) as cloud,
         tqdm(unit="job", desc=plan.campaign, file=sys.stderr) as bar,
     ):
+        counters = _Counters(bar, plan.campaign)
         summary = run_sheet(
             cloud,
             plan,
             out,
             on_queued=lambda n: _set_total(bar, n),
-            on_settled=bar.update,
+            on_settled=counters.settled,
             budget=args.budget,
             rerolls=args.rerolls,
         )
+        counters.show()
     _say_summary(summary, args.provider)
     return summary.exit_status
 
@@ -326,6 +332,46 @@ def _rerolls(text: str) -> int:
         return parse_rerolls(text)
     except PlacardError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class _Counters:
+    """Beside `placard run`'s bar, what GET /v1/campaigns/{c}/progress answers: queued,
+    running, ended by status, spent and the time left, read from the campaign's counters
+    at most twice a second (one query each)."""
+
+    EVERY_SECONDS = 0.5
+
+    def __init__(self, bar: Any, campaign: str) -> None:
+        self.bar, self.campaign = bar, campaign
+        self._shown = 0.0
+        self._lock = threading.Lock()
+
+    def settled(self, n: int) -> None:
+        self.bar.update(n)
+        if time.monotonic() - self._shown >= self.EVERY_SECONDS:
+            self.show()
+
+    def show(self) -> None:
+        from placard import bootstrap
+        from placard.domain.progress import progress
+
+        with self._lock:  # the queues' pumps report from their own threads
+            self._shown = time.monotonic()
+            now = datetime.now(UTC)
+            counts = bootstrap.parts().progress.counts(self.campaign, now)
+            if counts is not None:
+                self.bar.set_postfix_str(progress_line(progress(counts, now)))
+
+
+def progress_line(found: CampaignProgress) -> str:
+    """Like "queued 120, running 8, 860 succeeded, 2 failed, $1.20, 2m10s left"."""
+    ended = [f"{n} {state.replace('_', ' ')}" for state, n in found.ended.items() if n]
+    parts = [f"queued {found.queued}", f"running {found.running}", *ended,
+             usd(found.spend.cost_usd)]  # fmt: skip
+    if found.seconds_left is not None:
+        minutes, seconds = divmod(found.seconds_left, 60)
+        parts.append(f"{minutes}m{seconds:02d}s left" if minutes else f"{seconds}s left")
+    return ", ".join(parts)
 
 
 def _set_total(bar: Any, total: int) -> None:

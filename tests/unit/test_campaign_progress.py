@@ -177,3 +177,16 @@ def test_a_campaign_without_counters_is_404() -> None:
     with pytest.raises(ApiError) as refused:
         service().progress("nobody", FakeProgress())
     assert refused.value.status == 404 and "nobody" in refused.value.message
+
+
+def test_placard_runs_bar_says_what_the_route_says() -> None:
+    from placard_local.cli import progress_line
+
+    # Given a campaign with jobs queued, running, ended two ways, money spent and a rate
+    counts = CampaignCounts(queued=10, started=6, ended={"succeeded": 3, "needs_review": 1},
+                            spend=Spend(cost_usd=Decimal("1.2")),
+                            recent={minutes_ago(0): 4})  # fmt: skip
+    # When the bar's line is made
+    line = progress_line(progress(counts, NOW))
+    # Then it names each count, the spend and the time left (6 jobs at 4 a minute)
+    assert line == "queued 4, running 2, 3 succeeded, 1 needs review, $1.20, 1m30s left"
