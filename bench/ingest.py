@@ -14,11 +14,13 @@ apart from the shared-strings table every XLSX reader must hold: hence a second 
 whose copy repeats (100 distinct headlines), where that table stays small.
 
 Last, the whole ingest Lambda handler on the local cloud (moto in a process of its own, so the
-peak is the handler's): the S3 download, the rows, every job sent to SQS in batches of ten and
-errors.csv, for each size. Prints markdown tables.
+peak is the handler's): the S3 download, the rows, every job sent to SQS in batches of ten
+(16 batches in flight) and errors.csv, for each size, without and with a fixed delay on every
+AWS call (PLACARD_AWS_LATENCY_MS, as SQS and DynamoDB answer from inside a region; moto alone
+answers in a millisecond or two). Prints markdown tables.
 
     PYTHONPATH=functions:emulator:. python bench/ingest.py [--rows 1000,10000,100000] [--runs 3]
-        [--handler-rows 1000,10000,100000]
+        [--handler-rows 1000,10000,100000] [--latency 0,15]
 """
 
 from __future__ import annotations
@@ -157,9 +159,12 @@ def whole_ingest(path: Path) -> dict[str, Any]:
             "jobs": upload["jobs"], "errors": upload["errors"]}  # fmt: skip
 
 
-def run_child(mode: str, path: Path) -> dict[str, Any]:
+def run_child(mode: str, path: Path, latency_ms: float = 0) -> dict[str, Any]:
     paths = [str(ROOT / "functions"), str(ROOT / "emulator"), str(ROOT)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    env.pop("PLACARD_AWS_LATENCY_MS", None)
+    if latency_ms:
+        env["PLACARD_AWS_LATENCY_MS"] = str(latency_ms)
     done = subprocess.run(
         [sys.executable, __file__, "--child", mode, str(path)],
         env=env,
@@ -192,6 +197,11 @@ def main() -> None:
         "--handler-rows",
         default="1000,10000,100000",
         help="sheet sizes for the whole ingest handler ('' to skip)",
+    )
+    parser.add_argument(
+        "--latency",
+        default="0,15",
+        help="milliseconds added to every AWS call of the whole handler, comma-separated",
     )
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -233,19 +243,23 @@ def main() -> None:
 
         if args.handler_rows:
             print("\nThe whole ingest handler on the local cloud (upload to SQS), one run each\n")
-            print("| sheet | rows | seconds | rows/s | peak RSS (MB) | jobs sent | row errors |")
-            print("|---|---:|---:|---:|---:|---:|---:|")
+            print(
+                "| sheet | rows | AWS latency (ms) | seconds | rows/s | peak RSS (MB) "
+                "| jobs sent | row errors |"
+            )
+            print("|---|---:|---:|---:|---:|---:|---:|---:|")
             for count in [int(n) for n in args.handler_rows.split(",")]:
                 for kind in ("csv", "xlsx"):
                     path = sheets.get((kind, count)) or Path(tmp) / f"ads-{count}.{kind}"
                     if not path.exists():
                         run_child("generate", path)
-                    r = run_child("handler", path)
-                    print(
-                        f"| {kind.upper()} | {count:,} | {r['seconds']:.1f} "
-                        f"| {count / r['seconds']:,.0f} | {r['peak_mb']:.0f} "
-                        f"| {r['jobs']:,} | {r['errors']:,} |"
-                    )
+                    for latency in [float(ms) for ms in args.latency.split(",")]:
+                        r = run_child("handler", path, latency)
+                        print(
+                            f"| {kind.upper()} | {count:,} | {latency:g} | {r['seconds']:.1f} "
+                            f"| {count / r['seconds']:,.0f} | {r['peak_mb']:.0f} "
+                            f"| {r['jobs']:,} | {r['errors']:,} |"
+                        )
 
         readers = ["openpyxl"] + (["calamine"] if calamine != "not installed" else [])
         print("\nXLSX readers alone: every cell of the first sheet to text\n")
