@@ -250,11 +250,15 @@ def test_an_unknown_outcome_is_recorded_and_the_retry_charges_once(
     assert item["status"] == "reserved"
     assert item["reason"].startswith("outcome unknown")
     assert item["unknown_outcomes"] == 1
-    # When the retry succeeds, Then the image is charged once, in the same ledger item
+    # When the retry succeeds, Then the image is charged once, in the image's own item
     assert deliver(stack, messages, parts) == {"batchItemFailures": []}
-    (item,) = ledger_items(stack)
-    assert item["status"] == "charged"
+    image, unknown = sorted(ledger_items(stack), key=lambda i: bool(i.get("lost")))
+    assert image["status"] == "charged" and not image.get("lost")
     assert len(image_versions(stack)) == 1
+    # And the unknown call is set aside, still reserved at its price, saying why
+    assert unknown["lost"] and unknown["status"] == "reserved"
+    assert unknown["cost_usd"] == image["cost_usd"]
+    assert unknown["reason"].startswith("outcome unknown, held until the provider's bill says")
 
 
 def test_re_rolls_of_two_jobs_at_once_are_each_made_once(
