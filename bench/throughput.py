@@ -126,6 +126,7 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
         summary = collect(cloud, workdir / "out", upload)
         ledger = DynamoLedger(cloud.client("dynamodb"), bootstrap.parts().settings.ledger_table)
         items = ledger.campaign_items("bench")
+        stranded = stranded_jobs(cloud)
     charged = [i for i in items if i.status is Status.CHARGED]
     emulated = stats(url)
     overheads = [seconds for seconds, _ in record_seconds]
@@ -143,7 +144,29 @@ def placard_run(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, 
         "retries": sum(i.http_attempts - 1 for i in charged),
         "p50_ms": percentile(overheads, 50) * 1000,
         "p95_ms": percentile(overheads, 95) * 1000,
+        **stranded,
     }
+
+
+def stranded_jobs(cloud: Any) -> dict[str, int]:
+    """Where jobs that were never charged went: dead-lettered jobs, and worker idempotency
+    markers still in progress once every queue is empty (a delivery that can no longer run)."""
+    from placard import bootstrap
+
+    sqs, dynamodb = cloud.client("sqs"), cloud.client("dynamodb")
+    dead = sqs.get_queue_attributes(
+        QueueUrl=cloud.stack.physical["JobsDeadLetterQueue"],
+        AttributeNames=["ApproximateNumberOfMessages"],
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    in_progress = 0
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=bootstrap.parts().settings.idempotency_table
+    ):
+        in_progress += sum(
+            "worker" in i["id"]["S"] and i.get("status", {}).get("S") == "INPROGRESS"
+            for i in page["Items"]
+        )
+    return {"dead_lettered": int(dead), "in_progress": in_progress}
 
 
 def sdk_loop(args: argparse.Namespace, url: str, workdir: Path) -> float:
@@ -182,7 +205,8 @@ def row(args: argparse.Namespace, number: int, run: dict[str, Any]) -> tuple[str
         f"| {run['p50_ms']:.0f} / {run['p95_ms']:.0f} ms "
         f"| {run['billed']} images, {run['billed_usd']} USD "
         f"| {run['charged']} images, {run['ledger_usd']} USD ({run['estimated']} estimated) "
-        f"| {'yes' if once else 'NO'} |"
+        f"| {'yes' if once else 'NO'} "
+        f"| {run['dead_lettered']} / {run['in_progress']} |"
     )
     return text, efficiency, once
 
@@ -204,9 +228,10 @@ def main() -> None:
     print(
         "| run | to the last image charged | to every derivative and report | efficiency "
         "| retries | 429s / faults injected | overhead outside the provider, p50 / p95 "
-        "| emulator's token bill | ledger total | every job charged once, to the micro-dollar |"
+        "| emulator's token bill | ledger total | every job charged once, to the micro-dollar "
+        "| jobs dead-lettered / worker markers left in progress |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|")
     efficiencies, walls, all_once = [], [], True
     with tempfile.TemporaryDirectory() as tmp:
         for number in range(1, args.runs + 1):
