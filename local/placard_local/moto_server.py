@@ -102,6 +102,29 @@ def _all_items(method: Callable[..., Any]) -> Callable[..., Any]:
     return locked
 
 
+READ_ATTEMPTS = 3
+
+
+def _read_again_if_raced(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A query or scan, read again when a write changed an item while it was read.
+
+    moto sizes each item of a page by walking its attributes, with no lock, while an
+    UpdateItem on another thread may add one: "dictionary changed size during iteration", a
+    500 that botocore sends again (a bench run saw it under load). A read has no effect, so
+    it is read again here, without the round trip."""
+
+    def read(*args: Any, **kwargs: Any) -> Any:
+        for _ in range(READ_ATTEMPTS - 1):
+            try:
+                return method(*args, **kwargs)
+            except RuntimeError as exc:
+                if "changed size during iteration" not in str(exc):
+                    raise
+        return method(*args, **kwargs)
+
+    return read
+
+
 def _one_queue_at_a_time(method: Callable[..., Any]) -> Callable[..., Any]:
     """The method, under the lock every change to this queue's message list takes."""
 
@@ -212,6 +235,8 @@ def _speed_up_moto() -> None:
     DynamoDBBackend.update_item = _per_item(DynamoDBBackend.update_item, _given_key)  # type: ignore[method-assign]
     DynamoDBBackend.delete_item = _per_item(DynamoDBBackend.delete_item, _given_key)  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = _all_items(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
+    DynamoDBBackend.query = _read_again_if_raced(DynamoDBBackend.query)  # type: ignore[method-assign]
+    DynamoDBBackend.scan = _read_again_if_raced(DynamoDBBackend.scan)  # type: ignore[method-assign]
     Queue.attributes = property(_QueueAttributes)  # type: ignore[assignment,method-assign]
     sqs_models.unix_time_millis = _unix_time_millis  # type: ignore[attr-defined]
     # Per request, moto also matches the host against every service's URL patterns (under
