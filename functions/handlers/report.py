@@ -1,4 +1,6 @@
-"""The last job of an upload has ended -> its results.csv and index.html under reports/."""
+"""The last job of an upload has ended -> its results.csv and index.html under reports/ (and,
+past 500 rows, the contact sheet's pages beside it), written as the ledger and the sheet are
+read: memory holds a row at a time, the rest waits in /tmp (reporting/spool.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
-"""An upload's reports once its jobs have ended: results.csv and index.html, the contact sheet.
+"""An upload's reports once its jobs have ended: results.csv and index.html, the contact sheet
+(in pages past 500 rows: reporting/pages.py).
 
-The same code writes them to S3 on Lambda (links are presigned URLs) and into `placard run`'s
-folder (links are relative paths).
+The same code writes them to S3 on Lambda (links are presigned URLs), streamed (Reporter.write:
+the ledger a query page at a time onto disk, then the sheet row by row in its order), and into
+`placard run`'s folder from rows held in memory (build; links are relative paths).
 """
 
 from __future__ import annotations
