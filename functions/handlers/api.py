@@ -22,8 +22,6 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
     PydanticSerializer,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
-from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
 from placard import bootstrap
 from placard.api.json_bodies import parse_body
@@ -46,7 +44,6 @@ from placard.api.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureErr
 bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 MAX_BODY_BYTES = 64 * 1024  # a job is copy and names, never image bytes
 RETRY_AFTER_SECONDS = 2  # about the clients' own last backoff
-THROTTLED = ThrottledRetryableChecker()
 
 logger = Logger()
 tracer = Tracer(patch_modules=bootstrap.TRACED)
@@ -164,24 +161,10 @@ def key_in_progress(exc: IdempotencyAlreadyInProgressError) -> Response[Any]:
     return error(409, "in_progress", "a request with this Idempotency-Key is still being handled")
 
 
-def transient(exc: ClientError) -> bool:
-    """Throttled, or an AWS server error: the same kinds the clients retry (botocore's lists)."""
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    context = RetryContext(attempt_number=1, parsed_response=exc.response)
-    return status in (500, 502, 503, 504) or bool(THROTTLED.is_retryable(context))
-
-
-@app.exception_handler(ClientError)
-def aws_refused(exc: ClientError) -> Response[Any]:
-    return aws_answer(exc)
-
-
-def aws_answer(exc: ClientError) -> Response[Any]:
+def busy() -> Response[Any]:
     """A store still throttling or failing after the clients' retries: the caller may try
-    again soon (503 with Retry-After); anything else AWS refuses is ours to fix (500)."""
-    if not transient(exc):
-        return internal_error()
-    logger.warning("AWS still refusing after retries", code=exc.response["Error"].get("Code"))
+    again soon. Anything else AWS refuses is ours to fix (500)."""
+    logger.warning("AWS still refusing after the retries", exc_info=True)
     reply = error(503, "unavailable", "the service is busy; try again in a few seconds")
     reply.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return reply
@@ -189,7 +172,7 @@ def aws_answer(exc: ClientError) -> Response[Any]:
 
 @app.exception_handler(Exception)
 def unexpected(exc: Exception) -> Response[Any]:
-    return internal_error()
+    return busy() if bootstrap.aws_busy(exc) else internal_error()
 
 
 def internal_error() -> Response[Any]:
@@ -347,8 +330,8 @@ def process(
     IDEMPOTENCY.register_lambda_context(context)
     try:
         refused = refusal(APIGatewayProxyEvent(event), parts)
-    except ClientError as exc:  # the secret or the replay guard: outside the resolver's handlers
-        refused = aws_answer(exc)
+    except Exception as exc:  # the secret or the replay guard: outside the resolver's handlers
+        refused = busy() if bootstrap.aws_busy(exc) else internal_error()
     if refused is not None:
         return {
             "statusCode": refused.status_code,

@@ -20,6 +20,7 @@ from botocore.config import Config
 from placard.api.signing import WINDOW_SECONDS
 from placard.aws.assets import S3Assets, S3Uploads
 from placard.aws.budgets import DynamoBudgets
+from placard.aws.errors import busy
 from placard.aws.job_records import DynamoJobRecords
 from placard.aws.job_store import DynamoJobStore
 from placard.aws.ledger import DynamoLedger
@@ -95,7 +96,14 @@ IDEMPOTENT_HANDLERS = ("api", "ingest", "worker")
 # SDK knows, importing each at the handler's import (httpx alone costs ~60 ms), whether the
 # function calls it or not. AWS calls everywhere; HTTP only where a function makes it.
 TRACED = ("botocore",)
+
+
 TRACED_HTTP = ("botocore", "httpx")
+
+
+def aws_busy(exc: BaseException) -> bool:
+    """Whether an error is AWS still throttling or failing after the retries (the API: 503)."""
+    return busy(exc)
 
 
 @dataclass(frozen=True)

@@ -251,7 +251,7 @@ def test_an_unknown_outcome_keeps_the_reservation_and_the_hold_and_asks_for_a_re
     assert item.status is Status.RESERVED and item.cost_usd == PRICE
     assert item.reason.startswith("outcome unknown, will retry") and item.unknown_outcomes == 1
     assert world.budgets.remaining(CAMPAIGN) == 1 - PRICE and world.images() == []
-    # When the retry is answered, then the same item is charged once
+    # When the retry is answered, then the image is charged once
     assert world.pipeline.run(job).status == "succeeded"
     assert world.statuses(job) == ["charged"] and len(world.images()) == 1
     # And the unknown call keeps its hold under an item of its own, still reserved, saying

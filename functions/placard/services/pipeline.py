@@ -106,12 +106,12 @@ class Pipeline:
     budgets: Budgets
     kept_jobs: JobStore
     clock: Callable[[], str] = field(default=utc_now)
-    started: Callable[[Job], None] = field(default=lambda job: None)  # a first delivery (#17)
     # Held while an edit's pixels are decoded or composited, by their count: the worker's
     # wiring makes a batch's edits take turns there (imaging/gate.py); elsewhere, no turns.
     pixel_gate: Callable[[int], AbstractContextManager[object]] = field(
         default=lambda pixels: nullcontext()
     )
+    started: Callable[[Job], None] = field(default=lambda job: None)  # a first delivery (#17)
 
     def run(
         self,
