@@ -102,6 +102,9 @@ class CrashingLedger:
     def campaign_items(self, campaign: str) -> list[LedgerItem]:
         return list(self.ledger.campaign_items(campaign))
 
+    def each_campaign_item(self, campaign: str) -> Iterator[LedgerItem]:
+        return iter(self.ledger.each_campaign_item(campaign))
+
     def record_proof(self, item: LedgerItem, proof: Proof) -> None:
         self.ledger.record_proof(item, proof)
 
