@@ -199,7 +199,7 @@ def largest_items_kb(stack: Stack) -> dict[str, int]:
 LAMBDA_CONTEXT_KEYS = {
     "cold_start": False,
     "function_name": "placard-WorkerFunction-Xk2mP9qLr4Vw",
-    "function_memory_size": 1700,
+    "function_memory_size": 1024,
     "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:"
     "placard-WorkerFunction-Xk2mP9qLr4Vw",
     "function_request_id": "9f1c2d3e-4b5a-6789-abcd-ef0123456789",
