@@ -1,6 +1,6 @@
 """The load run of issue #16, bounded for `make test`: bench/load.py's run at a small size,
-holding the same invariants (every job accounted for, the ledger equal to the emulator's bill,
-the budget held, nothing left for the reconciler)."""
+holding the same invariants (every job accounted for, the ledger equal to the emulator's bill
+but for calls whose outcome is unknown, the budget held, nothing left for the reconciler)."""
 
 from __future__ import annotations
 
@@ -41,10 +41,14 @@ def test_every_job_is_accounted_for_and_the_ledger_is_the_bill_under_faults_and_
     assert figures.ended.get("failed", 0) >= 1 and figures.at_zero > figures.over_budget_items
     # And the budget ran out before the sheet did, and held
     assert figures.ended.get("over_budget", 0) >= 1
-    assert figures.ledger_usd == figures.held_usd <= figures.budget_usd
-    # And the ledger is the emulator's bill, image for image and to the micro-dollar
+    # (what it holds is what the ledger charged, plus any call whose outcome is unknown)
+    assert figures.ledger_usd + figures.unknown_usd == figures.held_usd <= figures.budget_usd
+    # And the ledger is the emulator's bill, image for image and to the micro-dollar, but for
+    # a call that timed out, which the provider may or may not have billed
     stats = faulty.stats()
-    assert figures.images_charged == stats.billed_images
-    assert figures.ledger_usd == stats.billed_usd > 0
-    # And the reconciler, run with no age limit, found nothing to settle
-    assert figures.reconciled and not any(figures.reconciled.values()), figures.reconciled
+    assert figures.images_charged <= stats.billed_images <= figures.images_charged + figures.unknown
+    assert figures.ledger_usd <= stats.billed_usd <= figures.ledger_usd + figures.unknown_usd
+    assert stats.billed_usd > 0
+    # And the reconciler, run with no age limit, found nothing to settle, only those to report
+    assert figures.reconciled.get("unknown") == figures.unknown, figures.reconciled
+    assert not any(n for k, n in figures.reconciled.items() if k != "unknown"), figures.reconciled
