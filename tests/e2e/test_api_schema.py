@@ -59,7 +59,7 @@ def test_generated_requests_get_no_5xx_and_answers_that_keep_to_the_document(
     ]
     operations = [result.ok() for result in schema.get_all_operations()]
     answered: dict[str, set[int]] = {}
-    assert len(operations) == 6
+    assert len(operations) == 7
     with local_cloud({"LogLevel": "ERROR"}) as cloud, serving(cloud) as url:
         for operation in operations:
 
@@ -77,6 +77,6 @@ def test_generated_requests_get_no_5xx_and_answers_that_keep_to_the_document(
             exercise()
     # And every operation was reached past the signature check (random copy names no real
     # template or job, so most answers are documented 400s and 404s)
-    assert len(answered) == 6
+    assert len(answered) == 7
     assert all(401 not in codes for codes in answered.values()), answered
     assert 200 in answered["GET /v1/templates"]
