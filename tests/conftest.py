@@ -14,8 +14,12 @@ from placard import bootstrap
 from placard.domain.templates import Catalogue, default_catalogue
 from placard.settings import REQUIRED, Settings
 from placard_local.cloud import LOCAL_ENV, provision
+from placard_local.moto_server import atomic_dynamodb_writes
 from placard_local.stack import Stack, repo_root
 
+# A batch's records run in threads: each item's write, its condition with it, at once, as on
+# DynamoDB (without it two twins of a job could both pass the in-progress check).
+atomic_dynamodb_writes()
 ROOT = repo_root()
 DATA = Path(__file__).parent / "data"
 

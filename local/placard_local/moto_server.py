@@ -215,6 +215,21 @@ def _nothing_to_continue(method: Callable[..., Any]) -> Callable[..., Any]:
     return parse_header
 
 
+def atomic_dynamodb_writes() -> None:
+    """DynamoDB applies each write to an item atomically, its condition included; moto reads,
+    checks and writes in Python, so two threads can both pass a condition only one should.
+    A lock per item, as DynamoDB's atomicity is (one lock for all was a convoy: 0.87 against
+    0.99 in bench/throughput); a transaction takes them all. For the server, and for the
+    tests' in-process moto, whose handlers run a batch's records in threads too. Once."""
+    if getattr(DynamoDBBackend.put_item, "atomic", False):
+        return
+    DynamoDBBackend.put_item = _per_item(DynamoDBBackend.put_item, _put_key)  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = _per_item(DynamoDBBackend.update_item, _given_key)  # type: ignore[method-assign]
+    DynamoDBBackend.delete_item = _per_item(DynamoDBBackend.delete_item, _given_key)  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = _all_items(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
+    DynamoDBBackend.put_item.atomic = True  # type: ignore[attr-defined]
+
+
 def _speed_up_moto() -> None:
     # moto lists its own package folder on disk for every request, under a lock all requests
     # share; the list never changes while the process runs, so read it once.
@@ -227,14 +242,7 @@ def _speed_up_moto() -> None:
     # flight for the visibility timeout, and a send meanwhile can be lost.
     Queue.add_message = _one_queue_at_a_time(Queue.add_message)  # type: ignore[method-assign]
     Queue.delete_message = _one_queue_at_a_time(Queue.delete_message)  # type: ignore[method-assign]
-    # DynamoDB applies each write to an item atomically, its condition included; moto reads,
-    # checks and writes in Python, so two threads can both pass a condition only one should.
-    # A lock per item, as DynamoDB's atomicity is (one lock for all was a convoy: 0.87 against
-    # 0.99 in bench/throughput); a transaction takes them all.
-    DynamoDBBackend.put_item = _per_item(DynamoDBBackend.put_item, _put_key)  # type: ignore[method-assign]
-    DynamoDBBackend.update_item = _per_item(DynamoDBBackend.update_item, _given_key)  # type: ignore[method-assign]
-    DynamoDBBackend.delete_item = _per_item(DynamoDBBackend.delete_item, _given_key)  # type: ignore[method-assign]
-    DynamoDBBackend.transact_write_items = _all_items(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
+    atomic_dynamodb_writes()
     DynamoDBBackend.query = _read_again_if_raced(DynamoDBBackend.query)  # type: ignore[method-assign]
     DynamoDBBackend.scan = _read_again_if_raced(DynamoDBBackend.scan)  # type: ignore[method-assign]
     Queue.attributes = property(_QueueAttributes)  # type: ignore[assignment,method-assign]

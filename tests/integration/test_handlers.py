@@ -279,5 +279,7 @@ def test_re_rolls_of_two_jobs_at_once_are_each_made_once(
     # Then each job has its own second attempt, made once: a round's idempotency key is its
     # job's, its attempt and its images
     second = [i for i in ledger_items(stack) if i.get("attempt") == 2]
-    assert sorted(i["job_id"] for i in second) == sorted(j.job_id for j in jobs)
+    assert sorted(i["job_id"] for i in second) == sorted(j.job_id for j in jobs), [
+        (i["sk"], i["status"], i.get("reason"), i.get("lost")) for i in second
+    ]
     assert all(i["s3_key"].endswith("/0-2.png") for i in second)
