@@ -12,9 +12,23 @@ from placard.aws.presign import Presigner
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 SPOOL_BYTES = 32 * 1024 * 1024
 LINK_SECONDS = 7 * 24 * 3600  # the longest a SigV4 presigned URL lives
+
+
+MISSING = ("404", "NoSuchKey", "NotFound")
+
+
+def head_or_none(s3: S3Client, bucket: str, key: str) -> HeadObjectOutputTypeDef | None:
+    """The object's HEAD, or None when it is not there."""
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in MISSING:
+            return None
+        raise
 
 
 class S3Assets:
@@ -50,12 +64,9 @@ class S3Assets:
         return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
     def metadata(self, key: str) -> dict[str, str] | None:
-        try:
-            head = self._s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        head = head_or_none(self._s3, self.bucket, key)
+        if head is None:
+            return None
         return {name.lower(): value for name, value in head.get("Metadata", {}).items()}
 
     def uri(self, key: str) -> str:
@@ -78,7 +89,7 @@ class S3Uploads:
             self._s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
-            if code in ("404", "NoSuchKey", "NotFound"):
+            if code in MISSING:
                 return False
             if code in ("403", "AccessDenied", "Forbidden"):
                 return self._listed(key, exc)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from placard.aws.assets import head_or_none
 from placard.aws.ledger import _deserialise, condition_failed, typed_key
 from placard.domain.keys import IMAGES_PREFIX, dead_letter_key, dead_run_key
 from placard.domain.ledger_items import LedgerItem, Status
@@ -116,12 +117,9 @@ class S3StoredObjects:
     def sha256(self, key: str) -> str | None:
         """The pipeline writes each object's sha256 in its metadata; an object without it is
         read and hashed."""
-        try:
-            head = self._s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        head = head_or_none(self._s3, self.bucket, key)
+        if head is None:
+            return None
         said = head.get("Metadata", {}).get("sha256")
         if said:
             return said
