@@ -317,7 +317,7 @@ def _onnx_reader() -> ImageReader:
 
 def build(settings: Settings, clients: Clients) -> Parts:
     """The parts on AWS: one adapter per port, all sharing the three clients."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from placard.aws.idempotency import idempotency_store
 
     db, table = clients.dynamodb, settings.ledger_table
     return Parts(
@@ -337,9 +337,7 @@ def build(settings: Settings, clients: Clients) -> Parts:
         # Twice the window: a signature stays refused for as long as it could be accepted.
         replay_guard=DynamoReplayGuard(db, settings.idempotency_table, 2 * WINDOW_SECONDS),
         idempotency={
-            handler: DynamoDBPersistenceLayer(
-                table_name=settings.idempotency_table, boto3_client=db
-            )
+            handler: idempotency_store(settings.idempotency_table, db)
             for handler in IDEMPOTENT_HANDLERS
         },
         webhook_secret=api_key("PLACARD_WEBHOOK_SECRET", settings.secret_name),
