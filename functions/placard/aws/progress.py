@@ -8,6 +8,13 @@ moto's server hangs on TransactWriteItems, and the local cloud runs on it.) Whoe
 count complete first claims the reports (`reports_by`, a conditional write): exactly one job,
 or ingest when every job ended before the total was set. The claimant keeps its claim on a
 redelivery, since it may have stopped before asking for the reports (safe to write again).
+
+The campaign's counters are added after the write that guards each (DynamoLedger.save's put,
+a job's marker, the run's total), so a stop between the two loses a count; the reconciler
+recounts them from the ledger table (`recount`; why not a transaction: domain/progress.py).
+Each guard carries its time (`updated_at`, `ended_at`, `queued_at`) so the reconciler finds
+the campaigns written since it last looked, and each counter write adds 1 to `writes`, so a
+recount sets the counters only if no count landed meanwhile.
 """
 
 from __future__ import annotations
@@ -19,11 +26,19 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from placard.aws.ledger import condition_failed, typed_key
+from placard.aws.ledger import _deserialise, condition_failed, typed_key
 from placard.domain.jobs import Job
-from placard.domain.keys import progress_key, progress_minute_key, run_job_key, run_key
+from placard.domain.keys import (
+    IMAGES_PREFIX,
+    campaign_pk,
+    counters_checked_key,
+    progress_key,
+    progress_minute_key,
+    run_job_key,
+    run_key,
+)
 from placard.domain.ledger_items import LedgerItem
-from placard.domain.progress import CampaignCounts, minute_of, window_start
+from placard.domain.progress import CampaignCounts, Tally, minute_of, recounted, window_start
 from placard.domain.runs import UploadRun
 from placard.domain.spend import COUNTED, Spend
 
@@ -31,6 +46,13 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 INGEST = "ingest"  # the claimant when every job had ended before the total was known
+WRITES = "writes"  # every counter write adds 1: a recount's guard against a count meanwhile
+STAMPS = ("updated_at", "ended_at", "queued_at")  # when a guard was written, by item kind
+
+
+def stamp() -> str:
+    """A guard's time, in the ledger items' format (ISO, UTC, milliseconds): they compare."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class DynamoProgress:
@@ -43,9 +65,18 @@ class DynamoProgress:
         before = self._db.update_item(
             TableName=self.table,
             Key=typed_key(run_key(run.campaign, run.sheet, run.run)),
-            UpdateExpression="SET jobs_total = :n, jobs_ended = if_not_exists(jobs_ended, :zero)",
-            ExpressionAttributeValues={":n": {"N": str(jobs)}, ":zero": {"N": "0"}},
-            ReturnValues="UPDATED_OLD",
+            UpdateExpression=(
+                "SET jobs_total = :n, jobs_ended = if_not_exists(jobs_ended, :zero), "
+                "queued_at = if_not_exists(queued_at, :now)"
+            ),
+            ExpressionAttributeValues={
+                ":n": {"N": str(jobs)},
+                ":zero": {"N": "0"},
+                ":now": {"S": stamp()},
+            },
+            # ALL_OLD, not UPDATED_OLD: a total set again to the same number is no "updated"
+            # attribute to moto, so an ingest retried after a stop would queue its jobs twice.
+            ReturnValues="ALL_OLD",
         )
         if "jobs_total" not in before.get("Attributes", {}):  # not a redelivery of the upload
             self._add(progress_key(run.campaign), {"queued": jobs})
@@ -61,7 +92,13 @@ class DynamoProgress:
         try:
             self._db.put_item(
                 TableName=self.table,
-                Item={**typed_key(marker), "job_id": {"S": job_id}},
+                # Its status and time: the reconciler recounts the ends from the markers.
+                Item={
+                    **typed_key(marker),
+                    "job_id": {"S": job_id},
+                    "state": {"S": state},
+                    "ended_at": {"S": stamp()},
+                },
                 ConditionExpression="attribute_not_exists(sk)",
             )
         except ClientError as exc:
@@ -114,6 +151,7 @@ class DynamoProgress:
 
     def _add(self, key: dict[str, str], amounts: Mapping[str, Decimal | int]) -> None:
         """One UpdateItem adding each amount to its counter (made at 0 by the first)."""
+        amounts = {**amounts, WRITES: 1}
         names = {f"#c{i}": name for i, name in enumerate(amounts)}
         self._db.update_item(
             TableName=self.table,
@@ -146,6 +184,102 @@ class DynamoProgress:
                     "AND (attribute_not_exists(reports_by) OR reports_by = :me)"
                 ),
                 ExpressionAttributeValues={":me": {"S": claimant}},
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
+    # The reconciler's recount (services/reconcile.py).
+
+    def written_since_check(self) -> dict[str, tuple[str, str]]:
+        """Each campaign with a counted write (a ledger item, an end, a run's total) since the
+        last check: (its first such write, its last). One scan, filtered on the server and
+        eventually consistent (a write missed now is newer than any cutoff, found next time);
+        the reconciler's other scans read the table too."""
+        reply = self._db.get_item(TableName=self.table, Key=typed_key(counters_checked_key()))
+        since = reply.get("Item", {}).get("upto", {}).get("S", "0")  # "0": never, all is later
+        spans: dict[str, tuple[str, str]] = {}
+        pages = self._db.get_paginator("scan").paginate(
+            TableName=self.table,
+            FilterExpression="begins_with(pk, :campaign) AND ("
+            + " OR ".join(f"{name} >= :since" for name in STAMPS)
+            + ")",
+            ProjectionExpression=", ".join(("pk", *STAMPS)),
+            ExpressionAttributeValues={":campaign": {"S": campaign_pk("")}, ":since": {"S": since}},
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                campaign = item["pk"]["S"].removeprefix(campaign_pk(""))
+                for name in STAMPS:
+                    when = item.get(name, {}).get("S", "")
+                    if when >= since:
+                        first, last = spans.get(campaign, (when, when))
+                        spans[campaign] = (min(first, when), max(last, when))
+        return spans
+
+    def checked(self, upto: str) -> None:
+        """Every campaign's counted writes before `upto` have been recounted."""
+        self._db.put_item(
+            TableName=self.table,
+            Item={**typed_key(counters_checked_key()), "upto": {"S": upto}},
+        )
+
+    def recount(self, campaign: str, cutoff: str) -> dict[str, Decimal] | None:
+        """Set the campaign's counters to what its ledger table says, where they differ; the
+        counters set (empty: they agreed). None, changing nothing, while it is not quiet: a
+        write at or after `cutoff` may still have its count to add, or one landed meanwhile."""
+        tally, stored, writes = Tally(), {}, None
+        pages = self._db.get_paginator("query").paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": campaign_pk(campaign)}},
+            ConsistentRead=True,
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                if any(item.get(name, {}).get("S", "") >= cutoff for name in STAMPS):
+                    return None
+                sk = item["sk"]["S"]
+                if sk.startswith(IMAGES_PREFIX):
+                    tally.spend += Spend.of([LedgerItem.from_item(_deserialise(item))])
+                elif sk.startswith("RUN#") and "#JOB#" in sk:  # a job's end, counted once
+                    state = item.get("state", {}).get("S")
+                    if state is None:  # written before ends carried their status
+                        tally.ends_known = False
+                    else:
+                        tally.ended[state] = tally.ended.get(state, 0) + 1
+                elif sk.startswith("RUN#") and "jobs_total" in item:
+                    tally.queued += int(item["jobs_total"]["N"])
+                elif sk == progress_key(campaign)["sk"]:
+                    stored = {k: Decimal(v["N"]) for k, v in item.items() if "N" in v}
+                    writes = stored.pop(WRITES, None)
+        changes = recounted(stored, tally)
+        if changes and not self._set(campaign, changes, writes):
+            return None
+        return changes
+
+    def _set(self, campaign: str, values: Mapping[str, Decimal], writes: Decimal | None) -> bool:
+        """Set the counters, unless a count was added since they were read."""
+        names = {f"#c{i}": name for i, name in enumerate(values)}
+        given = {f":v{i}": {"N": str(value)} for i, value in enumerate(values.values())}
+        try:
+            self._db.update_item(
+                TableName=self.table,
+                Key=typed_key(progress_key(campaign)),
+                UpdateExpression="SET "
+                + ", ".join(f"{n} = :v{n[2:]}" for n in names)
+                + f" ADD {WRITES} :one",
+                ConditionExpression=f"{WRITES} = :seen"
+                if writes is not None
+                else f"attribute_not_exists({WRITES})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    **given,
+                    ":one": {"N": "1"},
+                    **({":seen": {"N": str(writes)}} if writes is not None else {}),
+                },
             )
         except ClientError as exc:
             if condition_failed(exc):

@@ -23,6 +23,8 @@ its budget and its runs together):
                      CAMPAIGN#<campaign> RUN#<sheet>#<run>#JOB#<job>  that job's end, counted
                      CAMPAIGN#<campaign> PROGRESS#SUM       the campaign's counters (#17)
                      CAMPAIGN#<campaign> PROGRESS#MIN#<minute>  jobs ended in that minute
+                     RECONCILE           COUNTERS          up to when every campaign's counters
+                                                           were recounted
                      JOB#<job>           DEAD#<attempt>    a dead-lettered round, ended by the
                                                            reconciler
                      CAMPAIGN#<campaign> DEAD#<queue>#<sheet>#<run>  an upload's failed ingest
@@ -167,6 +169,12 @@ def progress_key(campaign: str) -> dict[str, str]:
 def progress_minute_key(campaign: str, minute: str) -> dict[str, str]:
     """How many of the campaign's jobs ended in `minute` (UTC, YYYY-MM-DDTHH:MM)."""
     return {"pk": campaign_pk(campaign), "sk": f"PROGRESS#MIN#{minute}"}
+
+
+def counters_checked_key() -> dict[str, str]:
+    """Up to when the reconciler has recounted the counters of every campaign written before
+    (domain/progress.py): its next scan looks only at what was written since."""
+    return {"pk": "RECONCILE", "sk": "COUNTERS"}
 
 
 def dead_letter_key(job_id: str, attempt: int) -> dict[str, str]:

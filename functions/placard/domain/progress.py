@@ -11,6 +11,15 @@ campaign answers from a few items, never a read of its images:
 - `ended_<status>`: each upload's job once, as its end is counted against the upload, and the
   same end in the minute it happened (the recent rate);
 - the Spend fields: each ledger item when it is first charged, as the costs route sums them.
+
+Each is added by its own call after the write that guards it (the ledger item's conditional
+put, the job's end marker, the run's total): a stop between the two loses that count. The
+reconciler makes them converge (`recounted`), rather than one transaction per write: a
+transaction bills each of its items twice, +1.25 micro-USD a charge and as much an end
+(docs/cost.md: a low job is already at the 1% line), where a recount costs nothing per image.
+`started` and the minute buckets are not recounted: the ledger keeps no time a job started,
+and a lost start only shows a running job as queued until it ends; a lost minute slows the
+rate's estimate for ten minutes, then ages out.
 """
 
 from __future__ import annotations
@@ -97,3 +106,34 @@ def estimate(
     if left == 0:
         return rate, 0, ""
     return rate, round(left / (Decimal(sum(counted.values())) / minutes) * 60), ""
+
+
+QUEUED = "queued"
+ENDED_PREFIX = "ended_"
+
+
+@dataclass
+class Tally:
+    """A campaign's counters as its ledger table says they should be, built item by item."""
+
+    spend: Spend = field(default_factory=Spend)
+    queued: int = 0
+    ended: dict[str, int] = field(default_factory=dict)  # by JobState value
+    ends_known: bool = True  # False once an end marker without its state was seen
+
+    def counters(self) -> dict[str, Decimal]:
+        counted = {**self.spend.counters(), QUEUED: Decimal(self.queued)}
+        if self.ends_known:
+            counted |= {ENDED_PREFIX + state: Decimal(n) for state, n in self.ended.items()}
+        return counted
+
+
+def recounted(stored: Mapping[str, Decimal], tally: Tally) -> dict[str, Decimal]:
+    """The counters to set so `stored` says what the ledger says (a missing counter is 0);
+    empty when they agree, so a recount twice writes once."""
+    counted = tally.counters()
+    if tally.ends_known:  # an end counted under a status no marker holds
+        counted |= {
+            k: Decimal(0) for k in stored if k.startswith(ENDED_PREFIX) and k not in counted
+        }
+    return {name: value for name, value in counted.items() if stored.get(name, 0) != value}

@@ -11,6 +11,8 @@
 - A report request that failed every delivery -> asked for once more (reports are
   idempotent); a callback that did -> listed, left for a redrive once its receiver answers.
 - An upload whose count is complete and whose reports nobody asked for -> its reports.
+- A campaign's progress counters that lost a count (a stop between a write and its count)
+  -> recounted from the ledger table once the campaign is quiet (domain/progress.py).
 
 Dead letters are only read: each stays in its queue for a redrive (`placard redrive`), or a
 person.
@@ -100,6 +102,23 @@ class ReportClaims(Protocol):
     def claim_reports(self, run: UploadRun, claimant: str) -> bool: ...
 
 
+class CounterChecks(Protocol):
+    """The campaigns' progress counters against their ledger (aws/progress.py)."""
+
+    def written_since_check(self) -> dict[str, tuple[str, str]]:
+        """Each campaign with a counted write since `checked`: (its first, its last)."""
+
+    def recount(self, campaign: str, cutoff: str) -> dict[str, Decimal] | None:
+        """The counters set to what the ledger says ({}: they agreed); None while a write
+        at or after `cutoff` shows the campaign at work (nothing changed)."""
+
+    def checked(self, upto: str) -> None: ...
+
+
+class RunsAndCounters(ReportClaims, CounterChecks, Protocol):
+    """The progress adapter, as the reconciler uses it."""
+
+
 @dataclass(frozen=True)
 class Unsettled:
     campaign: str
@@ -127,12 +146,13 @@ class Reconciled:
     ingests: list[str] = field(default_factory=list)  # sheets whose failed ingest was told
     reports: list[UploadRun] = field(default_factory=list)  # asked for, new or once more
     left: list[str] = field(default_factory=list)  # dead letters for a redrive or a person
+    recounted: list[str] = field(default_factory=list)  # campaigns whose counters were set
 
     @property
     def changed(self) -> int:
         return (
             len(self.charged) + len(self.released) + len(self.ended) + len(self.unchecked)
-            + len(self.ingests) + len(self.reports)
+            + len(self.ingests) + len(self.reports) + len(self.recounted)
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,6 +165,7 @@ class Reconciled:
             "ingests": self.ingests,
             "reports": [run.to_dict() for run in self.reports],
             "left": self.left,
+            "recounted": self.recounted,
         }
 
 
@@ -162,7 +183,7 @@ class Reconciler:
     budgets: Budgets
     dead_letters: DeadLetters
     marks: DeadLetterMarks
-    progress: ReportClaims
+    progress: RunsAndCounters
     records: JobRecords
     endings: JobEndings
     proof_requests: ProofRequests
@@ -181,6 +202,7 @@ class Reconciler:
                 done.left.append(f"{letter.queue} queue: not acted on ({type(exc).__name__}: "
                                  f"{exc}); the next run tries again")  # fmt: skip
         self.report(done)
+        self.recount(done)  # last: what this run settled and ended is counted by then
         return done
 
     def act_on(self, letter: DeadLetter, done: Reconciled) -> None:
@@ -375,6 +397,24 @@ class Reconciler:
             if self.progress.claim_reports(run, RECONCILER):
                 self.reports.send(run)
                 done.reports.append(run)
+
+    # Progress counters.
+
+    def recount(self, done: Reconciled) -> None:
+        """Each campaign written since the last check is recounted once no delivery can still
+        be at work on it (its last write older than the worker's timeout); one still at work
+        waits for a later run, and the check moves up only to its first write."""
+        cutoff = (self.now() - timedelta(seconds=self.after_seconds)).isoformat(
+            timespec="milliseconds"
+        )
+        upto = cutoff
+        for campaign, (first, last) in sorted(self.progress.written_since_check().items()):
+            changes = self.progress.recount(campaign, cutoff) if last < cutoff else None
+            if changes is None:
+                upto = min(upto, first)
+            elif changes:
+                done.recounted.append(campaign)
+        self.progress.checked(upto)
 
 
 def failed_ingest(record: dict[str, Any]) -> tuple[list[UploadRun | str], str] | None:
