@@ -9,6 +9,7 @@ import hashlib
 import importlib
 import json
 import logging
+import math
 import os
 import queue
 import subprocess
@@ -73,6 +74,19 @@ class LocalContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def retry_pause(received: int, max_receives: int | None, invocation_left: float) -> int:
+    """Seconds before a failed record is received again. Lambda waits out the queue's
+    visibility timeout (an hour for jobs), past any in-progress marker the failed invocation
+    left (Powertools keeps one until that invocation's deadline); a laptop waits a second or a
+    few, but never lets a record's last receive come before that deadline: a marker whose
+    owner is gone (its put or delete failed every retry) would refuse the last delivery too,
+    and the job would be dead-lettered unmade (issue #16)."""
+    pause = min(received, MAX_RETRY_PAUSE_SECONDS)
+    if max_receives is not None and received + 1 >= max_receives:
+        pause = max(pause, math.ceil(invocation_left))
+    return pause
 
 
 def call_handler(path: str, event: dict[str, Any], name: str, timeout: int) -> Any:
@@ -374,6 +388,9 @@ class _QueuePump:
         self.batch = int(props.get("BatchSize", 10))
         scaling = props.get("ScalingConfig", {}).get("MaximumConcurrency")
         self.concurrency = int(cloud.stack.resolve(scaling)) if scaling else 10
+        queue = cloud.stack.resources[queue_id].get("Properties", {})
+        most = queue.get("RedrivePolicy", {}).get("maxReceiveCount")
+        self.max_receives = int(cloud.stack.resolve(most)) if most is not None else None
         self._deletes: list[str] = []  # receipt handles of messages whose invocation succeeded
         self._deletes_lock = threading.Lock()
 
@@ -429,6 +446,7 @@ class _QueuePump:
         """Invoke once with a batch; what succeeded is deleted, the rest comes back after a
         pause. Returns how many messages left the queue."""
         event = sqs_event(messages, self.arn, self.cloud.stack.region)
+        deadline = time.monotonic() + self.function.timeout  # the invocation's, as Lambda's
         try:
             reply = self.cloud.invoke(self.function, event) or {}
             failed = {f["itemIdentifier"] for f in reply.get("batchItemFailures", [])}
@@ -442,10 +460,11 @@ class _QueuePump:
         for message in messages:
             if message["MessageId"] in failed:
                 received = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+                left = deadline - time.monotonic()
                 self.sqs.change_message_visibility(
                     QueueUrl=self.url,
                     ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=min(received, MAX_RETRY_PAUSE_SECONDS),
+                    VisibilityTimeout=retry_pause(received, self.max_receives, left),
                 )
         return len(succeeded)
 
