@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
@@ -101,7 +101,6 @@ class Ingest:
         upload = Upload.parse(key)
         run = UploadRun(upload.campaign, upload.key, run_id)
         report = errors_report()
-        defaults = SheetDefaults(campaign=upload.campaign, upload=upload.name)
         origin: dict[str, object] = {"sheet": run.sheet, "run": run.run}
 
         failed: set[int] = set()
@@ -132,6 +131,7 @@ class Ingest:
                     or self.budgets.limit(upload.campaign) is not None
                 ):
                     origin["budget"] = True  # its workers reserve before each call
+                defaults = SheetDefaults(upload.campaign, upload.name, origin=origin)
                 with self.uploads.open(upload.key) as raw:
                     check_rows(raw, upload.filename, max_rows=self.max_rows)
                     for outcome in jobs_from_rows(
@@ -147,7 +147,7 @@ class Ingest:
                             add(error)
                         if not missing and outcome.job_id not in sent:
                             sent.add(outcome.job_id)
-                            yield replace(outcome, origin={**outcome.origin, **origin})
+                            yield outcome
                 if read == 0:
                     raise SheetError(f"{upload.filename}: has a header but no rows below it")
             except SheetError as exc:

@@ -4,7 +4,7 @@ column that no template uses is a warning, once."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
@@ -50,6 +50,9 @@ class SheetDefaults:
     campaign: str
     upload: str
     template: str | None = None
+    # What each job's origin carries besides its upload and row (ingest: the sheet's run):
+    # set as the job is made, so its id is worked out once.
+    origin: Mapping[str, object] = field(default_factory=dict, compare=False)
 
 
 def job_from_row(row: Row, catalogue: Catalogue, defaults: SheetDefaults) -> Job | list[RowError]:
@@ -133,7 +136,7 @@ def job_from_row(row: Row, catalogue: Catalogue, defaults: SheetDefaults) -> Job
         source_image=upload_key(defaults.campaign, source) if source else None,
         mask=upload_key(defaults.campaign, mask) if mask else None,
         mask_box=box,
-        origin={"upload": defaults.upload, "row": row.number},
+        origin={"upload": defaults.upload, "row": row.number, **defaults.origin},
     )
 
 
