@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from placard.domain.jobs import Job
-from placard.domain.keys import job_images_prefix
+from placard.domain.keys import job_images_prefix, job_lost_prefix
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.ports import JobRecord, kept_job_json
 from placard.domain.progress import CampaignCounts, minute_of, window_start
@@ -117,10 +117,10 @@ class FakeLedger:
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
-    def job_items(self, campaign: str, job_id: str) -> list[LedgerItem]:
+    def job_items(self, campaign: str, job_id: str, lost: bool = False) -> list[LedgerItem]:
         # By its sort keys' prefix, as the adapter queries: a lost call is no image of the job.
-        prefix = job_images_prefix(job_id)
-        return [i for i in self.campaign_items(campaign) if i.key["sk"].startswith(prefix)]
+        prefixes = (job_images_prefix(job_id), *([job_lost_prefix(job_id)] if lost else []))
+        return [i for i in self.campaign_items(campaign) if i.key["sk"].startswith(prefixes)]
 
     def campaign_items(self, campaign: str) -> list[LedgerItem]:
         with self._lock:

@@ -104,7 +104,7 @@ def test_reports_are_written_when_the_ledger_cannot_be_read() -> None:
         def campaign_items(self, campaign: str) -> list[LedgerItem]:
             raise TypeError("missing 1 required positional argument: 'size'")
 
-        def job_items(self, campaign: str, job_id: str) -> list[LedgerItem]:
+        def job_items(self, campaign: str, job_id: str, lost: bool = False) -> list[LedgerItem]:
             if job_id == bad.job_id:
                 raise TypeError("missing 1 required positional argument: 'size'")
             return [charged(good)]

@@ -72,7 +72,7 @@ class CountingLedger:
         self.whole_reads += 1
         return list(self.each_campaign_item(campaign))
 
-    def job_items(self, campaign: str, job_id: str) -> list[LedgerItem]:
+    def job_items(self, campaign: str, job_id: str, lost: bool = False) -> list[LedgerItem]:
         self.whole_reads += 1
         return [LedgerItem.from_item(i) for i in self._items if i["job_id"] == job_id]
 

@@ -177,7 +177,7 @@ class JobService:
 
     def status(self, job_id: str) -> JobStatus:
         record = self._record(job_id)
-        items = self.ledger.job_items(record.campaign, job_id)
+        items = self.ledger.job_items(record.campaign, job_id, lost=True)  # the cost counts them
         images = sorted(by_image(items), key=lambda i: i.index)
         infos = [self._image(image) for image in images if image.delivered is not None]
         if record.ended:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from placard.domain.keys import IMAGES_PREFIX, campaign_pk, job_images_prefix
+from placard.domain.keys import IMAGES_PREFIX, campaign_pk, job_images_prefix, job_lost_prefix
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.proofs import Proof, Review
 
@@ -54,8 +54,11 @@ class DynamoLedger:
             for item in page.get("Items", []):
                 yield LedgerItem.from_item(_deserialise(item))
 
-    def job_items(self, campaign: str, job_id: str) -> list[LedgerItem]:
-        return list(self._query(campaign_pk(campaign), job_images_prefix(job_id)))
+    def job_items(self, campaign: str, job_id: str, lost: bool = False) -> list[LedgerItem]:
+        items = list(self._query(campaign_pk(campaign), job_images_prefix(job_id)))
+        if lost:  # IMAGE#LOST#<job>#...: beside the campaign's images, outside the job's
+            items += self._query(campaign_pk(campaign), job_lost_prefix(job_id))
+        return items
 
     def campaign_items(self, campaign: str) -> list[LedgerItem]:
         return list(self._query(campaign_pk(campaign), IMAGES_PREFIX))

@@ -139,6 +139,11 @@ def job_images_prefix(job_id: str) -> str:
     return f"{IMAGES_PREFIX}{job_id}#"
 
 
+def job_lost_prefix(job_id: str) -> str:
+    """The sort keys of one job's lost calls (lost_image_sk) begin with this."""
+    return f"{IMAGES_PREFIX}LOST#{job_id}#"
+
+
 def budget_key(campaign: str) -> dict[str, str]:
     """Beside the campaign's images, so one query reads both."""
     return {"pk": campaign_pk(campaign), "sk": BUDGET_SK}

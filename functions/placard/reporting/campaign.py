@@ -263,7 +263,7 @@ class Reporter:
 
     def _job_items(self, run: UploadRun, job: Job) -> list[LedgerItem]:
         try:
-            return self.ledger.job_items(run.campaign, job.job_id)
+            return self.ledger.job_items(run.campaign, job.job_id, lost=True)  # costs count them
         except Exception as exc:
             return [_unreadable(job, exc)]
 
