@@ -1,5 +1,6 @@
 """results.csv with proofs, attempts and reviews (docs/design.md §7): what a row delivered,
-what it cost in all, what was read back and what a person decided."""
+what it cost in all, what was read back and what a person decided. A row's outcome is read
+by row_outcome; the file is the one the report function writes (Reporter.write, streamed)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from placard.domain.jobs import Job, Quality
 from placard.domain.keys import image_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.proofs import FieldProof, Proof, Review, Verdict
+from placard.domain.runs import UploadRun
 from placard.domain.statuses import RowStatus
-from placard.reporting.csv_reports import OUTCOME_HEADER, RowOutcome, results_report, row_outcome
-from placard.sheets.reader import Row, RowError
+from placard.domain.templates import default_catalogue
+from placard.reporting.campaign import Reporter, parsed_rows
+from placard.reporting.csv_reports import OUTCOME_HEADER, RowOutcome, row_outcome, same_job_note
+from placard.sheets.reader import RowError
+from tests.fakes import FakeAssets, FakeLedger, FakeUploads
 
 NOW = "2026-11-26T00:00:00.000+00:00"
 PRICE = Decimal("0.028")
@@ -66,6 +71,34 @@ def misspelt(read: str = "Sumer Sale") -> Proof:
 
 def outcome(job: Job, *items: LedgerItem) -> RowOutcome:
     return row_outcome(job, {job.job_id: items}, uri=lambda i: i.s3_key, link=str)
+
+
+RUN = UploadRun("summer", "campaigns/summer/sheet.csv", "run-1")
+HEADER = "template,product,headline,cta,quality,n"
+
+
+def row(n: int = 1, headline: str = "Summer Sale") -> str:
+    return f"social-square,{COPY['product']},{headline},{COPY['cta']},medium,{n}"
+
+
+def sheet_job(n: int = 1) -> Job:
+    """The job a sheet's row asks for, as ingest and the report make it."""
+    data = f"{HEADER}\r\n{row(n)}\r\n".encode()
+    [(_, made)] = parsed_rows(io.BytesIO(data), "sheet.csv", RUN, b"", default_catalogue())
+    assert isinstance(made, Job)
+    return made
+
+
+def results_csv(lines: list[str], *items: LedgerItem) -> list[dict[str, str]]:
+    """results.csv as the report function writes it, of a sheet of these rows."""
+    uploads, assets, ledger = FakeUploads(), FakeAssets(), FakeLedger()
+    uploads.put(RUN.sheet, "\r\n".join([HEADER, *lines, ""]).encode())
+    assets.put_report(RUN.reports_prefix + "errors.csv", b"row,column,value,reason\r\n", "")
+    for item in items:
+        ledger.save(item)
+    Reporter(default_catalogue(), uploads, assets, ledger).write(RUN)
+    text = assets.read(RUN.reports_prefix + "results.csv").decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 def test_a_failed_attempt_and_a_passing_reroll_report_the_reroll_and_both_charges() -> None:
@@ -154,22 +187,21 @@ def test_several_images_are_numbered_and_one_failure_fails_the_row() -> None:
 
 def test_results_csv_carries_the_columns_the_review_sheet_is_read_by() -> None:
     # Given a row whose job failed then passed
-    asked = job()
+    asked = sheet_job()
     items = [attempt(asked, 1, misspelt()), attempt(asked, 2, passed())]
     # When results.csv is written
-    report = results_report(
-        [(Row(2, dict(COPY)), asked)], {asked.job_id: items}, uri=lambda i: i.s3_key, link=str
-    )
-    text = report.to_bytes().decode("utf-8-sig")
-    [line] = list(csv.DictReader(io.StringIO(text)))
-    # Then the outcome columns are those names, in this order, after the row's own cells
+    [line] = results_csv([row()], *items)
+    # Then the row's own cells come first, as read, then the outcome columns: those names, in
+    # this order
+    assert list(line)[: len(HEADER.split(",")) + 1] == ["row", *HEADER.split(",")]
+    assert (line["row"], line["headline"], line["n"]) == ("2", "Summer Sale", "1")
     assert list(line)[-len(OUTCOME_HEADER) :] == [
         "status", "job_id", "images", "links", "sha256", "cost_usd", "estimated_cost_usd",
         "cost_basis", "proof", "proof_detail", "attempts", "review", "decision", "note", "reason",
     ]  # fmt: skip
     # And its cells say what the row delivered and cost: a flat price, with no estimate kept
     assert (line["proof"], line["attempts"], line["review"]) == ("pass", "2", "pending")
-    assert line["cost_usd"] == "0.056" and line["images"] == items[1].s3_key
+    assert line["cost_usd"] == "0.056" and line["images"] == f"s3://assets/{items[1].s3_key}"
     assert (line["estimated_cost_usd"], line["cost_basis"]) == ("", "flat")
 
 
@@ -186,19 +218,14 @@ def billed(job: Job, number: int, cost: str, estimate: str, index: int = 0) -> L
 
 
 def csv_line(job: Job, *items: LedgerItem, rows: int = 1) -> list[dict[str, str]]:
-    report = results_report(
-        [(Row(2 + r, dict(COPY)), job) for r in range(rows)],
-        {job.job_id: items},
-        uri=lambda i: i.s3_key,
-        link=str,
-    )
-    return list(csv.DictReader(io.StringIO(report.to_bytes().decode("utf-8-sig"))))
+    """results.csv of a sheet of `rows` rows, each asking for `job` (a sheet_job)."""
+    return results_csv([row(job.n)] * rows, *items)
 
 
 def test_a_billed_row_shows_its_estimate_beside_the_bill_of_every_attempt() -> None:
     # Given an OpenAI job of two images, one re-rolled: three attempts billed by tokens, each
     # with the estimate placard made before the call
-    asked = job(n=2)
+    asked = sheet_job(n=2)
     items = [
         billed(asked, 1, "0.041372", "0.0412", index=0),
         billed(asked, 1, "0.04101", "0.0412", index=1),
@@ -215,7 +242,7 @@ def test_a_billed_row_shows_its_estimate_beside_the_bill_of_every_attempt() -> N
 
 def test_one_attempt_charged_at_an_estimate_marks_the_whole_row_estimate() -> None:
     # Given a job whose second image's answer reported no usage: charged at its reservation
-    asked = job(n=2)
+    asked = sheet_job(n=2)
     items = [
         billed(asked, 1, "0.041372", "0.0412", index=0),
         billed(asked, 1, "0.0470", "0.0412", index=1).but(estimated=True, usage={},
@@ -242,7 +269,7 @@ def test_items_made_before_estimates_were_kept_leave_the_estimate_blank_not_zero
 
 def test_a_failed_attempt_costs_nothing_and_adds_nothing_to_the_estimate() -> None:
     # Given an image whose first attempt failed at the provider (estimated, never billed)
-    asked = job()
+    asked = sheet_job()
     failed = billed(asked, 1, "0", "0.0412").but(status=Status.FAILED, reason="500")
     # When its re-roll is billed and results.csv is written
     [line] = csv_line(asked, failed, billed(asked, 2, "0.041372", "0.0412"))
@@ -252,7 +279,7 @@ def test_a_failed_attempt_costs_nothing_and_adds_nothing_to_the_estimate() -> No
 
 def test_a_repeated_row_counts_its_estimate_on_the_first_row_only() -> None:
     # Given two identical rows, one job billed once
-    asked = job()
+    asked = sheet_job()
     # When results.csv is written
     first, second = csv_line(asked, billed(asked, 1, "0.041372", "0.0412"), rows=2)
     # Then the first row has the bill and estimate, the second neither (cost 0, as before)
@@ -262,3 +289,22 @@ def test_a_repeated_row_counts_its_estimate_on_the_first_row_only() -> None:
     assert (second["cost_usd"], second["estimated_cost_usd"], second["cost_basis"]) == (
         "0", "", "",
     )  # fmt: skip
+
+
+def test_a_repeated_row_names_the_first_row_of_its_job_and_no_other_row_does() -> None:
+    # Given rows 2 and 5 asking for one job, row 3 another, row 4 rejected (n of 0)
+    first = sheet_job()
+    lines = [row(), row(headline="Winter Sale"), row(n=0), row()]
+    other = parsed_rows(
+        io.BytesIO("\r\n".join([HEADER, *lines]).encode()), "sheet.csv", RUN, b"",
+        default_catalogue(),
+    )[1][1]  # fmt: skip
+    assert isinstance(other, Job)
+    # When results.csv is written
+    found = results_csv(lines, attempt(first, 1, passed()), attempt(other, 1, passed()))
+    # Then only row 5 is a repeat, of row 2: its reason says so and its cost is counted there
+    reasons = {int(line["row"]): line["reason"] for line in found if line["status"] != "rejected"}
+    assert reasons == {2: "", 3: "", 5: same_job_note(2)}
+    assert [line["status"] for line in found] == ["succeeded", "succeeded", "rejected",
+                                                  "succeeded"]  # fmt: skip
+    assert [line["cost_usd"] for line in found] == ["0.028", "0.028", "0", "0"]

@@ -57,26 +57,6 @@ def test_estimate_sums_by_quality() -> None:
     assert result.images == 4
 
 
-def test_same_job_rows_names_the_first_row_of_each_repeated_job() -> None:
-    # Given rows 2 and 5 asking for one job, row 3 another, row 4 rejected
-    from placard.domain.jobs import Job, Quality
-    from placard.reporting.csv_reports import same_job_rows
-    from placard.sheets.reader import Row, RowError
-
-    def job(headline: str) -> Job:
-        return Job("c", "launch-poster", "v1", {"headline": headline}, Quality.LOW, None)
-
-    rows: list[tuple[Row, Job | list[RowError]]] = [
-        (Row(2, {}), job("A")),
-        (Row(3, {}), job("B")),
-        (Row(4, {}), [RowError(4, "n", "0", "must be from 1 to 10")]),
-        (Row(5, {}), job("A")),
-    ]
-    # When the repeats are found
-    # Then only row 5 is a repeat, of row 2
-    assert same_job_rows(rows) == {5: 2}
-
-
 def test_a_reservation_never_settled_is_named_as_possibly_billed() -> None:
     # Given a job whose one image was reserved and never settled (the call got no answer)
     from decimal import Decimal

@@ -1,4 +1,6 @@
-"""results.csv and errors.csv, with every cell safe to open in a spreadsheet."""
+"""results.csv and errors.csv, with every cell safe to open in a spreadsheet: errors.csv whole,
+results.csv's header and each row's outcome (the Reporter writes the file, row by row as the
+sheet is read: reporting/campaign.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from placard.domain.proofs import Verdict
 from placard.domain.spend import Spend
 from placard.domain.statuses import RowStatus
 from placard.domain.templates import without_controls
-from placard.sheets.reader import WARNING, Row, RowError
+from placard.sheets.reader import WARNING, RowError
 
 ERRORS_HEADER = ("row", "column", "value", "reason")
 # A person edits `decision` and `note` and uploads the file again (services/reviews.py reads
@@ -89,37 +91,6 @@ def read_errors(data: bytes) -> dict[int, list[RowError]]:
 
 def unquote_cell(text: str) -> str:
     return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
-
-
-def results_report(
-    rows: Iterable[tuple[Row, Job | Sequence[RowError]]],
-    items_by_job: Mapping[str, Sequence[LedgerItem]],
-    uri: Callable[[LedgerItem], str],
-    link: Callable[[LedgerItem], str],
-) -> CsvReport:
-    """One line per row: its own cells as read, then what became of it."""
-    pairs = list(rows)
-    columns = list(dict.fromkeys(c for row, _ in pairs for c in row.cells))
-    report = CsvReport(("row", *columns, *OUTCOME_HEADER))
-    twins = same_job_rows(pairs)
-    for row, parsed in pairs:
-        cells = [row.cells.get(c, "") for c in columns]
-        outcome = row_outcome(parsed, items_by_job, uri, link, twins.get(row.number, 0))
-        report.add((row.number, *cells, *outcome.cells()))
-    return report
-
-
-def same_job_rows(rows: Iterable[tuple[Row, Job | Sequence[RowError]]]) -> dict[int, int]:
-    """Row number -> the earlier row it repeats: identical rows are one job, made and charged
-    once, so the reports count its cost on the first row only."""
-    first: dict[str, int] = {}
-    twins: dict[int, int] = {}
-    for row, parsed in rows:
-        if isinstance(parsed, Job):
-            earlier = first.setdefault(parsed.job_id, row.number)
-            if earlier != row.number:
-                twins[row.number] = earlier
-    return twins
 
 
 def same_job_note(row: int) -> str:
