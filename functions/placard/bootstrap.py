@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.config import Config
 
 from placard.api.signing import WINDOW_SECONDS
@@ -34,6 +33,7 @@ from placard.aws.queue import (
 )
 from placard.aws.replays import DynamoReplayGuard
 from placard.aws.secrets import api_key
+from placard.aws.session import session
 from placard.domain.errors import InvalidInput
 from placard.domain.pricing import PriceTable, default_prices
 from placard.domain.templates import Catalogue, default_catalogue
@@ -115,10 +115,11 @@ class Clients:
     @classmethod
     def from_env(cls) -> Clients:
         """Clients for the environment's region and endpoint (AWS_ENDPOINT_URL locally)."""
+        aws = session()
         return cls(
-            s3=boto3.client("s3", config=S3_CONFIG),
-            dynamodb=boto3.client("dynamodb", config=CLIENT_CONFIG),
-            sqs=boto3.client("sqs", config=CLIENT_CONFIG),
+            s3=aws.client("s3", config=S3_CONFIG),
+            dynamodb=aws.client("dynamodb", config=CLIENT_CONFIG),
+            sqs=aws.client("sqs", config=CLIENT_CONFIG),
         )
 
 

@@ -33,6 +33,8 @@ from typing import Any
 import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
+from placard.aws.session import session
+
 ENV = "PLACARD_AWS_FAULTS"
 LATENCY_ENV = "PLACARD_AWS_LATENCY_MS"
 NOWHERE = "http://placard-fault.invalid/"  # no emulator answers it
@@ -157,9 +159,9 @@ class FaultLayer:
     def install(self) -> None:
         """Fault every client boto3's default session makes from now on (a local cloud's
         functions build theirs on their first call)."""
-        events = _default_events()
-        events.register_first("before-send", self.answer)
-        events.register_last("before-send", _restore)
+        for events in _default_events():
+            events.register_first("before-send", self.answer)
+            events.register_last("before-send", _restore)
 
     def answer(self, event_name: str, request: Any, **kwargs: Any) -> AWSResponse | None:
         """botocore's `before-send` hook: a fault's response, or None to send the request."""
@@ -235,7 +237,8 @@ class Latency:
 
     def install(self) -> None:
         """On every client boto3's default session makes from now on."""
-        _default_events().register_first("before-send", self.wait)
+        for events in _default_events():
+            events.register_first("before-send", self.wait)
 
     def wait(self, event_name: str, **_: Any) -> None:
         """botocore's `before-send` hook: sleeps, and lets the request go on (answers None)."""
@@ -262,11 +265,12 @@ def latency_from_env() -> Latency | None:
     return Latency(ms / 1000)
 
 
-def _default_events() -> Any:
+def _default_events() -> tuple[Any, ...]:
+    """The events of boto3's default session and of the one the functions' clients come from."""
     if boto3.DEFAULT_SESSION is None:
         boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None
-    return boto3.DEFAULT_SESSION._session.get_component("event_emitter")
+    return boto3.DEFAULT_SESSION.events, session().events
 
 
 def install_from_env() -> FaultLayer | None:

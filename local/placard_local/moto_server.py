@@ -34,6 +34,8 @@ from moto.sqs.models import Queue
 from waitress.parser import HTTPRequestParser
 from waitress.server import create_server
 
+from placard_local import moto_query
+
 
 class _QueueAttributes(Mapping[str, Any]):
     """A queue's attributes, each worked out only when it is read."""
@@ -243,6 +245,7 @@ def _speed_up_moto() -> None:
     Queue.add_message = _one_queue_at_a_time(Queue.add_message)  # type: ignore[method-assign]
     Queue.delete_message = _one_queue_at_a_time(Queue.delete_message)  # type: ignore[method-assign]
     atomic_dynamodb_writes()
+    moto_query.install()
     DynamoDBBackend.query = _read_again_if_raced(DynamoDBBackend.query)  # type: ignore[method-assign]
     DynamoDBBackend.scan = _read_again_if_raced(DynamoDBBackend.scan)  # type: ignore[method-assign]
     Queue.attributes = property(_QueueAttributes)  # type: ignore[assignment,method-assign]
