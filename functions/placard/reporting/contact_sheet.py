@@ -539,11 +539,15 @@ data-attempt="{{ other.number }}">#{{ other.number }}</a>{% else %}#{{ other.num
 {% set failed = field.verdict == fail %}
       <div class="field" data-field="{{ field.name }}"><span class="name">{{ field.name }} \
 <span class="verdict v-{{ field.verdict }}">{{ field.verdict }}</span></span>
-        <span class="want" dir="auto">{% for piece, odd in field.expected|marked(field.read) %}\
-{% if odd and failed %}<mark>{{ piece }}</mark>{% else %}{{ piece }}{% endif %}{% endfor %}</span>
-        <span class="got" dir="auto">{% for piece, odd in field.read|marked(field.expected) %}\
-{% if odd and failed %}<mark>{{ piece }}</mark>{% else %}{{ piece }}{% endif %}{% endfor %}\
-{{ "" if field.read else "(nothing)" }}</span>
+{# a field that passed has nothing to mark: its text whole, not word by word #}
+        <span class="want" dir="auto">{% if failed %}\
+{% for piece, odd in field.expected|marked(field.read) %}\
+{% if odd %}<mark>{{ piece }}</mark>{% else %}{{ piece }}{% endif %}{% endfor %}\
+{% else %}{{ field.expected }}{% endif %}</span>
+        <span class="got" dir="auto">{% if failed %}\
+{% for piece, odd in field.read|marked(field.expected) %}\
+{% if odd %}<mark>{{ piece }}</mark>{% else %}{{ piece }}{% endif %}{% endfor %}\
+{% else %}{{ field.read }}{% endif %}{{ "" if field.read else "(nothing)" }}</span>
 {% if field.problems %}
         <ul class="problems">{% for problem in field.problems %}<li>{{ problem }}</li>\
 {% endfor %}</ul>
