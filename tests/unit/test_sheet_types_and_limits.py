@@ -14,7 +14,7 @@ import pytest
 from placard import bootstrap
 from placard.reporting.csv_reports import read_errors
 from placard.settings import REQUIRED, Settings, SettingsError
-from placard.sheets.reader import CSV_SUFFIXES, MAX_ROWS, TYPES_READ, XLSX_SUFFIXES
+from placard.sheets.reader import MAX_ROWS, TRIGGER_SUFFIXES, TYPES_READ
 from placard_local.cli import main
 from placard_local.stack import Stack, s3_filter_matches
 from tests.fakes import IngestFakes
@@ -39,8 +39,9 @@ def test_the_stack_triggers_ingest_on_each_type_the_reader_reads() -> None:
         for rule in source.properties["Filter"]["S3Key"]["Rules"]
         if rule["Name"] == "suffix"
     ]
-    # Then there is one event for each type the reader reads, and only those
-    assert sorted(suffixes) == sorted(CSV_SUFFIXES + XLSX_SUFFIXES)
+    # Then there is one event for each type the reader reads, in small letters and in
+    # capitals, and only those
+    assert sorted(suffixes) == sorted(TRIGGER_SUFFIXES)
     assert len(suffixes) == len(events)
     # And an upload of each is delivered to ingest, where a PDF is not
     for suffix in suffixes:

@@ -78,6 +78,9 @@ SNIFF_BYTES = 64 * 1024  # the sample the delimiter is chosen from
 SCAN_BYTES = 1024 * 1024  # the chunk an encoding is checked with, through the whole file
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+# A file's type is read from its suffix in any case; S3 matches a suffix case by case, so
+# template.yaml triggers ingest on each in small letters and in capitals (SHEET.CSV).
+TRIGGER_SUFFIXES = tuple(s for t in CSV_SUFFIXES + XLSX_SUFFIXES for s in (t, t.upper()))
 OTHER_SHEETS = {  # spreadsheet files placard does not read, and what to do with them
     ".xls": "an Excel 97-2003 .xls workbook",
     ".ods": "an OpenDocument (.ods) spreadsheet",
