@@ -76,7 +76,8 @@ def record_handler(
     except IdempotencyAlreadyInProgressError:
         # Another delivery of this job (a twin row, a redelivery) is running it now: this
         # message goes back to the queue and later finds its outcome. That delivery ends the
-        # job, so this one never marks it failed.
+        # job, so this one never marks it failed. (Never this delivery's own marker met by a
+        # retried put whose answer was lost: placard.aws.idempotency signs each put.)
         logger.info("job in progress elsewhere; retried later", extra={"job_id": job.get("job_id")})
         raise
     except Exception as exc:
