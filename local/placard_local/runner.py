@@ -316,6 +316,8 @@ def collect(cloud: LocalCloud, out: Path, upload: Upload) -> RunSummary:
         for item in items.get(job.job_id, ()):
             if item.status is not Status.CHARGED or item.s3_key in local_files:
                 continue  # a twin row's job: its images are already here, named by the first
+            if not item.s3_key:
+                continue  # a lost call, charged at its estimate: it left no image
             again = f"-{item.attempt}" if item.attempt > 1 else ""  # a re-roll keeps its own
             stem = f"row{row.number:04d}-{job.template}-{item.image_index}{again}"
             if not _download(s3, settings.assets_bucket, item.s3_key, images_dir / f"{stem}.png"):
