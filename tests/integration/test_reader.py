@@ -211,21 +211,46 @@ def test_text_regions_are_found_eight_connected_whatever_their_shape() -> None:
 @pytest.mark.parametrize(
     ("size", "seen"),
     [
-        ((1024, 1024), (736, 736)),
-        ((1024, 1536), (736, 1088)),
-        ((1536, 1024), (1088, 736)),
-        ((2000, 1125), (1312, 736)),
-        ((300, 100), (2208, 736)),
+        ((1024, 1024), (512, 512)),
+        ((1024, 1536), (512, 768)),
+        ((1536, 1024), (768, 512)),
+        ((2000, 1125), (896, 512)),
+        ((300, 100), (1536, 512)),
     ],
 )
-def test_the_detector_sees_the_shorter_side_at_736_px_whatever_the_image(
+def test_the_detector_sees_the_shorter_side_at_512_px_whatever_the_image(
     size: tuple[int, int], seen: tuple[int, int]
 ) -> None:
     # Given an image of this size (a generated image, a large one already capped at 2000 px,
     # an edit's small area)
     # When the detector's input size is chosen
-    # Then its shorter side is 736 px, scaled down as well as up, sides multiples of 32
+    # Then its shorter side is 512 px, scaled down as well as up, sides multiples of 32
     assert reader_module._detection_size(*size) == seen
+
+
+class ShapesSeen:
+    """A recogniser session that keeps the shape of each input and reads nothing."""
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[int, ...]] = []
+
+    def get_inputs(self) -> list[Any]:
+        return [type("Input", (), {"name": "x"})()]
+
+    def run(self, _: None, feed: dict[str, Any]) -> list[Any]:
+        self.shapes.append(feed["x"].shape)
+        return [np.zeros((1, 4, 3), dtype=np.float32)]
+
+
+def test_each_line_goes_to_the_recogniser_at_its_own_width_unpadded() -> None:
+    # Given a short line and a long one, both 96 px high
+    crops = [Image.new("RGB", (100, 96), "white"), Image.new("RGB", (1000, 96), "white")]
+    session = ShapesSeen()
+    engine = reader_module._Engine(session, session, ("", "a", " "), frozenset("a"))
+    # When they are recognised
+    reader_module._recognise(engine, crops)
+    # Then each is scaled to 48 px high and read alone at its own width, not padded to 320 px
+    assert session.shapes == [(1, 3, 48, 50), (1, 3, 48, 500)]
 
 
 def test_pixels_go_to_the_models_as_bgr_planes_in_minus_one_to_one() -> None:

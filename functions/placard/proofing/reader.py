@@ -5,18 +5,19 @@ The models are the ones the `rapidocr` wheel ships in its models/ folder; rapido
 is never imported (its pipeline needs OpenCV, which would take the proof function's bundle
 past Lambda's 250 MB), so its steps are redone here with its constants:
 
-1. the image, at most 2000 px a side, is scaled for detection (shorter side 736 px, both
-   sides multiples of 32) and normalised; rapidocr only scales up to 736, placard scales
-   down to it too (see DET_SIDE);
+1. the image, at most 2000 px a side, is scaled for detection (shorter side 512 px, both
+   sides multiples of 32) and normalised; rapidocr scales the shorter side up to 736 and
+   never down, placard scales it to 512 either way (see DET_SIDE);
 2. the detector's probability map is thresholded at 0.3 and dilated; each 8-connected region
    is a candidate whose mean probability must reach 0.5, and its box is grown as DB's
    "unclip" grows it (by area x 1.6 / perimeter); boxes the detector split within one line
    of very large type are joined again, and a weaker region (mean from 0.3) is kept only
    when it sits on such a line, close enough to be joined into it (placard's steps, not
    rapidocr's);
-3. each box is cropped, scaled to 48 px high (aspect kept), padded to at least 320 px wide
-   and read by the recogniser, whose CTC output is decoded greedily with the character list
-   stored in the model's metadata; lines read with less than 0.5 confidence are dropped.
+3. each box is cropped, scaled to 48 px high (aspect kept) and read by the recogniser at
+   its own width (rapidocr pads narrower lines to 320 px; placard does not, see
+   _recognise), whose CTC output is decoded greedily with the character list stored in the
+   model's metadata; lines read with less than 0.5 confidence are dropped.
 
 Boxes are axis-aligned: poster, ad and sign copy is set horizontally, so rapidocr's rotated
 rectangles, perspective crops and 180-degree classifier are left out (a slanted line is
@@ -51,16 +52,16 @@ THREADS_VARIABLE = "PLACARD_OCR_THREADS"  # Lambda gives one vCPU per 1,769 MB o
 # rapidocr 3.10's defaults (config.yaml), so this engine reads as rapidocr does.
 MAX_SIDE = 2000  # larger images are scaled down first
 # The detector sees the shorter side this long, scaled up or down. Its cost grows with its
-# pixels and it is most of a read: at 1024x1024 unscaled it was three quarters of the CPU time.
-# Only boxes come from it; lines are cut from the unscaled image for the recogniser.
-DET_SIDE = 736
+# pixels: at 1024x1024 unscaled it was three quarters of a read's CPU time, at 736 (rapidocr's)
+# half, at 512 a third. Only boxes come from it; lines are cut from the unscaled image for the
+# recogniser, so the boxes' coarser edges cost no accuracy (bench/proof_accuracy.py, #15).
+DET_SIDE = 512
 DET_THRESHOLD = 0.3  # a pixel is text when its probability is above this
 BOX_THRESHOLD = 0.5  # a region is a line when its mean probability reaches this
 UNCLIP_RATIO = 1.6
 MAX_CANDIDATES = 1000
 MIN_BOX_SIDE = 3
 REC_HEIGHT = 48
-REC_MIN_WIDTH = 320  # narrower crops are padded to this: the shape the recogniser was trained on
 TEXT_SCORE = 0.5  # lines read with less confidence are dropped
 LINE_TOLERANCE = 10  # px: boxes whose tops differ less are one line, ordered left to right
 # placard's own: boxes sharing this much of the smaller's height, with a gap under this share
@@ -350,16 +351,18 @@ def _reading_order(boxes: Sequence[Box]) -> list[Box]:
 
 
 def _recognise(engine: _Engine, crops: Sequence[Image.Image]) -> list[tuple[str, float]]:
-    """(text, confidence) per crop, each read alone: on one core a batch saves nothing, and
-    rapidocr's batches of six pad every crop to the widest (a third more work on a poster)."""
+    """(text, confidence) per crop, each read alone and unpadded.
+
+    The recogniser's cost is linear in the width it is given (about 0.15 ms a column), and a
+    batch saves nothing on one core: rapidocr's batches of six pad every crop to the widest
+    and to at least 320 px, which on a poster's short lines was a fifth of recognition. The
+    padding carries no text, and reading without it lost no accuracy (#15)."""
     name = engine.recogniser.get_inputs()[0].name
     read = []
     for crop in crops:
         scaled_w = max(1, math.ceil(REC_HEIGHT * crop.width / crop.height))
-        batch = np.zeros((1, 3, REC_HEIGHT, max(REC_MIN_WIDTH, scaled_w)), dtype=np.float32)
         scaled = crop.resize((scaled_w, REC_HEIGHT), Image.Resampling.BILINEAR)
-        batch[0, :, :, :scaled_w] = _tensor(scaled)
-        (scores,) = engine.recogniser.run(None, {name: batch})
+        (scores,) = engine.recogniser.run(None, {name: _tensor(scaled)[np.newaxis]})
         read.append(_decode(scores[0], engine.characters))
     return read
 
