@@ -21,6 +21,7 @@ from botocore.exceptions import ReadTimeoutError
 
 from handlers import worker
 from placard import bootstrap
+from placard.bootstrap import CLIENT_CONFIG
 from placard.domain.jobs import Job, Quality, Size
 from placard.domain.ledger_items import Status
 from placard.domain.runs import UploadRun
@@ -33,17 +34,21 @@ JOB = Job("summer", "storefront-sign", "v1", {"store_name": "Zoe", "message": "O
           origin={"row": 2, "sheet": RUN.sheet, "run": RUN.run})  # fmt: skip
 
 
-class LostAnswer:
-    """Lands the first in-progress marker put on `table`, then loses its answer."""
+CLIENT_ATTEMPTS = CLIENT_CONFIG.retries["total_max_attempts"]  # type: ignore[index]
 
-    def __init__(self, table: str) -> None:
+
+class LostAnswer:
+    """Lands the first `times` in-progress marker puts on `table`, then loses their answers."""
+
+    def __init__(self, table: str, times: int = 1) -> None:
         self.table = table
+        self.times = times
         self.lost = 0
 
     def answer(self, request: Any, **_: Any) -> None:
         params = json.loads(request.body)
         marker = params.get("Item", {}).get("status", {}).get("S") == "INPROGRESS"
-        if self.lost or params.get("TableName") != self.table or not marker:
+        if self.lost >= self.times or params.get("TableName") != self.table or not marker:
             return
         boto3.client("dynamodb").put_item(**params)  # it landed...
         self.lost += 1
@@ -83,13 +88,17 @@ def dead_lettered(stack: Stack) -> int:
     return int(attributes["ApproximateNumberOfMessages"])
 
 
-@pytest.fixture
-def lost(stack: Stack, parts: bootstrap.Parts) -> LostAnswer:
-    """The worker's idempotency store loses the answer to its first marker."""
-    layer = LostAnswer(parts.settings.idempotency_table)
+def losing(parts: bootstrap.Parts, times: int) -> LostAnswer:
+    """The worker's idempotency store loses the answers to its first `times` marker puts."""
+    layer = LostAnswer(parts.settings.idempotency_table, times)
     store = parts.idempotency["worker"]
     store.client.meta.events.register_first("before-send.dynamodb.PutItem", layer.answer)  # type: ignore[attr-defined]
     return layer
+
+
+@pytest.fixture
+def lost(stack: Stack, parts: bootstrap.Parts) -> LostAnswer:
+    return losing(parts, 1)
 
 
 def test_a_marker_whose_answer_was_lost_does_not_refuse_its_own_job(
@@ -111,6 +120,24 @@ def test_a_marker_whose_answer_was_lost_does_not_refuse_its_own_job(
         QueueUrl=stack.physical["ProofsQueue"], MaxNumberOfMessages=10
     )
     assert [JOB.job_id in m["Body"] for m in proofs.get("Messages", [])] == [True]
+
+
+def test_a_marker_whose_every_try_lost_its_answer_is_withdrawn(
+    stack: Stack, parts: bootstrap.Parts
+) -> None:
+    # Given a sheet's job queued, and every try of its marker's put landing unanswered
+    parts.progress.expect(RUN, 1)
+    parts.jobs_queue.send([JOB])
+    lost = losing(parts, CLIENT_ATTEMPTS)
+    # When the worker takes it, redelivered as the local runner would after a failure
+    replies = deliveries_until_settled(stack, parts)
+    # Then the first delivery failed (nothing run under a marker it could not save), and the
+    # next made the job: the marker left behind was withdrawn, not waited out
+    assert lost.lost == CLIENT_ATTEMPTS
+    assert [bool(r["batchItemFailures"]) for r in replies] == [True, False]
+    (item,) = parts.ledger.job_items("summer", JOB.job_id)
+    assert item.status is Status.CHARGED and item.s3_key
+    assert dead_lettered(stack) == 0
 
 
 def test_a_twin_delivery_still_waits_for_the_one_running(

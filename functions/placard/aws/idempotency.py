@@ -10,14 +10,20 @@ redelivers within seconds, dead-lettered it unmade.
 Each put here carries a token of its own, and its condition also admits the item bearing that
 token: a retry of the same put rewrites its own marker and the job goes on in the same
 invocation, waiting for nothing. A twin's put bears another token and is refused as before,
-so a running job is still never made twice. Chosen over making redeliveries wait out the
+so a running job is still never made twice. A put that fails every try withdraws the marker
+it may have left (only one bearing its token). Chosen over making redeliveries wait out the
 marker (the job would still wait up to the invocation's deadline, or an hour on AWS) and over a
 shorter marker (it must still cover the longest job, so the wait would only shrink)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from placard.aws.ledger import condition_failed
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -31,7 +37,10 @@ def idempotency_store(table: str, dynamodb: DynamoDBClient) -> DynamoDBPersisten
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     signed = cast("DynamoDBClient", _SignedPuts(dynamodb))
-    return DynamoDBPersistenceLayer(table_name=table, boto3_client=signed)
+    return DynamoDBPersistenceLayer(table_name=table, key_attr=KEY, boto3_client=signed)
+
+
+KEY = "id"  # the table's partition key (template.yaml), Powertools' default
 
 
 class _SignedPuts:
@@ -59,4 +68,28 @@ class _SignedPuts:
                 **params.get("ExpressionAttributeValues", {}),
                 ":writer": token,
             }
-        return self._db.put_item(**params)
+        try:
+            return self._db.put_item(**params)
+        except ClientError as exc:
+            if not condition_failed(
+                exc
+            ):  # a throttle or a 5xx last: an earlier try may have landed
+                self._withdraw(params, token)
+            raise
+        except BotoCoreError:  # every try's answer lost: any of them may have landed
+            self._withdraw(params, token)
+            raise
+
+    def _withdraw(self, params: dict[str, Any], token: dict[str, str]) -> None:
+        """Delete the marker this put may have left, and only it: Powertools takes the put as
+        failed and runs nothing under it, so it would only refuse this job's redeliveries until
+        the invocation's deadline. If the delete fails too, the marker expires then."""
+        # Refused: it never landed (or a twin's replaced it); unreachable: it expires.
+        with contextlib.suppress(ClientError, BotoCoreError):
+            self._db.delete_item(
+                TableName=params["TableName"],
+                Key={KEY: params["Item"][KEY]},
+                ConditionExpression="#writer = :writer",
+                ExpressionAttributeNames={"#writer": WRITER},
+                ExpressionAttributeValues={":writer": token},
+            )
