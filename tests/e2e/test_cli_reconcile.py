@@ -8,8 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from boto3.dynamodb.types import TypeSerializer
 
+from placard.aws.ledger import stored
 from placard.domain.ledger_items import LedgerItem, Status
 from placard_local.cli import main
 from placard_local.state import STATE
@@ -37,8 +37,7 @@ def test_reconcile_releases_what_a_crash_left_and_changes_nothing_the_second_tim
     assert main(["run", str(sheet), "--out", str(out)]) == 0
     dump = out / STATE / "dynamodb" / "LedgerTable.json"
     items = json.loads(dump.read_text())
-    serialise = TypeSerializer().serialize
-    items.append({k: serialise(v) for k, v in crashed("shop").to_item().items()})
+    items.append(stored(crashed("shop")))
     dump.write_text(json.dumps(items))
     capsys.readouterr()
     # When it is reconciled twice

@@ -11,13 +11,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
+import pytest
 from PIL import Image
 
 from handlers import proof, report
 from handlers import reconcile as handler
 from placard import bootstrap
+from placard.aws.progress import DynamoProgress
 from placard.aws.redrive import move_by_hand
 from placard.domain.jobs import Job, Quality, Size
 from placard.domain.keys import image_key
@@ -188,12 +191,10 @@ def test_an_upload_whose_jobs_all_ended_unreported_gets_its_reports_once(
     # after setting it, before asking for the reports
     run = UploadRun(CAMPAIGN, "campaigns/spring/late.csv", "seq-2")
     assert parts.progress.job_ended(run, "only", "succeeded") is False
-    boto3.client("dynamodb").update_item(
-        TableName=parts.settings.ledger_table,
-        Key={"pk": {"S": f"CAMPAIGN#{CAMPAIGN}"}, "sk": {"S": f"RUN#{run.sheet}#{run.run}"}},
-        UpdateExpression="SET jobs_total = :one",
-        ExpressionAttributeValues={":one": {"N": "1"}},
-    )
+    stop = RuntimeError("ingest stopped")
+    stopped = mock.patch.object(DynamoProgress, "claim_reports", side_effect=stop)
+    with stopped, pytest.raises(RuntimeError, match="ingest stopped"):
+        parts.progress.expect(run, 1)
     # When the reconciler runs twice
     first, again = reconcile(parts), reconcile(parts)
     # Then its reports were asked for once

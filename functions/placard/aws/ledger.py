@@ -15,12 +15,27 @@ from placard.domain.proofs import Proof, Review
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+# The ledger table's sparse index of what is not settled yet (template.yaml, LedgerTable):
+# an item is in it while it carries `open` (and `updated_at`), so the reconciler reads what
+# is left, never the whole table: a reservation until the put that settles it, an upload's
+# run (aws/progress.py) until its reports are claimed.
+OPEN_INDEX, OPEN, OPEN_RESERVED, OPEN_RUN = "Open", "open", "RESERVED", "RUN"
+
 _to_dynamo = TypeSerializer().serialize
 _from_dynamo = TypeDeserializer().deserialize
 
 
 def _serialise(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _to_dynamo(v) for k, v in item.items()}
+
+
+def stored(item: LedgerItem) -> dict[str, Any]:
+    """The item as the table keeps it: a reservation is in the open index too, until the put
+    that settles it replaces it without."""
+    kept = item.to_item()
+    if item.status is Status.RESERVED:
+        kept[OPEN] = OPEN_RESERVED
+    return _serialise(kept)
 
 
 def condition_failed(exc: ClientError) -> bool:
@@ -123,7 +138,7 @@ class DynamoLedger:
         try:
             self._db.put_item(
                 TableName=self.table,
-                Item=_serialise(item.to_item()),
+                Item=stored(item),
                 ConditionExpression="attribute_not_exists(sk) OR #s <> :charged",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":charged": {"S": Status.CHARGED.value}},

@@ -20,13 +20,13 @@ recount sets the counters only if no count landed meanwhile.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from placard.aws.ledger import _deserialise, condition_failed, typed_key
+from placard.aws.ledger import OPEN, OPEN_RUN, _deserialise, condition_failed, typed_key
 from placard.domain.jobs import Job
 from placard.domain.keys import (
     IMAGES_PREFIX,
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 INGEST = "ingest"  # the claimant when every job had ended before the total was known
 WRITES = "writes"  # every counter write adds 1: a recount's guard against a count meanwhile
 STAMPS = ("updated_at", "ended_at", "queued_at")  # when a guard was written, by item kind
+SCAN_EVERY = timedelta(days=1)  # the recount's scan of the table, at most this often
 
 
 def stamp() -> str:
@@ -65,14 +66,18 @@ class DynamoProgress:
         before = self._db.update_item(
             TableName=self.table,
             Key=typed_key(run_key(run.campaign, run.sheet, run.run)),
+            # In the ledger's open index (aws/ledger.py) until its reports are claimed
             UpdateExpression=(
                 "SET jobs_total = :n, jobs_ended = if_not_exists(jobs_ended, :zero), "
-                "queued_at = if_not_exists(queued_at, :now)"
+                "queued_at = if_not_exists(queued_at, :now), #o = :open, "
+                "updated_at = if_not_exists(updated_at, :now)"
             ),
+            ExpressionAttributeNames={"#o": OPEN},
             ExpressionAttributeValues={
                 ":n": {"N": str(jobs)},
                 ":zero": {"N": "0"},
                 ":now": {"S": stamp()},
+                ":open": {"S": OPEN_RUN},
             },
             # ALL_OLD, not UPDATED_OLD: a total set again to the same number is no "updated"
             # attribute to moto, so an ingest retried after a stop would queue its jobs twice.
@@ -178,11 +183,12 @@ class DynamoProgress:
             self._db.update_item(
                 TableName=self.table,
                 Key=typed_key(run_key(run.campaign, run.sheet, run.run)),
-                UpdateExpression="SET reports_by = :me",
+                UpdateExpression="SET reports_by = :me REMOVE #o",
                 ConditionExpression=(
                     "jobs_ended >= jobs_total "
                     "AND (attribute_not_exists(reports_by) OR reports_by = :me)"
                 ),
+                ExpressionAttributeNames={"#o": OPEN},
                 ExpressionAttributeValues={":me": {"S": claimant}},
             )
         except ClientError as exc:
@@ -193,13 +199,20 @@ class DynamoProgress:
 
     # The reconciler's recount (services/reconcile.py).
 
-    def written_since_check(self) -> dict[str, tuple[str, str]]:
+    def written_since_check(self) -> dict[str, tuple[str, str]] | None:
         """Each campaign with a counted write (a ledger item, an end, a run's total) since the
         last check: (its first such write, its last). One scan, filtered on the server and
-        eventually consistent (a write missed now is newer than any cutoff, found next time);
-        the reconciler's other scans read the table too."""
+        eventually consistent (a write missed now is newer than any cutoff, found next time).
+        None, reading nothing more, when the last scan was less than SCAN_EVERY ago: a scan
+        reads the whole table, which grows with every image, and a count is lost only when a
+        delivery stops between two writes, so a day's wait is the price of that rarity."""
         reply = self._db.get_item(TableName=self.table, Key=typed_key(counters_checked_key()))
-        since = reply.get("Item", {}).get("upto", {}).get("S", "0")  # "0": never, all is later
+        kept = reply.get("Item", {})
+        scanned = kept.get("scanned_at", {}).get("S", "")
+        due = datetime.now(UTC) - SCAN_EVERY
+        if scanned > due.isoformat(timespec="milliseconds"):
+            return None
+        since = kept.get("upto", {}).get("S", "0")  # "0": never, all is later
         spans: dict[str, tuple[str, str]] = {}
         pages = self._db.get_paginator("scan").paginate(
             TableName=self.table,
@@ -223,7 +236,11 @@ class DynamoProgress:
         """Every campaign's counted writes before `upto` have been recounted."""
         self._db.put_item(
             TableName=self.table,
-            Item={**typed_key(counters_checked_key()), "upto": {"S": upto}},
+            Item={
+                **typed_key(counters_checked_key()),
+                "upto": {"S": upto},
+                "scanned_at": {"S": stamp()},
+            },
         )
 
     def recount(self, campaign: str, cutoff: str) -> dict[str, Decimal] | None:

@@ -1,20 +1,27 @@
-"""The reconciler's adapters: the ledger table scanned for what is left, stored objects by
-key, the dead-letter queues read without taking their messages, and marks of what it ended.
-
-A scan reads the whole table: fine on a schedule for the tables placard keeps (one item per
-image), and filtered on the server so only what is left comes back.
+"""The reconciler's adapters: what is left in the ledger (its open index: aws/ledger.py),
+stored objects by key, the dead-letter queues read without taking their messages, and marks
+of what it ended.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from placard.aws.assets import head_or_none
-from placard.aws.ledger import _deserialise, condition_failed, typed_key
-from placard.domain.keys import IMAGES_PREFIX, dead_letter_key, dead_run_key
+from placard.aws.ledger import (
+    OPEN,
+    OPEN_INDEX,
+    OPEN_RESERVED,
+    OPEN_RUN,
+    _deserialise,
+    condition_failed,
+    typed_key,
+)
+from placard.domain.keys import dead_letter_key, dead_run_key
 from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.runs import UploadRun
 from placard.services.reconcile import DeadLetter, dead_letter_bodies
@@ -26,6 +33,7 @@ if TYPE_CHECKING:
 
 CAMPAIGN_PREFIX, RUN_PREFIX = "CAMPAIGN#", "RUN#"
 PEEK_SECONDS = 60  # how long a peeked message stays hidden: one run of the reconciler
+BATCH_GET = 100  # the most keys one BatchGetItem takes
 
 
 class DynamoStranded:
@@ -33,39 +41,46 @@ class DynamoStranded:
         self._db = dynamodb
         self.table = table
 
-    def _scan(self, condition: str, values: dict[str, Any]) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        names = {"#s": "status"} if "#s" in condition else None  # DynamoDB refuses an empty map
-        pages = self._db.get_paginator("scan").paginate(
-            TableName=self.table,
-            FilterExpression=condition,
-            ExpressionAttributeValues=values,
-            ConsistentRead=True,
-            **({"ExpressionAttributeNames": names} if names else {}),  # type: ignore[arg-type]
-        )
-        for page in pages:
-            found += [_deserialise(item) for item in page.get("Items", [])]
-        return found
-
     def reserved_before(self, cutoff: str) -> list[LedgerItem]:
-        items = self._scan(
-            "begins_with(sk, :image) AND #s = :reserved AND updated_at < :cutoff",
-            {
-                ":image": {"S": IMAGES_PREFIX},
-                ":reserved": {"S": Status.RESERVED.value},
-                ":cutoff": {"S": cutoff},
-            },
+        """Reservations last written before `cutoff`, checked against the table itself."""
+        return [
+            item
+            for item in map(LedgerItem.from_item, self._open(OPEN_RESERVED, cutoff))
+            if item.status is Status.RESERVED and item.updated_at < cutoff
+        ]
+
+    def _open(self, kind: str, before: str = "~") -> Iterator[dict[str, Any]]:
+        """The items of the ledger's open index of this kind written before `before` (any:
+        "~" sorts after every time), each read again from the table: the index has their keys
+        only, and lags the table, whose word counts."""
+        pages = self._db.get_paginator("query").paginate(
+            TableName=self.table,
+            IndexName=OPEN_INDEX,
+            KeyConditionExpression="#o = :kind AND updated_at < :before",
+            ExpressionAttributeNames={"#o": OPEN},
+            ExpressionAttributeValues={":kind": {"S": kind}, ":before": {"S": before}},
         )
-        return [LedgerItem.from_item(item) for item in items]
+        keys = [{"pk": item["pk"], "sk": item["sk"]} for page in pages for item in page["Items"]]
+        return self._read(keys)
+
+    def _read(self, keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """The items of these keys, as they are now (BatchGetItem, 100 keys a call, what it
+        leaves unprocessed asked again)."""
+        for start in range(0, len(keys), BATCH_GET):
+            asked: dict[str, Any] = {
+                self.table: {"Keys": keys[start : start + BATCH_GET], "ConsistentRead": True}
+            }
+            while asked:
+                answer = self._db.batch_get_item(RequestItems=asked)
+                yield from map(_deserialise, answer["Responses"].get(self.table, []))
+                asked = answer.get("UnprocessedKeys") or {}
 
     def unreported_runs(self) -> list[UploadRun]:
         """Runs whose count is complete, or would be by their jobs' markers (a job that stopped
         between its marker and its count: counted here), and whose reports nobody claimed."""
-        rows = self._scan(
-            "begins_with(sk, :run) AND attribute_exists(jobs_total) "
-            "AND attribute_not_exists(reports_by)",
-            {":run": {"S": RUN_PREFIX}},
-        )
+        rows = [
+            row for row in self._open(OPEN_RUN) if "jobs_total" in row and "reports_by" not in row
+        ]
         runs = []
         for row in rows:  # the count's own item: RUN#<sheet>#<run> (a marker holds no count)
             total, ended = int(row["jobs_total"]), int(row.get("jobs_ended", 0))

@@ -105,8 +105,9 @@ class ReportClaims(Protocol):
 class CounterChecks(Protocol):
     """The campaigns' progress counters against their ledger (aws/progress.py)."""
 
-    def written_since_check(self) -> dict[str, tuple[str, str]]:
-        """Each campaign with a counted write since `checked`: (its first, its last)."""
+    def written_since_check(self) -> dict[str, tuple[str, str]] | None:
+        """Each campaign with a counted write since `checked`: (its first, its last); None
+        when it is not yet time to look again (aws/progress.py: SCAN_EVERY)."""
 
     def recount(self, campaign: str, cutoff: str) -> dict[str, Decimal] | None:
         """The counters set to what the ledger says ({}: they agreed); None while a write
@@ -408,7 +409,10 @@ class Reconciler:
             timespec="milliseconds"
         )
         upto = cutoff
-        for campaign, (first, last) in sorted(self.progress.written_since_check().items()):
+        written = self.progress.written_since_check()
+        if written is None:
+            return
+        for campaign, (first, last) in sorted(written.items()):
             changes = self.progress.recount(campaign, cutoff) if last < cutoff else None
             if changes is None:
                 upto = min(upto, first)
