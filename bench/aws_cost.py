@@ -12,7 +12,7 @@ Inputs, none of them typed twice:
 - the seconds each function runs, from the benchmarks (figures below, with their source);
 - AWS's us-east-1 list prices (below).
 
-    python bench/aws_cost.py [--wait low=10,medium=50,high=120] [--proof-seconds 0.75]
+    python bench/aws_cost.py [--wait low=10,medium=50,high=120] [--proof-seconds 0.45]
         [--traced 1.0] [--tracing-mode Active|PassThrough] [--batch-fill full|1]
 """
 
@@ -47,9 +47,10 @@ XRAY_TRACE = 5.00 / 1e6  # traces recorded
 LOGS_GB = 0.50  # CloudWatch Logs ingestion (standard class)
 
 # Seconds a function runs per invocation or per image, from the benchmarks.
-# Per 1024x1024 image on one vCPU: bench/proof.py on an idle machine after the cheaper read
-# (2026-12-02, f10c260).
-PROOF_SECONDS = 0.75
+# Per 1024x1024 image on one vCPU: 0.75 s on an idle machine (bench/proof.py, 2026-12-02,
+# f10c260), then 40% less CPU with the detector at 512 px and lines read unpadded (6229d0f:
+# 0.45 s a read against 0.75 over bench/proof_accuracy.py's 240 reads, in the same run).
+PROOF_SECONDS = 0.45
 DERIVATIVE_SECONDS = 0.10  # per image, web WebP and thumbnail (docs/performance.md)
 WORKER_OVERHEAD = 0.3  # per job beyond the provider's wait: ledger, S3 puts, the queue
 INGEST_SECONDS = 0.5  # a one-row sheet, warm
