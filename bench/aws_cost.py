@@ -152,7 +152,9 @@ def job_cost(
 
 SERVICES = ("Lambda GB-s", "Lambda requests", "DynamoDB", "SQS", "S3 requests", "API Gateway")
 SERVICES += ("X-Ray", "CloudWatch Logs")
+# An item going into or out of the ledger's Open index is a write there too (keys only: 1 unit)
 WRITES = {"dynamodb.PutItem", "dynamodb.UpdateItem", "dynamodb.DeleteItem"}
+WRITES |= {"dynamodb.Open index writes"}
 READS = {"dynamodb.GetItem", "dynamodb.Query"}
 
 

@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from handlers import api, derivatives, ingest, proof, report, worker
 from placard import bootstrap
+from placard.aws.ledger import OPEN
 from placard.domain.ports import ImageReader
 from placard.domain.proofs import ReadLine
 from placard.settings import Settings
@@ -51,6 +52,7 @@ class Tally(logging.Handler):
         super().__init__()
         self.function = ""
         self.calls: dict[str, Counter[str]] = {}
+        self.opened: set[tuple[str, str]] = set()  # keys put into the Open index
         self.log_bytes = 0
         self.setFormatter(worker.logger.registered_formatter)
 
@@ -68,6 +70,28 @@ class Tally(logging.Handler):
             self.calls[self.function][f"{service}.{operation} items"] += len(
                 params["TransactItems"]
             )
+        self.calls[self.function][f"{service}.Open index writes"] += self._index_writes(params)
+        self.calls[self.function] += Counter()  # drops a count of 0
+
+    def _index_writes(self, params: dict[str, Any]) -> int:
+        """Writes to the ledger's Open index (aws/ledger.py: OPEN), billed like the table's: a
+        reservation goes in with its first put and out with the put that settles it; an
+        upload's run goes in with its total and out with its reports' claim, both counted
+        where it goes in. A put that leaves its index keys as they were writes nothing there."""
+        if ":open" in params.get("UpdateExpression", ""):
+            return 2
+        item = params.get("Item", {})
+        if "sk" not in item:  # not the ledger table's (the idempotency records')
+            return 0
+        key = (item["pk"]["S"], item["sk"]["S"])
+        if OPEN in item:
+            fresh = key not in self.opened
+            self.opened.add(key)
+            return int(fresh)
+        if key in self.opened:
+            self.opened.discard(key)
+            return 1
+        return 0
 
     def table(self) -> dict[str, dict[str, int]]:
         return {f: dict(sorted(c.items())) for f, c in sorted(self.calls.items())}

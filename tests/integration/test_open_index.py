@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 
 from placard import bootstrap
-from placard.aws.ledger import OPEN, OPEN_RESERVED, DynamoLedger, stored
+from placard.aws.ledger import OPEN, OPEN_AT, OPEN_RESERVED, DynamoLedger, stored
 from placard.aws.reconcile import DynamoStranded
 from placard.domain.ledger_items import LedgerItem, Status
 
@@ -63,7 +63,8 @@ def test_what_the_index_still_lists_but_the_table_settled_is_not_returned(
     # Given an item the index still lists as open (it lags the table) that is charged
     db = boto3.client("dynamodb")
     table = parts.settings.ledger_table
-    lagging = {**stored(item("raced", Status.CHARGED)), OPEN: {"S": OPEN_RESERVED}}
+    opened = {OPEN: {"S": OPEN_RESERVED}, OPEN_AT: {"S": LONG_AGO}}
+    lagging = {**stored(item("raced", Status.CHARGED)), **opened}
     db.put_item(TableName=table, Item=lagging)
     # When the reconciler asks for what was reserved before the cutoff
     found = DynamoStranded(db, table).reserved_before(CUTOFF)

@@ -16,10 +16,12 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 # The ledger table's sparse index of what is not settled yet (template.yaml, LedgerTable):
-# an item is in it while it carries `open` (and `updated_at`), so the reconciler reads what
-# is left, never the whole table: a reservation until the put that settles it, an upload's
-# run (aws/progress.py) until its reports are claimed.
-OPEN_INDEX, OPEN, OPEN_RESERVED, OPEN_RUN = "Open", "open", "RESERVED", "RUN"
+# an item is in it while it carries `open` and `open_at` (when it went in, which a later put
+# of it keeps: a write that moved it would be one more index write), so the reconciler reads
+# what is left, never the whole table: a reservation until the put that settles it, an
+# upload's run (aws/progress.py) until its reports are claimed.
+OPEN_INDEX, OPEN, OPEN_AT = "Open", "open", "open_at"
+OPEN_RESERVED, OPEN_RUN = "RESERVED", "RUN"
 
 _to_dynamo = TypeSerializer().serialize
 _from_dynamo = TypeDeserializer().deserialize
@@ -34,7 +36,7 @@ def stored(item: LedgerItem) -> dict[str, Any]:
     that settles it replaces it without."""
     kept = item.to_item()
     if item.status is Status.RESERVED:
-        kept[OPEN] = OPEN_RESERVED
+        kept.update({OPEN: OPEN_RESERVED, OPEN_AT: item.created_at or item.updated_at})
     return _serialise(kept)
 
 

@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from placard.aws.ledger import OPEN, OPEN_RUN, _deserialise, condition_failed, typed_key
+from placard.aws.ledger import (
+    OPEN,
+    OPEN_AT,
+    OPEN_RUN,
+    _deserialise,
+    condition_failed,
+    typed_key,
+)
 from placard.domain.jobs import Job
 from placard.domain.keys import (
     IMAGES_PREFIX,
@@ -70,9 +77,9 @@ class DynamoProgress:
             UpdateExpression=(
                 "SET jobs_total = :n, jobs_ended = if_not_exists(jobs_ended, :zero), "
                 "queued_at = if_not_exists(queued_at, :now), #o = :open, "
-                "updated_at = if_not_exists(updated_at, :now)"
+                "#at = if_not_exists(#at, :now)"
             ),
-            ExpressionAttributeNames={"#o": OPEN},
+            ExpressionAttributeNames={"#o": OPEN, "#at": OPEN_AT},
             ExpressionAttributeValues={
                 ":n": {"N": str(jobs)},
                 ":zero": {"N": "0"},

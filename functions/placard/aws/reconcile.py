@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from placard.aws.assets import head_or_none
 from placard.aws.ledger import (
     OPEN,
+    OPEN_AT,
     OPEN_INDEX,
     OPEN_RESERVED,
     OPEN_RUN,
@@ -50,14 +51,14 @@ class DynamoStranded:
         ]
 
     def _open(self, kind: str, before: str = "~") -> Iterator[dict[str, Any]]:
-        """The items of the ledger's open index of this kind written before `before` (any:
-        "~" sorts after every time), each read again from the table: the index has their keys
-        only, and lags the table, whose word counts."""
+        """The items of the ledger's open index of this kind that went in before `before`
+        (any: "~" sorts after every time), each read again from the table: the index has
+        their keys only, and lags the table, whose word counts."""
         pages = self._db.get_paginator("query").paginate(
             TableName=self.table,
             IndexName=OPEN_INDEX,
-            KeyConditionExpression="#o = :kind AND updated_at < :before",
-            ExpressionAttributeNames={"#o": OPEN},
+            KeyConditionExpression="#o = :kind AND #at < :before",
+            ExpressionAttributeNames={"#o": OPEN, "#at": OPEN_AT},
             ExpressionAttributeValues={":kind": {"S": kind}, ":before": {"S": before}},
         )
         keys = [{"pk": item["pk"], "sk": item["sk"]} for page in pages for item in page["Items"]]
