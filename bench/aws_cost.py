@@ -210,9 +210,10 @@ def main() -> None:
                 / int(s.split(", ")[1].split()[0])
                 for s in scenarios
             ]
-            shares = " / ".join(f"{c / price:.2%}" for c in per_image)
+            # three decimals: the line is 1%, and a share just under it must not print as 1.00%
+            shares = " / ".join(f"{c / price:.3%}" for c in per_image)
             print(
-                f"| {quality} | {provider} | {price:.4f} | "
+                f"| {quality} | {provider} | {price:.5f} | "
                 + " | ".join(micro(c) for c in per_image)
                 + f" | {shares} |"
             )
