@@ -42,6 +42,7 @@ from tests.fakes import (
     FakeReplayGuard,
     FakeUploads,
 )
+from tests.tables import keyed_table
 
 TABLE, ASSETS, UPLOADS = "ledger", "assets", "uploads"
 
@@ -74,18 +75,7 @@ def aws() -> Iterator[dict[str, Any]]:
             clients: dict[str, Any] = {n: boto3.client(n) for n in ("s3", "dynamodb", "sqs")}
             for bucket in (ASSETS, UPLOADS):
                 clients["s3"].create_bucket(Bucket=bucket)
-            clients["dynamodb"].create_table(
-                TableName=TABLE,
-                BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-            )
+            keyed_table(clients["dynamodb"], TABLE)
             clients["dynamodb"].create_table(
                 TableName="idempotency",
                 BillingMode="PAY_PER_REQUEST",

@@ -19,6 +19,7 @@ from placard.domain.jobs import Job, Quality, Size
 from placard.domain.ports import KEPT_JOB_BYTES, JobStore, kept_job_json
 from placard_local.cloud import LOCAL_ENV
 from tests.fakes import FakeJobStore
+from tests.tables import keyed_table
 
 TABLE = "ledger"
 
@@ -32,18 +33,7 @@ def dynamodb() -> Iterator[Any]:
             env.setenv(name, value)
         with mock_aws():
             db = boto3.client("dynamodb")
-            db.create_table(
-                TableName=TABLE,
-                BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-            )
+            keyed_table(db, TABLE)
             yield db
 
 

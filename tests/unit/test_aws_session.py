@@ -12,6 +12,7 @@ from botocore.parsers import JSONParser
 from moto import mock_aws
 
 from placard.aws.session import session
+from tests.tables import keyed_table
 
 TABLE = "ledger"
 ITEMS = [
@@ -31,18 +32,7 @@ RAW = {"pk": {"S": "p"}, "sk": {"S": "IMAGE#3"}, "raw": {"B": b"\x00\xffbytes"}}
 def clients() -> Iterator[tuple[Any, Any]]:
     with mock_aws():
         plain = boto3.client("dynamodb", region_name="us-east-1")
-        plain.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        keyed_table(plain, TABLE)
         yield plain, session().client("dynamodb", region_name="us-east-1")
 
 

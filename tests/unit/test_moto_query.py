@@ -13,6 +13,7 @@ from moto import mock_aws
 from moto.dynamodb.models.table import Table
 
 from placard_local import moto_query
+from tests.tables import keyed_table
 
 TABLE = "ledger"
 
@@ -21,18 +22,7 @@ TABLE = "ledger"
 def dynamodb() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        keyed_table(client, TABLE)
         yield client
 
 
