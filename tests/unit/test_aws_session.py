@@ -6,13 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
-import boto3
 import pytest
 from botocore.parsers import JSONParser
-from moto import mock_aws
 
 from placard.aws.session import session
-from tests.tables import keyed_table
+from tests.tables import keyed_table, moto_dynamodb
 
 TABLE = "ledger"
 ITEMS = [
@@ -30,10 +28,9 @@ RAW = {"pk": {"S": "p"}, "sk": {"S": "IMAGE#3"}, "raw": {"B": b"\x00\xffbytes"}}
 
 @pytest.fixture
 def clients() -> Iterator[tuple[Any, Any]]:
-    with mock_aws():
-        plain = boto3.client("dynamodb", region_name="us-east-1")
+    with moto_dynamodb() as plain:
         keyed_table(plain, TABLE)
-        yield plain, session().client("dynamodb", region_name="us-east-1")
+        yield plain, session().client("dynamodb")
 
 
 def read(client: Any) -> tuple[dict[str, Any], dict[str, Any]]:

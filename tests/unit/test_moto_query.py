@@ -7,21 +7,18 @@ from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
-import boto3
 import pytest
-from moto import mock_aws
 from moto.dynamodb.models.table import Table
 
 from placard_local import moto_query
-from tests.tables import keyed_table
+from tests.tables import keyed_table, moto_dynamodb
 
 TABLE = "ledger"
 
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
+    with moto_dynamodb() as client:
         keyed_table(client, TABLE)
         yield client
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from placard.sheets.reader import TRIGGER_SUFFIXES
 from placard_local.stack import Stack
 
 ROOT = Path(__file__).parents[2]
@@ -40,7 +41,9 @@ def test_event_sources_are_wired_as_the_design_card_says() -> None:
     ingest_events = functions["IngestFunction"].events
     assert {e.kind for e in ingest_events} == {"S3"}
     suffixes = {r["Value"] for e in ingest_events for r in e.properties["Filter"]["S3Key"]["Rules"]}
-    assert suffixes == {"campaigns/", ".csv", ".tsv", ".txt", ".xlsx", ".xlsm"}
+    # every type placard reads, in small letters and in capitals (S3 matches them as written)
+    assert suffixes == {"campaigns/", *TRIGGER_SUFFIXES}
+    assert {".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".CSV"} <= suffixes
     (jobs,) = functions["WorkerFunction"].events
     assert jobs.kind == "SQS" and jobs.resource == "JobsQueue"
     assert jobs.properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
