@@ -70,3 +70,14 @@ def _forget_built() -> None:
     bootstrap.forget()
     # Powertools keeps secrets it read for their max age: another test's would leak in.
     parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def own_environment() -> Iterator[None]:
+    """A local cloud sets the process environment, as Lambda would; give it back after, so
+    no later test sends its AWS calls to a cloud that is gone."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    bootstrap.forget()

@@ -5,7 +5,6 @@ ingest on each type in capitals too, and the local cloud routes uploads by the s
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from placard import bootstrap
 from placard.domain.errors import PlacardError
 from placard_local.cli import main
 from placard_local.cloud import LocalCloud, local_cloud
@@ -21,16 +19,6 @@ from placard_local.cloud import LocalCloud, local_cloud
 ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "samples" / "summer-campaign.csv"  # six rows, six jobs
 WORKBOOK = ROOT / "tests" / "data" / "grocery-signs.xlsx"
-
-
-@pytest.fixture
-def own_environment() -> Iterator[None]:
-    """A local cloud sets the process environment, as Lambda would; give it back after."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-    bootstrap.forget()
 
 
 @pytest.fixture

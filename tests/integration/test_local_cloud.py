@@ -19,6 +19,9 @@ from placard_local.cloud import LocalCloud, local_cloud
 from placard_local.stack import Stack, repo_root
 from tests.integration import function_probe
 
+# Each test starts a local cloud, which sets the process environment
+pytestmark = pytest.mark.usefixtures("own_environment")
+
 
 def test_concurrent_deletes_leave_no_message_behind() -> None:
     # Given a queue holding 300 messages, all received (so in flight for the visibility timeout)
