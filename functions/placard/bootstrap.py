@@ -72,6 +72,7 @@ if TYPE_CHECKING:  # built only by the functions that use them, so others do not
     from placard.services.proofs import Proofs
     from placard.services.reconcile import Reconciler
     from placard.services.reviews import Reviews
+    from placard.services.settle import Settlement
 
 # Workers share clients across threads (the local runner) and invocations (Lambda): a pool as
 # large as the concurrency keeps connections open instead of opening one per call.
@@ -238,6 +239,17 @@ class Parts:
             kept_jobs=self.kept_jobs,
             uploads=self.uploads,
             jobs=self.jobs_queue,
+            reports=self.report_requests,
+        )
+
+    @cached_property
+    def settlement(self) -> Settlement:
+        from placard.services.settle import Settlement
+
+        return Settlement(
+            ledger=self.ledger,
+            budgets=self.budgets,
+            kept_jobs=self.kept_jobs,
             reports=self.report_requests,
         )
 

@@ -103,9 +103,9 @@ def _parser() -> argparse.ArgumentParser:
 
     _deployed_commands(commands)
 
-    from placard_local import recovery  # reconcile and redrive
+    from placard_local import recovery  # reconcile, redrive and settle
 
-    recovery.add_commands(commands)
+    recovery.add_commands(commands, _usd, _aws_options)
 
     templates = commands.add_parser("templates", help="list templates, or show one")
     templates.add_argument("name", nargs="?")
@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _upload(args)
         if args.command == "status":
             return _status(args)
-        if args.command in ("reconcile", "redrive"):
+        if args.command in ("reconcile", "redrive", "settle"):
             from placard_local import recovery
 
             return recovery.run(args)

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from placard.domain.errors import PlacardError
 from placard.domain.keys import campaign_pk, run_key, upload_key
-from placard.domain.ledger_items import Status
+from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.statuses import RowStatus
 from placard.reporting.csv_reports import read_errors
 from placard.services.ingest import BUDGET_METADATA, REROLLS_METADATA, Upload
@@ -31,6 +31,7 @@ UPLOADS_OUTPUT, ASSETS_OUTPUT, LEDGER_OUTPUT = (
     "AssetsBucketName",
     "LedgerTableName",
 )
+REPORTS_OUTPUT = "ReportsQueueUrl"  # only `placard settle` needs it: its reports are rewritten
 PROVIDER_PARAMETER = "Provider"
 DEFAULT_PROVIDER = "draft"  # template.yaml's default, when a stack does not list the parameter
 POLL_SECONDS = 5.0  # a sheet's jobs take seconds to minutes; one query and one HEAD a poll
@@ -47,6 +48,7 @@ class DeployedStack:
     assets_bucket: str
     ledger_table: str
     session: Any = field(repr=False, compare=False)
+    reports_queue: str = ""
 
     def client(self, service: str) -> Any:
         return self.session.client(service)
@@ -93,6 +95,7 @@ def open_stack(name: str, profile: str | None = None, region: str | None = None)
         assets_bucket=outputs[ASSETS_OUTPUT],
         ledger_table=outputs[LEDGER_OUTPUT],
         session=session,
+        reports_queue=outputs.get(REPORTS_OUTPUT, ""),
     )
 
 
@@ -365,3 +368,25 @@ def campaign_status(stack: DeployedStack, campaign: str) -> CampaignStatus:
         budget_usd=budgets.limit(campaign),
         remaining_usd=budgets.remaining(campaign),
     )
+
+
+def settle_on_stack(stack: DeployedStack, campaign: str, call: str, billed: Decimal) -> LedgerItem:
+    """`placard settle --stack`: services/settle.py on the stack's ledger, budgets and kept
+    jobs; the upload's reports are asked of its report function, as the reconciler asks."""
+    from placard.aws.budgets import DynamoBudgets
+    from placard.aws.job_store import DynamoJobStore
+    from placard.aws.ledger import DynamoLedger
+    from placard.aws.queue import SqsReportRequests
+    from placard.services.settle import Settlement
+
+    if not stack.reports_queue:
+        raise PlacardError(f"--stack {stack.name}: has no output {REPORTS_OUTPUT}, so the "
+                           "reports could not be written again; deploy the stack anew")  # fmt: skip
+    db = stack.client("dynamodb")
+    settlement = Settlement(
+        ledger=DynamoLedger(db, stack.ledger_table),
+        budgets=DynamoBudgets(db, stack.ledger_table),
+        kept_jobs=DynamoJobStore(db, stack.ledger_table),
+        reports=SqsReportRequests(stack.client("sqs"), stack.reports_queue),
+    )
+    return settlement.settle(campaign, call, billed)

@@ -3,6 +3,8 @@ left in DIR (issue #16)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +13,8 @@ import pytest
 
 from placard.aws.ledger import stored
 from placard.domain.ledger_items import LedgerItem, Status
+from placard.services.pipeline import SENT, UNKNOWN_HELD, unknown_call
+from placard.services.settle import call_id
 from placard_local.cli import main
 from placard_local.state import STATE
 
@@ -71,3 +75,42 @@ def test_redrive_names_the_queue_it_moved_from_and_refuses_one_without_a_dead_le
     # When ingest is named, Then it says a failed sheet is uploaded again, not redriven
     assert main(["redrive", "ingest", "--out", str(out)]) == 2
     assert "upload the sheet again once the cause is fixed" in capsys.readouterr().err
+
+
+def test_a_call_of_unknown_outcome_is_reported_until_settled_from_the_bill(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a run's folder whose saved ledger holds a call sent whose answer a crash lost,
+    # set aside by a later delivery of its job and held
+    sheet = tmp_path / "shop.csv"
+    sheet.write_text(SHEET, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(sheet), "--out", str(out)]) == 0
+    results = (out / "results.csv").read_text(encoding="utf-8-sig")
+    job_id = next(csv.DictReader(io.StringIO(results)))["job_id"]
+    dump = out / STATE / "dynamodb" / "LedgerTable.json"
+    items = json.loads(dump.read_text())
+    lost = crashed("shop").but(job_id=job_id, reason=SENT)
+    items.append(stored(unknown_call(lost, lost.created_at)))
+    dump.write_text(json.dumps(items))
+    capsys.readouterr()
+    # When it is reconciled, Then the call is reported by the name `placard settle` takes, and
+    # the exit status says something is left for a person
+    assert main(["reconcile", "--out", str(out)]) == 1
+    said = capsys.readouterr().out
+    call = call_id(lost)
+    assert f"left, outcome unknown: shop call {call}: {UNKNOWN_HELD}" in said
+    assert "placard settle CAMPAIGN CALL --billed USD" in said
+    # When a call it does not hold is settled, Then nothing runs and the error names the call
+    assert main(["settle", "shop", f"{job_id}#0#9#x", "--billed", "0", "--out", str(out)]) == 2
+    assert "call: campaign shop holds no call" in capsys.readouterr().err
+    # When it is settled at what the bill shows
+    assert main(["settle", "shop", call, "--billed", "0.04", "--out", str(out)]) == 0
+    assert f"settled shop call {job_id}#0#1: charged, $0.04" in capsys.readouterr().out
+    # Then the run's results count it, and the reconciler has nothing left to report
+    results = (out / "results.csv").read_text(encoding="utf-8-sig")
+    assert Decimal(next(csv.DictReader(io.StringIO(results)))["cost_usd"]) == Decimal("0.04")
+    assert main(["reconcile", "--out", str(out)]) == 0
+    assert "outcome unknown" not in capsys.readouterr().out
+    # And a second settle of it is refused, changing nothing
+    assert main(["settle", "shop", call, "--billed", "0.04", "--out", str(out)]) == 2

@@ -17,6 +17,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from placard import bootstrap
+from placard.domain.ledger_items import Status
+from placard.services.pipeline import SENT, unknown_call
+from placard.services.settle import NOT_BILLED, call_id
 from placard_local import deployed
 from placard_local.cli import main
 from placard_local.cloud import LocalCloud, local_cloud, s3_put_event
@@ -44,6 +48,7 @@ def create_stack(
         "UploadsBucketName": physical["UploadsBucket"],
         "AssetsBucketName": physical["AssetsBucket"],
         "LedgerTableName": physical["LedgerTable"],
+        "ReportsQueueUrl": physical["ReportsQueue"],
     }
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -213,3 +218,39 @@ def test_a_stack_that_cannot_be_used_is_named_with_exit_2(
     assert "--stack half-stack: has no output LedgerTableName" in said["half-stack"]
     assert "--stack nope:" in said["nope"] and "does not exist" in said["nope"]
     assert "--profile no-such-profile: no such profile" in said["profile"]
+
+
+def test_settle_on_a_stack_releases_a_held_call_and_asks_for_the_reports_again(
+    cloud: LocalCloud, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a campaign run on a stack, one of whose jobs holds a call of unknown outcome
+    create_stack(cloud)
+    sheet = tmp_path / "summer-campaign.csv"
+    lines = (ROOT / "samples" / "summer-campaign.csv").read_text(encoding="utf-8").splitlines()
+    sheet.write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
+    assert main(["upload", str(sheet), "--stack", STACK, "--yes"]) == 0
+    ingest(cloud, "campaigns/summer-campaign/summer-campaign.csv")
+    cloud.drain()
+    ledger = bootstrap.parts().ledger
+    (image,) = ledger.campaign_items("summer-campaign")
+    sent = image.but(status=Status.RESERVED, attempt=2, s3_key="", reason=SENT)
+    ledger.save(unknown_call(sent, sent.created_at))
+    capsys.readouterr()
+    # When a person settles it from the bill, which does not show it
+    assert (
+        main(["settle", "summer-campaign", call_id(sent), "--billed", "0", "--stack", STACK]) == 0
+    )
+    # Then it is released, and the upload's reports are asked for again
+    assert "refunded, $0.00" in capsys.readouterr().out
+    held = [i for i in ledger.campaign_items("summer-campaign") if i.lost]
+    assert [(i.status, i.reason) for i in held] == [(Status.REFUNDED, NOT_BILLED)]
+    reports = cloud.client("sqs").get_queue_attributes(
+        QueueUrl=cloud.stack.physical["ReportsQueue"],
+        AttributeNames=["ApproximateNumberOfMessages"],
+    )
+    assert reports["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    # When it is settled again, Then it is refused, naming the call
+    assert (
+        main(["settle", "summer-campaign", call_id(sent), "--billed", "0", "--stack", STACK]) == 2
+    )
+    assert "holds no call" in capsys.readouterr().err

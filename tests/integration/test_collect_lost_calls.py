@@ -1,7 +1,7 @@
 """`placard run`'s results folder when the ledger holds a lost call (issue #16): a call whose
-answer a crash lost is kept as a charge of its own at its estimate, with no image. The local
-runner's collect downloads images and must pass it by: under load the throughput bench met
-one and stopped (an S3 download of an empty key)."""
+answer a crash lost is kept as an item of its own, with no image (held, then settled from the
+bill). The local runner's collect downloads images and must pass it by: under load the
+throughput bench met one and stopped (an S3 download of an empty key)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import boto3
 
 from handlers import ingest, worker
 from placard import bootstrap
+from placard.domain.ledger_items import Status
 from placard.services.ingest import Upload
-from placard.services.pipeline import lost_call
+from placard.services.pipeline import unknown_call
+from placard.services.settle import call_id
 from placard_local.cloud import LocalContext, s3_put_event, sqs_event
 from placard_local.runner import collect
 from placard_local.stack import Stack
@@ -40,9 +42,11 @@ def test_a_lost_call_beside_an_image_is_not_downloaded(stack: Stack, tmp_path: P
     assert worker.process(event, LocalContext("WorkerFunction", 600), parts) == {
         "batchItemFailures": []
     }
-    # And beside its image, a lost call of the same job: charged at its estimate, no image
+    # And beside its image, a lost call of the same job, settled from the bill: no image
     (image,) = parts.ledger.campaign_items("summer")
-    parts.ledger.save(lost_call(image.but(s3_key="", sha256="", attempt=2), image.created_at))
+    lost = image.but(s3_key="", sha256="", attempt=2, status=Status.RESERVED)
+    parts.ledger.save(unknown_call(lost, image.created_at))
+    parts.settlement.settle("summer", call_id(lost), image.cost_usd)
     assert len(parts.ledger.campaign_items("summer")) == 2
     # When placard run collects the results
     summary = collect(Clients(), tmp_path / "out", Upload.parse(key))  # type: ignore[arg-type]

@@ -22,12 +22,13 @@ from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.proofs import Proof, Review
 from placard.domain.rounds import Round
 from placard.providers.base import ImageRequest, ImageResult
-from placard.services.pipeline import LOST
+from placard.services.pipeline import UNKNOWN_HELD
 from placard.services.reconcile import UNKNOWN, Reconciled
 from placard_emulator import ProviderEmulator
 from placard_local.stack import Stack
 from tests.integration.at_least_once import (
     BUDGET,
+    CAMPAIGN,
     PHOTO,
     Books,
     Crash,
@@ -59,8 +60,8 @@ KINDS: dict[str, list[dict[str, str]]] = {
     ],
 }
 # The answers a crash loses after they were billed: the provider's bytes never reached the
-# bucket (an edit's composite, here), so the redelivery keeps the sent reservation as a lost
-# call charged its estimate (the reseller's flat price: exact) and calls again.
+# bucket (an edit's composite, here), so the redelivery sets the sent reservation aside, held
+# as a call of unknown outcome until a person settles it from the bill, and calls again.
 LOST_ANSWER = {ANSWERED, RAW_STORED}
 
 
@@ -96,8 +97,8 @@ class CrashingLedger:
         if item.status is Status.CHARGED:
             self.armed.reached(SETTLED, item.attempt)
 
-    def job_items(self, campaign: str, job_id: str) -> list[LedgerItem]:
-        return list(self.ledger.job_items(campaign, job_id))
+    def job_items(self, campaign: str, job_id: str, lost: bool = False) -> list[LedgerItem]:
+        return list(self.ledger.job_items(campaign, job_id, lost))
 
     def campaign_items(self, campaign: str) -> list[LedgerItem]:
         return list(self.ledger.campaign_items(campaign))
@@ -219,11 +220,14 @@ def test_a_crash_at_each_step_of_a_job_converges(
     # When the message comes back and the pipeline runs on
     lambda_.redeliver()
     lambda_.drain()
-    # Then a second reconciler run finds nothing left to do or to report
+    # Then a second reconciler run finds nothing left to do; a lost answer's call it reports
     again = lambda_.reconcile()
-    assert again.changed == 0 and not again.unknown and not again.left
+    held = int(point in LOST_ANSWER)
+    assert again.changed == 0 and len(again.unknown) == held and not again.left
     images = len(rows) * (2 if kind == "re-roll" else 1)
-    converged(stack, emulator, images, lost=int(point in LOST_ANSWER))
+    converged(stack, emulator, images, held)
+    # And once the call is settled from the bill, the ledger equals the bill
+    settled_from_the_bill(lambda_, emulator, again)
     books = Books.read(stack, "shops")
     # And each job ended once, and the upload's reports were written with every row
     (run,) = books.runs
@@ -232,23 +236,47 @@ def test_a_crash_at_each_step_of_a_job_converges(
     assert sum(Decimal(r["cost_usd"]) for r in books.results) == books.ledger_usd
 
 
-def converged(stack: Stack, emulator: ProviderEmulator, images: int, lost: int) -> None:
-    """Every image delivered once, each provider call charged once (a lost answer's call as a
-    lost call at its estimate), the ledger and the budget both equal to the emulator's bill."""
+def converged(stack: Stack, emulator: ProviderEmulator, images: int, held: int) -> None:
+    """Every image delivered once, each provider call charged once, or held: a call whose
+    answer a crash lost may have been billed or not, so it is held (reserved, under a key of
+    its own), never charged a guess; the ledger and the budget both within the emulator's
+    bill, the held calls making up the rest."""
     books = Books.read(stack, "shops")
     made = [i for i in books.charged if not i.get("lost")]
     # Then every image is delivered once: one object version each, one charge each
     assert sorted(books.originals.values()) == [1] * images
     assert sorted(i["s3_key"] for i in made) == sorted(books.originals)
-    assert books.other == []
-    # And a lost answer is kept as a charge of its own, with no image
-    assert [i["reason"] for i in books.charged if i.get("lost")] == [LOST] * lost
-    # And the ledger charged once per provider call: it equals the bill, to the micro-dollar
+    # And a lost answer's call is held, not charged, with no image
+    assert [i["reason"].startswith(UNKNOWN_HELD) and i["lost"] for i in books.other] == [
+        True
+    ] * held
+    assert made == books.charged
+    # And the ledger charged once per provider call it knows the outcome of, to the
+    # micro-dollar; what it holds is the rest of the bill
     bill = emulator.stats()
-    assert bill.billed_images == images + lost
-    assert books.ledger_usd == bill.billed_usd
+    held_usd = sum((Decimal(str(i["cost_usd"])) for i in books.other), Decimal(0))
+    assert bill.billed_images == images + held
+    assert books.ledger_usd + held_usd == bill.billed_usd
     # And the budget holds what the emulator billed
     assert books.remaining is not None and BUDGET - books.remaining == bill.billed_usd
+
+
+def settled_from_the_bill(lambda_: Deliveries, emulator: ProviderEmulator, run: Reconciled) -> None:
+    """A person settles each call the reconciler reported at what the bill shows for it (here
+    the one line of the bill the ledger does not charge); then the ledger equals the bill,
+    the budget holds it, and the reconciler has nothing left to report."""
+    for unknown in run.unknown:
+        beyond = emulator.stats().billed_usd - Books.read(lambda_.stack).ledger_usd
+        lambda_.parts.settlement.settle(CAMPAIGN, unknown.call, beyond)
+    lambda_.drain()  # the upload's reports, written again
+    books, bill = Books.read(lambda_.stack), emulator.stats()
+    assert books.other == [] and len([i for i in books.charged if i.get("lost")]) == len(
+        run.unknown
+    )
+    assert books.ledger_usd == bill.billed_usd
+    assert books.remaining is not None and BUDGET - books.remaining == bill.billed_usd
+    after = lambda_.reconcile()
+    assert after.changed == 0 and not after.unknown and not after.left
 
 
 @pytest.mark.parametrize("point", [STORED, ANSWERED])
@@ -265,8 +293,11 @@ def test_a_redelivery_before_the_reconciler_neither_pays_twice_nor_loses_a_call(
     lambda_.redeliver()
     lambda_.drain()
     # Then a stored original is settled from its object, never asked for again; a lost
-    # answer is kept as a lost call and asked for again
-    converged(stack, emulator, images=2, lost=int(point == ANSWERED))
-    # And the reconciler finds nothing left to do or to report
+    # answer's call is held and the image asked for again
+    held = int(point == ANSWERED)
+    converged(stack, emulator, images=2, held=held)
+    # And the reconciler finds nothing left to do, and reports the held call
     after = lambda_.reconcile()
-    assert after.changed == 0 and not after.unknown and not after.left
+    assert after.changed == 0 and len(after.unknown) == held and not after.left
+    # And once it is settled from the bill, the ledger equals the bill
+    settled_from_the_bill(lambda_, emulator, after)

@@ -30,6 +30,7 @@ from placard.domain.proofs import ReadLine, Verdict
 from placard.domain.rounds import Round
 from placard.domain.runs import UploadRun
 from placard.services.pipeline import SENT, unknown_call
+from placard.services.settle import call_id
 from placard_local.cloud import LocalContext, sqs_event
 from placard_local.stack import Stack
 from tests.integration.derivatives import make_derivatives
@@ -110,7 +111,7 @@ def test_stale_reservations_are_charged_released_or_reported_and_fresh_ones_left
     assert first["released"] == ["unsent#0#1"]
     assert items["unsent"].status is Status.REFUNDED and items["unsent"].cost_usd == 0
     # And the one sent with nothing stored is reported, left reserved, with its reason
-    assert first["unknown"] == [f"{CAMPAIGN} job sent image 0 attempt 1: outcome unknown: "
+    assert first["unknown"] == [f"{CAMPAIGN} call {call_id(items['sent'])}: outcome unknown: "
                                 "sent to the provider, no image stored"]  # fmt: skip
     assert items["sent"].status is Status.RESERVED
     # And the live one is not touched
@@ -140,7 +141,8 @@ def test_an_unknown_call_set_aside_stays_reported_though_its_image_was_made_sinc
     # Then the set-aside call is reported, not charged with the other call's image
     assert done["charged"] == [] and done["released"] == []
     (said,) = done["unknown"]
-    assert said.startswith(f"{CAMPAIGN} job retried image 0 attempt 1: outcome unknown, held")
+    assert said.startswith(f"{CAMPAIGN} call retried#0#1#")
+    assert said.split(": ", 1)[1].startswith("outcome unknown, held")
     items = parts.ledger.campaign_items(CAMPAIGN)
     assert sorted((i.lost, i.status.value) for i in items) == [
         (False, "charged"),

@@ -1,6 +1,7 @@
-"""A call whose answer a crash lost is charged (its own ledger item, IMAGE#LOST#<job>..., beside
-the campaign's images and outside its job's prefix): what reads a job's items one job at a
-time counts it too, as the campaign's read does (#16/#17)."""
+"""A call whose answer a crash lost, once a person has settled it from the bill, is charged (its
+own ledger item, IMAGE#LOST#<job>..., beside the campaign's images and outside its job's
+prefix): what reads a job's items one job at a time counts it too, as the campaign's read
+does (#16/#17)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,18 @@ from placard.domain.pricing import default_prices
 from placard.domain.runs import UploadRun
 from placard.domain.templates import default_catalogue
 from placard.reporting.campaign import Reporter, parsed_rows
-from placard.services.pipeline import lost_call
-from tests.fakes import FakeAssets, FakeJobQueue, FakeJobRecords, FakeLedger, FakeUploads
+from placard.services.pipeline import unknown_call
+from placard.services.settle import Settlement, call_id
+from tests.fakes import (
+    FakeAssets,
+    FakeBudgets,
+    FakeJobQueue,
+    FakeJobRecords,
+    FakeJobStore,
+    FakeLedger,
+    FakeReportRequests,
+    FakeUploads,
+)
 
 NOW = "2026-11-26T00:00:00.000+00:00"
 PRICE = Decimal("0.011")
@@ -40,10 +51,13 @@ def charged(job: Job) -> LedgerItem:
 
 
 def made_after_a_lost_call(ledger: FakeLedger, job: Job) -> None:
-    """The job's image, made by a redelivery after the first delivery's answer was lost."""
+    """The job's image, made by a redelivery after the first delivery's answer was lost, and
+    the lost call settled from the bill, which billed it."""
     first = charged(job).but(status=Status.RESERVED, created_at="2026-11-25T23:59:00.000+00:00")
-    ledger.save(lost_call(first, NOW))
+    ledger.save(unknown_call(first, NOW))
     ledger.save(charged(job))
+    settle = Settlement(ledger, FakeBudgets(), FakeJobStore(), FakeReportRequests(), lambda: NOW)
+    settle.settle(job.campaign, call_id(first), PRICE)
 
 
 class UnreadableCampaign(FakeLedger):

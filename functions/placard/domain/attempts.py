@@ -38,7 +38,7 @@ class ImageAttempts:
     @property
     def cost_usd(self) -> Decimal:
         """What the image cost: every attempt charged, not only the one delivered, and every
-        call whose answer a crash lost (charged at its estimate, no image)."""
+        call of unknown outcome the provider's bill has since settled (no image)."""
         return sum((i.cost_usd for i in self.items if i.status is Status.CHARGED), Decimal(0))
 
     @property

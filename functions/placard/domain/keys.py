@@ -14,8 +14,9 @@ its budget and its runs together):
                      CAMPAIGN#<campaign> IMAGE#<job>#<ii>  one item per image attempt: the first,
                      CAMPAIGN#<campaign> IMAGE#<job>#<ii>#<k>  and attempt k (2, 3...), a re-roll
                      CAMPAIGN#<campaign> IMAGE#LOST#<job>#<ii>#<k>#<reserved at>  a call whose
-                                                           answer a crash lost (charged: costs
-                                                           count it; no job's image)
+                                                           outcome is unknown, set aside: held
+                                                           until settled from the bill; no
+                                                           job's image
                      CAMPAIGN#<campaign> BUDGET            the campaign's budget
                      CAMPAIGN#<campaign> JOB#<job>         the job as first run, kept for good:
                                                            re-rolls and the reconciler read it
@@ -129,8 +130,9 @@ def image_sk(job_id: str, index: int, attempt: int = 1) -> str:
 
 
 def lost_image_sk(job_id: str, index: int, attempt: int, reserved_at: str) -> str:
-    """Beside the campaign's images (its costs count it), outside its job's prefix (no image
-    of the job): one per lost call, named by when it was reserved, so it is written once."""
+    """Beside the campaign's images (its costs count it once settled), outside its job's
+    prefix (no image of the job): one per call set aside, named by when it was reserved, so it
+    is written once."""
     return f"{IMAGES_PREFIX}LOST#{job_id}#{index:02d}#{attempt:02d}#{reserved_at}"
 
 

@@ -58,7 +58,8 @@ class LedgerItem:
     proof_fields: str = ""  # Proof.to_json(): each field's verdict and what was read
     review: str = ""  # a person's Review of the delivered attempt; "" reads as pending
     review_note: str = ""
-    # charged: a call sent whose answer a crash lost, at its estimate (no image; #16)
+    # A call whose outcome is unknown, set aside (no image; #16): reserved, the budget holding
+    # it, until a person settles it from the provider's bill (services/settle.py)
     lost: bool = False
 
     @property

@@ -90,8 +90,9 @@ class DerivativeRequests(Protocol):
 
 class Ledger(Protocol):
     def job_items(self, campaign: str, job_id: str, lost: bool = False) -> list[LedgerItem]:
-        """The job's image attempts; `lost`: and its calls whose answer a crash lost (charged,
-        no image), for what the job cost: a report's row, the API's job."""
+        """The job's image attempts; `lost`: and its calls of unknown outcome set aside (no
+        image; charged once settled from the bill), for what the job cost: a report's row,
+        the API's job."""
 
     def reserve(self, items: Sequence[LedgerItem]) -> bool:
         """Reserve atomically; False when another delivery already charged any of them."""

@@ -53,7 +53,7 @@ class Spend:
     def _one(cls, item: LedgerItem) -> Spend:
         known = item.estimate_usd > 0
         return cls(
-            images_charged=int(not item.lost),  # a lost call costs, and made no image
+            images_charged=int(not item.lost),  # a call settled from the bill: no image
             cost_usd=item.cost_usd,
             images_with_estimate=int(known),
             estimate_usd=item.estimate_usd if known else Decimal(0),

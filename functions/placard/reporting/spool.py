@@ -3,7 +3,7 @@ memory: the campaign's ledger items by job, each job's first row, and each row's
 
 Why a join on disk: the ledger's sort key is IMAGE#<job>#<image>[#<attempt>] (domain/keys.py),
 so a query returns each job's items together, but in job-id order, not the sheet's; and a
-crash-lost call (IMAGE#LOST#<job>...) sorts apart from its job. The sheet's order cannot be
+call set aside (IMAGE#LOST#<job>...) sorts apart from its job. The sheet's order cannot be
 the key's: a job is made once for every row that repeats it. So the ledger is read page by
 page into SQLite (stdlib, on Lambda too), indexed by job, and the sheet is then read in its
 own order, each row fetching its job's items.

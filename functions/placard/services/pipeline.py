@@ -37,7 +37,6 @@ EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 # outcome nobody knows, which the reconciler reports and never releases (services/reconcile.py).
 SENT = "sent to the provider; no answer recorded"
 SHORT = "the provider answered with fewer images than asked for"
-LOST = "outcome unknown: sent to the provider, its answer lost in a crash; charged its estimate"
 UNKNOWN_HELD = "outcome unknown, held until the provider's bill says"
 # Each original's metadata name for what settling it needs (its ledger fields, compact JSON),
 # so a reservation whose image is stored is charged exactly as the delivery that stored it would
@@ -196,28 +195,30 @@ class Pipeline:
         """What an earlier delivery of the round left: its charged images, and each image it
         sent and never settled. One whose original is stored is settled from it, never asked
         for again (that would be paid twice); with nothing stored the answer was lost, maybe
-        billed: it stays in the ledger as a lost call, and the image is reserved afresh."""
+        billed: it is held as an unknown outcome, and the image is reserved afresh."""
         found: dict[int, LedgerItem] = {}
         for item in self.ledger.job_items(job.campaign, job.job_id):
             if item.attempt != round_.attempt or item.image_index not in todo:
                 continue
             if item.status is Status.CHARGED:
                 found[item.image_index] = item
-            elif item.status is Status.RESERVED and item.unknown_outcomes and not item.lost:
-                # A call that timed out or lost its line: maybe billed, so it keeps its hold,
-                # under a key of its own the reconciler lists; the image is reserved afresh.
+                continue
+            sent = item.unknown_outcomes or item.reason == SENT
+            if item.status is not Status.RESERVED or item.lost or not sent:
+                continue
+            stored = None if item.unknown_outcomes else find_original(self.assets, item)
+            if stored is None:
+                # A call that timed out, lost its line, or whose answer a crash lost: maybe
+                # billed, maybe not. It keeps its hold on the budget, under a key of its own
+                # the reconciler lists until a person settles it from the provider's bill
+                # (services/settle.py); the image is reserved afresh.
                 self.ledger.save(unknown_call(item, self.clock()))
-            elif item.status is Status.RESERVED and item.reason == SENT:
-                stored = find_original(self.assets, item)
-                if stored is None:
-                    # Its reservation stays taken from the budget: the call may have been billed.
-                    self.ledger.save(lost_call(item, self.clock()))
-                    continue
-                charged = settle_from_object(item, *stored, self.clock())
-                self.ledger.save(charged)
-                if job.origin.get("budget"):  # the reservation was taken: give back the rest
-                    self.budgets.give_back(job.campaign, item.cost_usd - charged.cost_usd)
-                found[item.image_index] = charged
+                continue
+            charged = settle_from_object(item, *stored, self.clock())
+            self.ledger.save(charged)
+            if job.origin.get("budget"):  # the reservation was taken: give back the rest
+                self.budgets.give_back(job.campaign, item.cost_usd - charged.cost_usd)
+            found[item.image_index] = charged
         return found
 
     def _prepare(self, job: Job, n: int, round_: Round = FIRST) -> Prepared:
@@ -518,18 +519,8 @@ def find_original(assets: AssetStore, item: LedgerItem) -> tuple[str, str, dict[
 
 
 def unknown_call(item: LedgerItem, stamp: str) -> LedgerItem:
-    """A call whose outcome is unknown (a timeout, a dropped connection), set aside when its
-    image is asked for again: still reserved, so the budget's hold on it has an item saying
-    why (budget held = charged + these), until a person settles it from the provider's bill."""
+    """A call whose outcome is unknown (a timeout, a dropped connection, an answer a crash
+    lost), set aside when its image is asked for again: still reserved, so the budget's hold
+    on it has an item saying why (budget held = charged + these), until a person settles it
+    from the provider's bill (services/settle.py)."""
     return item.but(lost=True, reason=f"{UNKNOWN_HELD}: {item.reason}", updated_at=stamp)
-
-
-def lost_call(item: LedgerItem, stamp: str) -> LedgerItem:
-    """A reservation sent whose answer a crash lost: it may have been billed, so it is kept as
-    a charge of its own at its estimate, beside the image (no image; its own ledger key, named
-    by when it was reserved, so a second delivery writes the same one)."""
-    cost = item.estimate_usd or item.cost_usd
-    return item.but(
-        lost=True, status=Status.CHARGED, cost_usd=cost, estimated=True, reason=LOST,
-        updated_at=stamp,
-    )  # fmt: skip

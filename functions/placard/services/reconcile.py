@@ -2,7 +2,8 @@
 
 - A reservation still `reserved` after the worker's timeout: its image stored -> charged (the
   sha256 of the stored object); its request never sent -> released (refunded, costs nothing);
-  sent and not stored -> reported, kept as it is (the provider may have billed it).
+  sent and not stored -> reported, kept as it is (the provider may have billed it), on every
+  run until a person settles it from the bill (services/settle.py, `placard settle`).
 - A job whose message sits in a dead-letter queue, not yet ended -> ended `failed` with its
   reason, by the same path as the worker's last receive, once; a round whose read-back died
   -> its images delivered unchecked, saying the read-back did not run, once.
@@ -49,6 +50,7 @@ from placard.domain.runs import UploadRun
 from placard.domain.templates import Catalogue, default_catalogue
 from placard.services.endings import JobEndings
 from placard.services.pipeline import EXTENSIONS_TRIED, SENT, settle_from_object
+from placard.services.settle import call_id
 
 JOB_QUEUES = ("jobs", "proofs", "derivatives")  # dead letters that carry a job
 RECONCILER = "reconciler"  # who claimed a run's reports, when it was this
@@ -123,16 +125,11 @@ class RunsAndCounters(ReportClaims, CounterChecks, Protocol):
 @dataclass(frozen=True)
 class Unsettled:
     campaign: str
-    job_id: str
-    image: int
-    attempt: int
+    call: str  # services/settle.py call_id: what `placard settle` takes
     reason: str
 
     def __str__(self) -> str:
-        return (
-            f"{self.campaign} job {self.job_id} image {self.image} attempt {self.attempt}: "
-            f"{self.reason}"
-        )
+        return f"{self.campaign} call {self.call}: {self.reason}"
 
 
 @dataclass
@@ -241,9 +238,7 @@ class Reconciler:
                 done.released.append(f"{item.job_id}#{item.image_index}#{item.attempt}")
             else:
                 said = item.reason if item.reason != SENT else UNKNOWN
-                done.unknown.append(
-                    Unsettled(item.campaign, item.job_id, item.image_index, item.attempt, said)
-                )
+                done.unknown.append(Unsettled(item.campaign, call_id(item), said))
 
     def _stored(self, item: LedgerItem) -> tuple[str, str] | None:
         for extension in EXTENSIONS_TRIED:
