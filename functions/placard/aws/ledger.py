@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -14,6 +15,7 @@ from placard.domain.proofs import Proof, Review
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryOutputTypeDef
 
 # The ledger table's sparse index of what is not settled yet (template.yaml, LedgerTable):
 # an item is in it while it carries `open` and `open_at` (when it went in, which a later put
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 # what is left, never the whole table: a reservation until the put that settles it, an
 # upload's run (aws/progress.py) until its reports are claimed.
 OPEN_INDEX, OPEN, OPEN_AT = "Open", "open", "open_at"
+T = TypeVar("T")
 OPEN_RESERVED, OPEN_RUN = "RESERVED", "RUN"
 
 _to_dynamo = TypeSerializer().serialize
@@ -54,22 +57,39 @@ def _deserialise(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _from_dynamo(v) for k, v in item.items()}
 
 
+def _items_of(pages: Iterator[QueryOutputTypeDef]) -> Iterator[LedgerItem]:
+    for page in pages:
+        for item in page.get("Items", []):
+            yield LedgerItem.from_item(_deserialise(item))
+
+
+def read_ahead(pages: Iterator[T]) -> Iterator[T]:
+    """Each page of `pages`, the next one already asked for in a thread of its own: a
+    page's wait on DynamoDB (tens of ms on AWS, more on the local cloud) overlaps the
+    reader's work on the page before. At most two pages are held at once."""
+    with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
+        ahead = pool.submit(next, pages, None)
+        while (page := ahead.result()) is not None:
+            ahead = pool.submit(next, pages, None)
+            yield page
+
+
 class DynamoLedger:
     def __init__(self, dynamodb: DynamoDBClient, table: str) -> None:
         self._db = dynamodb
         self.table = table
 
-    def _query(self, pk: str, prefix: str) -> Iterator[LedgerItem]:
+    def _pages(self, pk: str, prefix: str) -> Iterator[QueryOutputTypeDef]:
         paginator = self._db.get_paginator("query")
-        pages = paginator.paginate(
+        return iter(paginator.paginate(
             TableName=self.table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
             ExpressionAttributeValues={":pk": {"S": pk}, ":prefix": {"S": prefix}},
             ConsistentRead=True,
-        )
-        for page in pages:
-            for item in page.get("Items", []):
-                yield LedgerItem.from_item(_deserialise(item))
+        ))  # fmt: skip
+
+    def _query(self, pk: str, prefix: str) -> Iterator[LedgerItem]:
+        return _items_of(self._pages(pk, prefix))
 
     def job_items(self, campaign: str, job_id: str, lost: bool = False) -> list[LedgerItem]:
         items = list(self._query(campaign_pk(campaign), job_images_prefix(job_id)))
@@ -82,8 +102,9 @@ class DynamoLedger:
 
     def each_campaign_item(self, campaign: str) -> Iterator[LedgerItem]:
         """campaign_items as the query's pages come (1 MB each): the report of a large
-        upload reads them without holding them all."""
-        return self._query(campaign_pk(campaign), IMAGES_PREFIX)
+        upload reads them without holding them all, and asks for each page while it reads
+        the one before (read_ahead)."""
+        return _items_of(read_ahead(self._pages(campaign_pk(campaign), IMAGES_PREFIX)))
 
     def reserve(self, items: Sequence[LedgerItem]) -> bool:
         """Reserve each image; False when another delivery already charged one of them.
