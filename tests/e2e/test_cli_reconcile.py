@@ -31,18 +31,28 @@ def crashed(campaign: str) -> LedgerItem:
     )  # fmt: skip
 
 
-def test_reconcile_releases_what_a_crash_left_and_changes_nothing_the_second_time(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # Given a run's folder whose saved ledger holds a reservation a crash left behind
+def a_run(tmp_path: Path) -> Path:
+    """The folder `placard run` wrote for a one-row sheet."""
     sheet = tmp_path / "shop.csv"
     sheet.write_text(SHEET, encoding="utf-8")
     out = tmp_path / "out"
     assert main(["run", str(sheet), "--out", str(out)]) == 0
+    return out
+
+
+def also_in_its_ledger(out: Path, item: LedgerItem) -> Path:
+    """The item added to the run's saved ledger; the dump's path."""
     dump = out / STATE / "dynamodb" / "LedgerTable.json"
-    items = json.loads(dump.read_text())
-    items.append(stored(crashed("shop")))
-    dump.write_text(json.dumps(items))
+    dump.write_text(json.dumps([*json.loads(dump.read_text()), stored(item)]))
+    return dump
+
+
+def test_reconcile_releases_what_a_crash_left_and_changes_nothing_the_second_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a run's folder whose saved ledger holds a reservation a crash left behind
+    out = a_run(tmp_path)
+    dump = also_in_its_ledger(out, crashed("shop"))
     capsys.readouterr()
     # When it is reconciled twice
     assert main(["reconcile", "--out", str(out)]) == 0
@@ -61,10 +71,7 @@ def test_redrive_names_the_queue_it_moved_from_and_refuses_one_without_a_dead_le
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given a run's folder
-    sheet = tmp_path / "shop.csv"
-    sheet.write_text(SHEET, encoding="utf-8")
-    out = tmp_path / "out"
-    assert main(["run", str(sheet), "--out", str(out)]) == 0
+    out = a_run(tmp_path)
     capsys.readouterr()
     # When the jobs queue's dead letters are redriven, Then it says what it moved, and where
     assert main(["redrive", "jobs", "--out", str(out)]) == 0
@@ -82,17 +89,11 @@ def test_a_call_of_unknown_outcome_is_reported_until_settled_from_the_bill(
 ) -> None:
     # Given a run's folder whose saved ledger holds a call sent whose answer a crash lost,
     # set aside by a later delivery of its job and held
-    sheet = tmp_path / "shop.csv"
-    sheet.write_text(SHEET, encoding="utf-8")
-    out = tmp_path / "out"
-    assert main(["run", str(sheet), "--out", str(out)]) == 0
+    out = a_run(tmp_path)
     results = (out / "results.csv").read_text(encoding="utf-8-sig")
     job_id = next(csv.DictReader(io.StringIO(results)))["job_id"]
-    dump = out / STATE / "dynamodb" / "LedgerTable.json"
-    items = json.loads(dump.read_text())
     lost = crashed("shop").but(job_id=job_id, reason=SENT)
-    items.append(stored(unknown_call(lost, lost.created_at)))
-    dump.write_text(json.dumps(items))
+    also_in_its_ledger(out, unknown_call(lost, lost.created_at))
     capsys.readouterr()
     # When it is reconciled, Then the call is reported by the name `placard settle` takes, and
     # the exit status says something is left for a person

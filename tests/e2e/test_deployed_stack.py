@@ -145,15 +145,20 @@ def test_upload_wait_runs_the_sheet_on_the_stack_and_downloads_its_reports(
     assert status == 1
 
 
+def sample_rows(tmp_path: Path, rows: int) -> Path:
+    """The sample sheet's first rows, as summer-campaign.csv."""
+    sheet = tmp_path / "summer-campaign.csv"
+    lines = (ROOT / "samples" / "summer-campaign.csv").read_text(encoding="utf-8").splitlines()
+    sheet.write_text("\n".join(lines[: rows + 1]) + "\n", encoding="utf-8")
+    return sheet
+
+
 def test_status_follows_a_campaign_from_ingest_to_its_reports(
     cloud: LocalCloud, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given two rows of the sample sheet uploaded to a stack without waiting, nor a budget
     create_stack(cloud)
-    sheet = tmp_path / "summer-campaign.csv"
-    lines = (ROOT / "samples" / "summer-campaign.csv").read_text(encoding="utf-8").splitlines()
-    sheet.write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
-    status = main(["upload", str(sheet), "--stack", STACK, "--yes"])
+    status = main(["upload", str(sample_rows(tmp_path, 2)), "--stack", STACK, "--yes"])
     said = capsys.readouterr().out
     assert status == 0
     assert "it has no budget, so nothing limits what it spends" in said
@@ -225,10 +230,7 @@ def test_settle_on_a_stack_releases_a_held_call_and_asks_for_the_reports_again(
 ) -> None:
     # Given a campaign run on a stack, one of whose jobs holds a call of unknown outcome
     create_stack(cloud)
-    sheet = tmp_path / "summer-campaign.csv"
-    lines = (ROOT / "samples" / "summer-campaign.csv").read_text(encoding="utf-8").splitlines()
-    sheet.write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
-    assert main(["upload", str(sheet), "--stack", STACK, "--yes"]) == 0
+    assert main(["upload", str(sample_rows(tmp_path, 1)), "--stack", STACK, "--yes"]) == 0
     ingest(cloud, "campaigns/summer-campaign/summer-campaign.csv")
     cloud.drain()
     ledger = bootstrap.parts().ledger
