@@ -138,6 +138,16 @@ class FakeLedger:
     def save(self, item: LedgerItem) -> None:
         self._put_unless_charged(item)
 
+    def settle(self, item: LedgerItem) -> bool:
+        row = item.to_item()
+        key = (row["pk"], row["sk"])
+        with self._lock:
+            held = self.rows.get(key)
+            if held is not None and held["status"] != Status.RESERVED.value:
+                return False
+            self.rows[key] = row
+            return True
+
     def record_proof(self, item: LedgerItem, proof: Proof) -> None:
         self._update_charged(item, proof=proof.verdict.value, proof_fields=proof.to_json())
 

@@ -100,6 +100,9 @@ class CrashingLedger:
     def job_items(self, campaign: str, job_id: str, lost: bool = False) -> list[LedgerItem]:
         return list(self.ledger.job_items(campaign, job_id, lost))
 
+    def settle(self, item: LedgerItem) -> bool:
+        return bool(self.ledger.settle(item))
+
     def campaign_items(self, campaign: str) -> list[LedgerItem]:
         return list(self.ledger.campaign_items(campaign))
 

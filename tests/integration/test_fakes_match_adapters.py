@@ -151,6 +151,19 @@ def test_ledger_reserves_until_charged_and_a_charge_is_final(ports: Ports, campa
     assert kept == item(campaign, "job", 0, Status.CHARGED).but(sha256="first")
 
 
+def test_ledger_settles_a_reservation_once(ports: Ports, campaign: str) -> None:
+    ledger = ports.ledger
+    # Given a reservation
+    ledger.reserve([item(campaign, "job", 0)])
+    # When it is settled, Then the first settle writes; any later one, charge or refund, not
+    assert ledger.settle(item(campaign, "job", 0, Status.REFUNDED)) is True
+    assert ledger.settle(item(campaign, "job", 0, Status.REFUNDED)) is False
+    assert ledger.settle(item(campaign, "job", 0, Status.CHARGED)) is False
+    assert [i.status for i in ledger.job_items(campaign, "job")] == [Status.REFUNDED]
+    # And where no item was, a settle writes
+    assert ledger.settle(item(campaign, "job", 1, Status.CHARGED)) is True
+
+
 def test_ledger_reserve_stops_at_the_first_charged_image(ports: Ports, campaign: str) -> None:
     # Given image 1 of three charged
     ports.ledger.save(item(campaign, "job", 1, Status.CHARGED))

@@ -4,6 +4,8 @@ reports asked for again; never settled twice."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -139,4 +141,57 @@ def test_what_cannot_be_settled_is_refused_by_name(
     assert refused.value.field == field
     # And nothing changed
     assert world.ledger.job_items("summer", world.job.job_id, lost=True) == [held]
+    assert world.spent() == HOLD
+
+
+class ReadTogether(FakeLedger):
+    """Every settler reads the call before any of them writes: the race at its worst."""
+
+    def __init__(self, settlers: int) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(settlers)
+        self.racing = False
+
+    def job_items(self, campaign: str, job_id: str, lost: bool = False) -> list[LedgerItem]:
+        found = super().job_items(campaign, job_id, lost)
+        if self.racing:
+            self.barrier.wait(5)
+        return found
+
+
+@pytest.mark.parametrize("billed", [Decimal(0), HOLD])
+def test_people_settling_one_call_at_once_settle_it_once(billed: Decimal) -> None:
+    # Given a held call, and eight people who all read it before any of them settles it
+    world = World()
+    world.ledger = ReadTogether(8)
+    world.settlement = Settlement(world.ledger, world.budgets, world.jobs, world.reports,
+                                  lambda: NOW)  # fmt: skip
+    call = call_id(world.held())
+    world.ledger.racing = True
+    # When they all settle it at once
+    with ThreadPoolExecutor(8) as pool:
+        tries = [pool.submit(world.settlement.settle, "summer", call, billed) for _ in range(8)]
+    refused = [t.exception() for t in tries if t.exception()]
+    # Then one settled it; the others were told it was settled meanwhile
+    assert len(refused) == 7
+    assert all(isinstance(e, InvalidInput) and "settled meanwhile" in str(e) for e in refused)
+    # And the budget was made to hold the bill once, not given back eight times
+    assert world.spent() == billed
+    assert len(world.reports.sent) == 1
+
+
+def test_a_settle_stopped_half_way_is_finished_by_the_next() -> None:
+    # Given a call never set aside, whose settle stopped after charging its call and before
+    # its image's item said so (the image's item is still reserved, so it is listed again)
+    world = World()
+    held = world.held(set_aside=False)
+    aside = unknown_call(held, NOW).but(status=Status.CHARGED, cost_usd=HOLD, reason=SETTLED)
+    assert world.ledger.settle(aside)
+    # When it is settled again
+    with pytest.raises(InvalidInput, match="settled meanwhile"):
+        world.settlement.settle("summer", call_id(held), HOLD)
+    # Then the image's item is finished, the call charged once, and nothing given back twice
+    items = {i.lost: i for i in world.ledger.job_items("summer", world.job.job_id, lost=True)}
+    assert (items[False].status, items[False].reason) == (Status.FAILED, SET_ASIDE)
+    assert items[True].cost_usd == HOLD
     assert world.spent() == HOLD

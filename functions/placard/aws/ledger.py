@@ -122,6 +122,25 @@ class DynamoLedger:
 
             DynamoProgress(self._db, self.table).charged(item)
 
+    def settle(self, item: LedgerItem) -> bool:
+        try:
+            self._db.put_item(
+                TableName=self.table,
+                Item=stored(item),
+                ConditionExpression="attribute_not_exists(sk) OR #s = :reserved",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":reserved": {"S": Status.RESERVED.value}},
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        if item.status is Status.CHARGED:
+            from placard.aws.progress import DynamoProgress  # here: it imports this module
+
+            DynamoProgress(self._db, self.table).charged(item)
+        return True
+
     def record_proof(self, item: LedgerItem, proof: Proof) -> None:
         self._update_charged(
             item,

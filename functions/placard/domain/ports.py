@@ -99,6 +99,10 @@ class Ledger(Protocol):
 
     def save(self, item: LedgerItem) -> None: ...
 
+    def settle(self, item: LedgerItem) -> bool:
+        """Write a settled item (charged, refunded) where its reservation is, or where no item
+        is; False, writing nothing, when that item is settled already (by another)."""
+
     def campaign_items(self, campaign: str) -> list[LedgerItem]: ...
 
     def each_campaign_item(self, campaign: str) -> Iterator[LedgerItem]:

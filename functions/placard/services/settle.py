@@ -79,7 +79,6 @@ class Settlement:
         if not billed:
             settled = item.but(status=Status.REFUNDED, cost_usd=Decimal(0), reason=NOT_BILLED,
                                updated_at=stamp)  # fmt: skip
-            self.ledger.save(settled)
         else:
             # Charged as a call of its own, never as an image: the image's own key stays free
             # for its job, and no report shows a charged image with nothing stored.
@@ -88,10 +87,14 @@ class Settlement:
                 status=Status.CHARGED, cost_usd=billed, estimated=False, reason=SETTLED,
                 overshoot_usd=max(billed - item.cost_usd, Decimal(0)), updated_at=stamp,
             )  # fmt: skip
-            self.ledger.save(settled)
-            if not item.lost:
-                self.ledger.save(item.but(status=Status.FAILED, cost_usd=Decimal(0),
-                                          reason=SET_ASIDE, updated_at=stamp))  # fmt: skip
+        # The write that settles it is the guard: of two settling at once, one gives back.
+        won = self.ledger.settle(settled)
+        if billed and not item.lost:  # its image's own item, whichever settle charged it
+            self.ledger.save(item.but(status=Status.FAILED, cost_usd=Decimal(0),
+                                      reason=SET_ASIDE, updated_at=stamp))  # fmt: skip
+        if not won:
+            raise InvalidInput("call", f"campaign {campaign}'s call {call} was settled "
+                               "meanwhile, by another; nothing more was changed")  # fmt: skip
         job = self.kept_jobs.get(campaign, item.job_id)
         if job is not None and job.origin.get("budget"):  # its reservation was taken from it
             self.budgets.give_back(campaign, item.cost_usd - billed)
