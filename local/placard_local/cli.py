@@ -663,7 +663,7 @@ def _status_of(args: argparse.Namespace) -> int:
 
     stack = open_stack(args.stack, args.profile, args.region)
     status = campaign_status(stack, args.campaign)
-    images = status.charged + status.refunded + status.in_flight + status.failed
+    images = status.charged + status.refunded + status.in_flight + status.held + status.failed
     if not status.runs and not images:
         raise PlacardError(
             f"campaign {args.campaign}: stack {stack.name} has read no upload of it and "
@@ -682,6 +682,7 @@ def _status_of(args: argparse.Namespace) -> int:
     print(
         f"images: {status.charged} charged, {status.refunded} refunded, {status.failed} failed, "
         f"{status.in_flight} in flight"
+        + (f", {status.held} held, outcome unknown (placard settle)" if status.held else "")
     )
     budget = (
         f"; budget {usd(status.budget_usd)}, {usd(status.remaining_usd or Decimal(0))} left"

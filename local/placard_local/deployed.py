@@ -338,7 +338,8 @@ class CampaignStatus:
     runs: list[RunProgress]  # each sheet's latest upload
     charged: int
     refunded: int
-    in_flight: int  # reserved: a provider call under way, or one whose outcome is unknown
+    in_flight: int  # reserved: a provider call under way
+    held: int  # reserved, set aside: a call whose outcome is unknown, for `placard settle`
     failed: int
     cost_usd: Decimal
     budget_usd: Decimal | None
@@ -362,7 +363,8 @@ def campaign_status(stack: DeployedStack, campaign: str) -> CampaignStatus:
         runs=list(latest.values()),
         charged=statuses.count(Status.CHARGED),
         refunded=statuses.count(Status.REFUNDED),
-        in_flight=statuses.count(Status.RESERVED),
+        in_flight=sum(i.status is Status.RESERVED and not i.lost for i in items),
+        held=sum(i.status is Status.RESERVED and i.lost for i in items),
         failed=statuses.count(Status.FAILED),
         cost_usd=sum((i.cost_usd for i in items if i.status is Status.CHARGED), Decimal(0)),
         budget_usd=budgets.limit(campaign),

@@ -238,6 +238,9 @@ def test_settle_on_a_stack_releases_a_held_call_and_asks_for_the_reports_again(
     sent = image.but(status=Status.RESERVED, attempt=2, s3_key="", reason=SENT)
     ledger.save(unknown_call(sent, sent.created_at))
     capsys.readouterr()
+    # When its status is asked for, Then the held call is shown apart from those in flight
+    assert main(["status", "summer-campaign", "--stack", STACK]) == 0
+    assert "0 in flight, 1 held, outcome unknown (placard settle)" in capsys.readouterr().out
     # When a person settles it from the bill, which does not show it
     assert (
         main(["settle", "summer-campaign", call_id(sent), "--billed", "0", "--stack", STACK]) == 0

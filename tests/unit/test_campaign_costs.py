@@ -105,3 +105,16 @@ def test_a_spend_is_marked_by_its_least_certain_charge() -> None:
     # And the drift's share of the estimate is rounded to one decimal place, None without one
     assert Spend.of([item(0, "0.041372", "0.0412")]).drift_percent == Decimal("0.4")
     assert Spend.of([bill]).drift_percent is None and Spend.of([bill]).estimate is None
+
+
+def test_a_call_of_unknown_outcome_is_shown_held_not_charged() -> None:
+    # Given an image charged, and a call set aside whose outcome nobody knows yet
+    items = [
+        item(0, "0.041372", "0.0412"),
+        item(0, "0.0556", "0.0412", status=Status.RESERVED, lost=True, attempt=1),
+    ]
+    # When the campaign's costs are read
+    total = campaign_costs("summer", items).total
+    # Then the held call is not in the cost, and is shown with what the budget holds for it
+    assert (total.images_charged, total.cost_usd) == (1, Decimal("0.041372"))
+    assert (total.calls_held, total.held_usd) == (1, Decimal("0.0556"))

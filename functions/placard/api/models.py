@@ -151,6 +151,15 @@ class CostTotals(BaseModel):
     overshoot_usd: Decimal = Field(
         default=Decimal(0), description="billed above what was reserved for the call"
     )
+    calls_held: int = Field(
+        default=0,
+        description="calls whose outcome is unknown (a timeout, an answer lost in a crash): "
+        "maybe billed, so not charged and not released, until a person settles each from the "
+        "provider's bill (`placard settle`)",
+    )
+    held_usd: Decimal = Field(
+        default=Decimal(0), description="what the campaign's budget holds for those calls"
+    )
 
 
 class CampaignCosts(BaseModel):

@@ -297,6 +297,7 @@ def campaign_costs(campaign: str, items: Iterable[LedgerItem]) -> CampaignCosts:
 
 def _totals(items: list[LedgerItem]) -> CostTotals:
     spend = Spend.of(items)
+    held = [i for i in items if i.status is Status.RESERVED and i.lost]
     return CostTotals(
         images_charged=spend.images_charged,
         images_refunded=sum(i.status is Status.REFUNDED for i in items),
@@ -305,4 +306,6 @@ def _totals(items: list[LedgerItem]) -> CostTotals:
         drift_usd=spend.drift_usd,
         images_estimated=spend.images_estimated,
         overshoot_usd=spend.overshoot_usd,
+        calls_held=len(held),
+        held_usd=sum((i.cost_usd for i in held), Decimal(0)),
     )
