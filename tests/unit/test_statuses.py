@@ -83,16 +83,43 @@ def status_of(*items: LedgerItem) -> RowStatus:
             RowStatus.FAILED,
         ),
         ((item(0, Status.FAILED, "over budget"), item(1, Status.RESERVED)), RowStatus.FAILED),
+        (
+            (
+                item(0, Status.RESERVED, "outcome unknown, held", lost=True),
+                item(0, Status.FAILED, "budget", over_budget=True),
+                item(1, Status.FAILED, "budget", over_budget=True),
+            ),
+            RowStatus.OVER_BUDGET,  # a call held beside them is no outcome of the job
+        ),
         ((item(0, Status.CHARGED),), RowStatus.FAILED),  # one of two images: not all made
         ((), RowStatus.FAILED),
     ],
-    ids=["charged", "refused", "rest-refused", "also-failed", "unfinished", "short", "none"],
+    ids=[
+        "charged",
+        "refused",
+        "rest-refused",
+        "also-failed",
+        "unfinished",
+        "held-beside",
+        "short",
+        "none",
+    ],
 )
 def test_a_rows_status_comes_from_its_items_statuses_and_flags(
     items: tuple[LedgerItem, ...], expected: RowStatus
 ) -> None:
     # Given a job's ledger items, When its row's outcome is read, Then its status is the enum
     assert status_of(*items) is expected
+
+
+def test_a_failed_row_whose_only_word_is_a_held_call_says_so() -> None:
+    # Given a job whose only items are calls held, their outcome unknown
+    held = item(0, Status.RESERVED, "outcome unknown, held until the bill says", lost=True)
+    # When its row's outcome is read
+    outcome = row_outcome(JOB, {JOB.job_id: (held,)}, uri=str, link=str)
+    # Then it failed, saying why, and not that a call is still running
+    assert outcome.status is RowStatus.FAILED
+    assert outcome.reason == "outcome unknown, held until the bill says"
 
 
 def test_a_row_that_never_became_a_job_is_rejected_with_its_errors() -> None:

@@ -183,9 +183,11 @@ def row_outcome(
         return replace(made, status=RowStatus.NEEDS_REVIEW, reason=_joined(note, reason))
     if len(delivered) == parsed.n:
         return replace(made, reason=note)
-    said = [i for i in items if i.status is not Status.CHARGED and i.reason]
-    reasons = [i.reason for i in said]
-    unfinished = any(i.status is Status.RESERVED for i in items)
+    # A call set aside (lost: its outcome unknown, held or settled) is no outcome of the job;
+    # its reason is the row's only when nothing else says why
+    said = [i for i in items if i.status is not Status.CHARGED and i.reason and not i.lost]
+    reasons = [i.reason for i in said] or [i.reason for i in items if i.lost and i.reason]
+    unfinished = any(i.status is Status.RESERVED and not i.lost for i in items)
     if unfinished:
         reasons.append(UNFINISHED)
     if not items:
