@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from placard import bootstrap
@@ -13,8 +14,10 @@ from placard.services.reconcile import Reconciler
 bootstrap.cold_start()  # Lambda's init: fails here, naming a missing or malformed variable
 logger = Logger()
 tracer = Tracer(patch_modules=bootstrap.TRACED)
+metrics = Metrics()
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -26,6 +29,8 @@ def process(reconciler: Reconciler) -> dict[str, Any]:
     done = reconciler.run()
     for unsettled in done.unknown:  # left for a person: each said where it can be seen
         logger.warning("reservation left unsettled", extra={"item": str(unsettled)})
+    # Every run, 0 too: HeldCallsAlarm stays raised while any call waits for `placard settle`
+    metrics.add_metric("CallsHeld", MetricUnit.Count, len(done.unknown))
     for letter in done.left:  # in a dead-letter queue, for a redrive or a person
         logger.warning("dead letter left", extra={"letter": letter})
     summary = done.to_dict()

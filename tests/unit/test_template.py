@@ -11,8 +11,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from handlers import worker
+from handlers import reconcile, worker
 from placard.domain.jobs import Job, Quality
+from placard.services.reconcile import Reconciled, Unsettled
 from placard_local.stack import Stack
 
 ROOT = Path(__file__).parents[2]
@@ -92,6 +93,23 @@ def test_spend_per_hour_is_alarmed_on_the_metric_the_worker_publishes() -> None:
     assert spend["Dimensions"] == [{"Name": "service", "Value": "placard"}]
     assert (spend["Statistic"], spend["Period"]) == ("Sum", 3600)
     assert spend["Threshold"] == {"Ref": "SpendAlarmUSDPerHour"}
+
+
+def test_held_calls_are_alarmed_on_the_metric_the_reconciler_publishes() -> None:
+    # Given the alarm on CallsHeld, and a reconciler run that left one call of unknown outcome
+    (held,) = [a["Properties"] for a in ALARMS if a["Properties"]["MetricName"] == "CallsHeld"]
+    assert (held["Statistic"], held["ComparisonOperator"], held["Threshold"]) == (
+        "Maximum", "GreaterThanThreshold", 0,
+    )  # fmt: skip
+    left = Reconciled(unknown=[Unsettled("summer", "job#0#1#2026-12-01T10:00:00.000+00:00", "")])
+    reconcile.metrics.clear_metrics()
+    try:
+        # When a run publishes what it left, Then the alarm's metric counts the held call
+        reconcile.process(SimpleNamespace(run=lambda: left))  # type: ignore[arg-type]
+        assert reconcile.metrics.metric_set["CallsHeld"]["Value"] == [1.0]
+        assert held["Namespace"] == {"Fn::Sub": "Placard/${AWS::StackName}"}
+    finally:
+        reconcile.metrics.clear_metrics()
 
 
 def test_the_worker_publishes_what_each_round_charged() -> None:
