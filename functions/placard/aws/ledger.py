@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 # what is left, never the whole table: a reservation until the put that settles it, an
 # upload's run (aws/progress.py) until its reports are claimed.
 OPEN_INDEX, OPEN, OPEN_AT = "Open", "open", "open_at"
-T = TypeVar("T")
 OPEN_RESERVED, OPEN_RUN = "RESERVED", "RUN"
+T = TypeVar("T")
 
 _to_dynamo = TypeSerializer().serialize
 _from_dynamo = TypeDeserializer().deserialize
