@@ -54,9 +54,9 @@ class LoseCounts:
         update = params.get("UpdateExpression", "")
         counters = set(params.get("ExpressionAttributeNames", {}).values())
         kind = ""
-        if sk == "PROGRESS#SUM" and "images_charged" in counters:
+        if sk.startswith("PROGRESS#SUM") and "images_charged" in counters:
             kind = CHARGE
-        elif sk == "PROGRESS#SUM" and "queued" in counters:
+        elif sk.startswith("PROGRESS#SUM") and "queued" in counters:
             kind = QUEUED
         elif sk.startswith("RUN#") and update.startswith("ADD jobs_ended"):
             kind = END  # the marker is written; the run's count and the campaign's are not

@@ -19,10 +19,11 @@ recount sets the counters only if no count landed meanwhile.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -37,6 +38,7 @@ from placard.aws.ledger import (
 from placard.domain.jobs import Job
 from placard.domain.keys import (
     IMAGES_PREFIX,
+    PROGRESS_SHARDS,
     campaign_pk,
     counters_checked_key,
     progress_key,
@@ -91,12 +93,12 @@ class DynamoProgress:
             ReturnValues="ALL_OLD",
         )
         if "jobs_total" not in before.get("Attributes", {}):  # not a redelivery of the upload
-            self._add(progress_key(run.campaign), {"queued": jobs})
+            self._count(run.campaign, {"queued": jobs})
         return self.claim_reports(run, INGEST)
 
     def job_started(self, job: Job) -> None:
         if UploadRun.of(job) is not None:  # the counters are a campaign's sheet jobs
-            self._add(progress_key(job.campaign), {"started": 1})
+            self._count(job.campaign, {"started": 1})
 
     def job_ended(self, run: UploadRun, job_id: str, state: str) -> bool:
         """True for the job whose end is the run's last; counted once per job."""
@@ -123,7 +125,7 @@ class DynamoProgress:
                 UpdateExpression="ADD jobs_ended :one",
                 ExpressionAttributeValues={":one": {"N": "1"}},
             )
-            self._add(progress_key(run.campaign), {f"ended_{state}": 1})
+            self._count(run.campaign, {f"ended_{state}": 1})
             now = minute_of(datetime.now(UTC))
             self._add(progress_minute_key(run.campaign, now), {"ended": 1})
         return self.claim_reports(run, job_id)
@@ -131,7 +133,7 @@ class DynamoProgress:
     def charged(self, item: LedgerItem) -> None:
         """Add a newly charged ledger item to its campaign's spend (DynamoLedger.save, once
         per item: its conditional put is the guard)."""
-        self._add(progress_key(item.campaign), Spend.of([item]).counters())
+        self._count(item.campaign, Spend.of([item]).counters())
 
     def counts(self, campaign: str, now: datetime) -> CampaignCounts | None:
         """One query: the recent minutes' buckets and the totals, which sort after them."""
@@ -141,18 +143,22 @@ class DynamoProgress:
             ExpressionAttributeValues={
                 ":pk": {"S": progress_key(campaign)["pk"]},
                 ":since": {"S": progress_minute_key(campaign, window_start(now))["sk"]},
-                ":sum": {"S": progress_key(campaign)["sk"]},
+                ":sum": {"S": progress_key(campaign, PROGRESS_SHARDS - 1)["sk"]},
             },
             ConsistentRead=True,
         )
-        items = reply.get("Items", [])  # at most ten buckets, then the totals: one page
-        if not items or items[-1]["sk"]["S"] != progress_key(campaign)["sk"]:
+        items = reply.get("Items", [])  # at most ten buckets, then the shards: one page
+        shards = [i for i in items if i["sk"]["S"].startswith(progress_key(campaign)["sk"])]
+        if not shards:
             return None
-        totals = items[-1]
-        numbers = {k: Decimal(v["N"]) for k, v in totals.items() if "N" in v}
+        numbers = _summed(shards)
         ended = {k.removeprefix("ended_"): int(v) for k, v in numbers.items() if k[:6] == "ended_"}
         minute = progress_minute_key(campaign, "")["sk"]
-        recent = {i["sk"]["S"].removeprefix(minute): int(i["ended"]["N"]) for i in items[:-1]}
+        recent = {
+            i["sk"]["S"].removeprefix(minute): int(i["ended"]["N"])
+            for i in items
+            if i["sk"]["S"].startswith(minute)
+        }
         return CampaignCounts(
             queued=int(numbers.get("queued", 0)),
             started=int(numbers.get("started", 0)),
@@ -160,6 +166,11 @@ class DynamoProgress:
             spend=Spend.from_counters({k: v for k, v in numbers.items() if k in COUNTED}),
             recent=recent,
         )
+
+    def _count(self, campaign: str, amounts: Mapping[str, Decimal | int]) -> None:
+        """Add to the campaign's counters, on one of their shards, drawn at random."""
+        shard = random.randrange(PROGRESS_SHARDS)  # noqa: S311 (spreads writes; no secret)
+        self._add(progress_key(campaign, shard), amounts)
 
     def _add(self, key: dict[str, str], amounts: Mapping[str, Decimal | int]) -> None:
         """One UpdateItem adding each amount to its counter (made at 0 by the first)."""
@@ -254,7 +265,7 @@ class DynamoProgress:
         """Set the campaign's counters to what its ledger table says, where they differ; the
         counters set (empty: they agreed). None, changing nothing, while it is not quiet: a
         write at or after `cutoff` may still have its count to add, or one landed meanwhile."""
-        tally, stored, writes = Tally(), {}, None
+        tally, shards = Tally(), []
         pages = self._db.get_paginator("query").paginate(
             TableName=self.table,
             KeyConditionExpression="pk = :pk",
@@ -276,16 +287,24 @@ class DynamoProgress:
                         tally.ended[state] = tally.ended.get(state, 0) + 1
                 elif sk.startswith("RUN#") and "jobs_total" in item:
                     tally.queued += int(item["jobs_total"]["N"])
-                elif sk == progress_key(campaign)["sk"]:
-                    stored = {k: Decimal(v["N"]) for k, v in item.items() if "N" in v}
-                    writes = stored.pop(WRITES, None)
+                elif sk.startswith(progress_key(campaign)["sk"]):
+                    shards.append(item)
+        stored = _summed(shards)
+        stored.pop(WRITES, None)
         changes = recounted(stored, tally)
-        if changes and not self._set(campaign, changes, writes):
+        first = next((s for s in shards if s["sk"]["S"] == progress_key(campaign)["sk"]), {})
+        kept = {k: Decimal(v["N"]) for k, v in first.items() if "N" in v}
+        # The first shard takes what the others do not hold: the sum comes to the ledger's
+        ours = {name: total - (stored.get(name, 0) - kept.get(name, 0)) for name, total in
+                changes.items()}  # fmt: skip
+        if changes and not self._set(campaign, ours, kept.get(WRITES)):
             return None
         return changes
 
     def _set(self, campaign: str, values: Mapping[str, Decimal], writes: Decimal | None) -> bool:
-        """Set the counters, unless a count was added since they were read."""
+        """Set the first shard's counters, unless a count was added to it since it was read
+        (a count added to another shard meanwhile is a count the recount did not see, and is
+        kept beside it)."""
         names = {f"#c{i}": name for i, name in enumerate(values)}
         given = {f":v{i}": {"N": str(value)} for i, value in enumerate(values.values())}
         try:
@@ -310,3 +329,13 @@ class DynamoProgress:
                 return False
             raise
         return True
+
+
+def _summed(shards: list[dict[str, Any]]) -> dict[str, Decimal]:
+    """The counters of every shard, added up (a counter a shard lacks is 0 there)."""
+    total: dict[str, Decimal] = {}
+    for shard in shards:
+        for name, value in shard.items():
+            if "N" in value:
+                total[name] = total.get(name, Decimal(0)) + Decimal(value["N"])
+    return total

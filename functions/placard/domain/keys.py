@@ -22,7 +22,8 @@ its budget and its runs together):
                                                            re-rolls and the reconciler read it
                      CAMPAIGN#<campaign> RUN#<sheet>#<run> how many of an upload's jobs ended
                      CAMPAIGN#<campaign> RUN#<sheet>#<run>#JOB#<job>  that job's end, counted
-                     CAMPAIGN#<campaign> PROGRESS#SUM       the campaign's counters (#17)
+                     CAMPAIGN#<campaign> PROGRESS#SUM[#<n>]  the campaign's counters (#17), in
+                                                           shards: their sum is the count
                      CAMPAIGN#<campaign> PROGRESS#MIN#<minute>  jobs ended in that minute
                      RECONCILE           COUNTERS          up to when every campaign's counters
                                                            were recounted
@@ -167,10 +168,17 @@ def run_job_key(campaign: str, sheet: str, run: str, job_id: str) -> dict[str, s
     return {"pk": campaign_pk(campaign), "sk": f"RUN#{sheet}#{run}#JOB#{job_id}"}
 
 
-def progress_key(campaign: str) -> dict[str, str]:
-    """A campaign's counters: queued, started, ended by status, spent (domain/progress.py).
-    Sorts after its minute buckets, so one query reads the recent ones and it together."""
-    return {"pk": campaign_pk(campaign), "sk": "PROGRESS#SUM"}
+# A campaign's counters are added to across this many items, each write to one of them, their
+# sum the count: an item takes its writes one at a time, and each of a campaign's jobs writes
+# the counters three times (started, charged, ended). At most 10: their keys sort as digits.
+PROGRESS_SHARDS = 8
+
+
+def progress_key(campaign: str, shard: int = 0) -> dict[str, str]:
+    """One shard of a campaign's counters: queued, started, ended by status, spent
+    (domain/progress.py); "PROGRESS#SUM", then "PROGRESS#SUM#1" and on. They sort after the
+    minute buckets, so one query reads the recent ones and every shard together."""
+    return {"pk": campaign_pk(campaign), "sk": "PROGRESS#SUM" + (f"#{shard}" if shard else "")}
 
 
 def progress_minute_key(campaign: str, minute: str) -> dict[str, str]:
