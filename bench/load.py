@@ -195,10 +195,10 @@ def load_run(load: Load, url: str, workdir: Path) -> Figures:
         figures.images_charged = len(charged)
         figures.rerolls = sum(i.attempt > 1 for i in charged)
         figures.retries = sum(max(0, i.http_attempts - 1) for i in charged)
-        unknown = [i for i in items if i.status is Status.RESERVED and i.lost]
+        unknown = [i for i in items if i.held]
         figures.unknown = len(unknown)
         figures.unknown_usd = sum((i.cost_usd for i in unknown), Decimal(0))
-        figures.reserved_left = sum(i.status is Status.RESERVED and not i.lost for i in items)
+        figures.reserved_left = sum(i.status is Status.RESERVED and not i.held for i in items)
         figures.at_zero = sum(i.status in (Status.REFUNDED, Status.FAILED) for i in items)
         figures.over_budget_items = sum(i.over_budget for i in items)
         figures.estimated = sum(i.estimated for i in charged)

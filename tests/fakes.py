@@ -133,20 +133,13 @@ class FakeLedger:
 
     def reserve(self, items: Sequence[LedgerItem]) -> bool:
         # One conditional put per image, stopping at the first refused, as the adapter does.
-        return all(self._put_unless_charged(item) for item in items)
+        return all(self._put(item, lambda held: held != Status.CHARGED.value) for item in items)
 
     def save(self, item: LedgerItem) -> None:
-        self._put_unless_charged(item)
+        self._put(item, lambda held: held != Status.CHARGED.value)
 
     def settle(self, item: LedgerItem) -> bool:
-        row = item.to_item()
-        key = (row["pk"], row["sk"])
-        with self._lock:
-            held = self.rows.get(key)
-            if held is not None and held["status"] != Status.RESERVED.value:
-                return False
-            self.rows[key] = row
-            return True
+        return self._put(item, lambda held: held == Status.RESERVED.value)
 
     def record_proof(self, item: LedgerItem, proof: Proof) -> None:
         self._update_charged(item, proof=proof.verdict.value, proof_fields=proof.to_json())
@@ -167,12 +160,14 @@ class FakeLedger:
             self.rows[key] = {**held, **values}
             return True
 
-    def _put_unless_charged(self, item: LedgerItem) -> bool:
+    def _put(self, item: LedgerItem, over: Callable[[str], bool]) -> bool:
+        """As the adapter's conditional put: where no item is, or over one whose status
+        `over` allows."""
         row = item.to_item()
         key = (row["pk"], row["sk"])
         with self._lock:
             held = self.rows.get(key)
-            if held is not None and held["status"] == Status.CHARGED.value:
+            if held is not None and not over(held["status"]):
                 return False
             self.rows[key] = row
             return True

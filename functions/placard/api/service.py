@@ -297,7 +297,7 @@ def campaign_costs(campaign: str, items: Iterable[LedgerItem]) -> CampaignCosts:
 
 def _totals(items: list[LedgerItem]) -> CostTotals:
     spend = Spend.of(items)
-    held = [i for i in items if i.status is Status.RESERVED and i.lost]
+    held = [i for i in items if i.held]
     return CostTotals(
         images_charged=spend.images_charged,
         images_refunded=sum(i.status is Status.REFUNDED for i in items),

@@ -122,34 +122,26 @@ class DynamoLedger:
         One conditional put per image rather than a transaction: each image stands alone
         (a job's charged images are skipped on a redelivery), and a transaction would buy
         nothing but cost (moto copies whole tables for every transaction)."""
-        return all(self._put_unless_charged(item) for item in items)
+        return all(self._put(item, "<>", Status.CHARGED) for item in items)
 
     def save(self, item: LedgerItem) -> None:
         """Settle an item; a charged item is final and never overwritten. One newly charged
         is added to its campaign's spend (#17), once: the conditional put is the guard."""
-        if self._put_unless_charged(item) and item.status is Status.CHARGED:
-            from placard.aws.progress import DynamoProgress  # here: it imports this module
-
-            DynamoProgress(self._db, self.table).charged(item)
+        if self._put(item, "<>", Status.CHARGED):
+            self._count_charge(item)
 
     def settle(self, item: LedgerItem) -> bool:
-        try:
-            self._db.put_item(
-                TableName=self.table,
-                Item=stored(item),
-                ConditionExpression="attribute_not_exists(sk) OR #s = :reserved",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":reserved": {"S": Status.RESERVED.value}},
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
+        written = self._put(item, "=", Status.RESERVED)
+        if written:
+            self._count_charge(item)
+        return written
+
+    def _count_charge(self, item: LedgerItem) -> None:
+        """A newly charged item into its campaign's spend, once: after the put that wrote it."""
         if item.status is Status.CHARGED:
             from placard.aws.progress import DynamoProgress  # here: it imports this module
 
             DynamoProgress(self._db, self.table).charged(item)
-        return True
 
     def record_proof(self, item: LedgerItem, proof: Proof) -> None:
         self._update_charged(
@@ -186,14 +178,16 @@ class DynamoLedger:
             raise
         return True
 
-    def _put_unless_charged(self, item: LedgerItem) -> bool:
+    def _put(self, item: LedgerItem, test: str, status: Status) -> bool:
+        """Put the item where none is, or over one whose status `test`s (= or <>) `status`;
+        False, writing nothing, when the one there does not."""
         try:
             self._db.put_item(
                 TableName=self.table,
                 Item=stored(item),
-                ConditionExpression="attribute_not_exists(sk) OR #s <> :charged",
+                ConditionExpression=f"attribute_not_exists(sk) OR #s {test} :status",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":charged": {"S": Status.CHARGED.value}},
+                ExpressionAttributeValues={":status": {"S": status.value}},
             )
         except ClientError as exc:
             if condition_failed(exc):

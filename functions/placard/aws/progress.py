@@ -292,8 +292,7 @@ class DynamoProgress:
         stored = _summed(shards)
         stored.pop(WRITES, None)
         changes = recounted(stored, tally)
-        first = next((s for s in shards if s["sk"]["S"] == progress_key(campaign)["sk"]), {})
-        kept = {k: Decimal(v["N"]) for k, v in first.items() if "N" in v}
+        kept = _summed([s for s in shards if s["sk"]["S"] == progress_key(campaign)["sk"]])
         # The first shard takes what the others do not hold: the sum comes to the ledger's
         ours = {name: total - (stored.get(name, 0) - kept.get(name, 0)) for name, total in
                 changes.items()}  # fmt: skip

@@ -102,6 +102,11 @@ class LedgerItem:
         return replace(self, **changes)
 
     @property
+    def held(self) -> bool:
+        """A call of unknown outcome, set aside and not yet settled from the bill."""
+        return self.lost and self.status is Status.RESERVED
+
+    @property
     def proved(self) -> Proof | None:
         """The proof read back, or None before the image was read."""
         return Proof.from_json(self.proof, self.proof_fields) if self.proof else None

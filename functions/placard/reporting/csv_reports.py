@@ -187,7 +187,7 @@ def row_outcome(
     # its reason is the row's only when nothing else says why
     said = [i for i in items if i.status is not Status.CHARGED and i.reason and not i.lost]
     reasons = [i.reason for i in said] or [i.reason for i in items if i.lost and i.reason]
-    unfinished = any(i.status is Status.RESERVED and not i.lost for i in items)
+    unfinished = any(i.status is Status.RESERVED and not i.held for i in items)
     if unfinished:
         reasons.append(UNFINISHED)
     if not items:
