@@ -25,7 +25,10 @@ from moto.core import utils as moto_utils
 from moto.core.base_backend import BackendDict
 from moto.core.serialize import BaseJSONSerializer, XFormedAttributePicker
 from moto.core.utils import camelcase_to_underscores, unix_time
+from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+from moto.dynamodb.models.utilities import dynamo_to_dict
 from moto.moto_api._internal import mock_random
 from moto.moto_api._internal.moto_random import MotoRandom
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -184,6 +187,48 @@ def _attribute_values_as_stored(method: Callable[..., Any]) -> Callable[..., Any
     return serialize
 
 
+def _attribute_maps_as_stored(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The JSON serialiser's method for maps: an item whose values are all plain (strings,
+    numbers, booleans, nulls and their sets) is taken whole, not value by value, each value
+    as _attribute_values_as_stored would have passed it. A 100,000-row report reads
+    150,000 items of 25 values; the rest of a query's answer is serialised as ever."""
+
+    def serialize(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        member = shape.value
+        if member.name == "AttributeValue" and all(
+            type(v) is dict and v.keys() <= _AS_STORED for v in value.values()
+        ):
+            self._default_serialize(
+                serialized, {self.get_serialized_name(member, k): v for k, v in value.items()},
+                shape, key,
+            )  # fmt: skip
+        else:
+            method(self, serialized, value, shape, key)
+
+    return serialize
+
+
+_PLAIN = frozenset({"S", "N", "BOOL", "NULL"})
+
+
+def _plain_values_at_once(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """moto's dynamo_to_dict, which turns each value of a result into {type: value} by five
+    type checks on the value and five more on what it holds: a plain value (a string, a
+    number, a boolean, a null) turned at once; any other goes to moto's."""
+
+    def dynamo_to_dict(obj: Any) -> Any:
+        kind = type(obj)
+        if kind is DynamoType and obj.type in _PLAIN:
+            return {obj.type: obj.value}
+        if kind is dict or kind is LimitedSizeDict:
+            return {k: dynamo_to_dict(v) for k, v in obj.items()}
+        if kind is list:
+            return [dynamo_to_dict(v) for v in obj]
+        return convert(obj)
+
+    return dynamo_to_dict
+
+
 def _random_string(
     self: MotoRandom, length: int = 20, include_digits: bool = True, lower_case: bool = False
 ) -> str:
@@ -294,6 +339,11 @@ def _speed_up_moto() -> None:
     BaseJSONSerializer._serialize_type_structure = _attribute_values_as_stored(  # type: ignore[method-assign]
         BaseJSONSerializer._serialize_type_structure
     )
+    # A query's items, each turned and serialised value by value: two thirds of a page's time
+    BaseJSONSerializer._serialize_type_map = _attribute_maps_as_stored(  # type: ignore[method-assign]
+        BaseJSONSerializer._serialize_type_map
+    )
+    dynamodb_responses.dynamo_to_dict = _plain_values_at_once(dynamo_to_dict)  # type: ignore[assignment,attr-defined]
     BackendDict.__getitem__, BackendDict.reset = _known_accounts()  # type: ignore[method-assign]
     # For each member of each result moto asks six alias providers which keys to read, the
     # same answer every time for a dict: a tenth of its time taking ingest's batches.

@@ -6,9 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import weakref
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
+
+import pytest
 
 from placard.domain.jobs import Job
 from placard.domain.keys import image_key
@@ -16,8 +20,8 @@ from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.proofs import FieldProof, Proof, Verdict
 from placard.domain.runs import UploadRun
 from placard.domain.templates import default_catalogue
-from placard.reporting.campaign import Reporter, parsed_rows
-from placard.reporting.pages import PAGE_ROWS
+from placard.reporting.campaign import PUTS, Reporter, parsed_rows
+from placard.reporting.pages import INDEX, PAGE_ROWS
 from tests.fakes import FakeAssets, FakeUploads
 
 CAMPAIGN = "summer"
@@ -183,3 +187,59 @@ def test_a_small_upload_keeps_its_one_filtered_page() -> None:
     assert list(pages) == ["index.html"]
     assert rows_on(pages["index.html"]) == list(range(2, PAGE_ROWS + 2))
     assert 'id="show-proof-failed"' in pages["index.html"]
+
+
+class SlowAssets(FakeAssets):
+    """An S3 whose every report put takes 20 ms; says when each ran, and how many at once.
+    `broken` names a page whose put fails."""
+
+    def __init__(self, broken: str = "") -> None:
+        super().__init__()
+        self.broken = broken
+        self.spans: dict[str, tuple[float, float]] = {}
+        self.running = self.most_running = 0
+
+    def put_report(self, key: str, data: bytes, content_type: str) -> None:
+        with self._lock:
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        started = time.monotonic()
+        time.sleep(0.02)
+        with self._lock:
+            self.running -= 1
+        if self.broken and key.endswith(self.broken):
+            raise ConnectionError(f"{key}: connection reset")
+        super().put_report(key, data, content_type)
+        self.spans[key.rsplit("/", 1)[-1]] = (started, time.monotonic())
+
+
+def slow_upload(rows: int, assets: SlowAssets) -> tuple[Reporter, UploadRun]:
+    reporter, _, fake, run, _ = upload(rows)
+    assets.objects.update(fake.objects)  # the sheet's errors.csv
+    return replace(reporter, assets=assets), run
+
+
+def test_the_pages_go_up_several_at_once_and_the_index_last() -> None:
+    # Given a 1,200-row upload and an S3 that takes 20 ms a put
+    assets = SlowAssets()
+    reporter, run = slow_upload(1200, assets)
+    # When its reports are written
+    written = reporter.write(run)
+    # Then every page went up, several at once but never more than the pool's puts
+    pages = [name for name in written.sizes if name.endswith(".html")]
+    assert set(pages) <= set(assets.spans) and len(pages) > 10
+    assert 1 < assets.most_running <= PUTS
+    # And index.html only once every page it links to was there
+    index_started = assets.spans[INDEX][0]
+    assert all(end <= index_started for name, (_, end) in assets.spans.items() if name != INDEX)
+
+
+def test_a_put_that_fails_fails_the_report_and_no_index_links_to_what_is_missing() -> None:
+    # Given an S3 that refuses one page of a 1,200-row upload
+    assets = SlowAssets(broken="page-all-2.html")
+    reporter, run = slow_upload(1200, assets)
+    # When its reports are written, Then the error is raised (the message is delivered again)
+    with pytest.raises(ConnectionError, match=r"page-all-2\.html"):
+        reporter.write(run)
+    # And no index.html went up to link to the page that is not there
+    assert INDEX not in assets.spans
