@@ -17,6 +17,7 @@ from placard_local.moto_server import (
     _attribute_maps_as_stored,
     _attribute_values_as_stored,
     _plain_values_at_once,
+    _request_id_only_in_xml,
 )
 
 
@@ -96,3 +97,22 @@ def test_a_query_is_answered_byte_for_byte_as_moto_answers_it() -> None:
     # Then the answer is moto's, byte for byte
     assert ours == answer(result)
     assert '"cost_usd": {"N": "0.0072"}' in ours["body"]
+
+
+def test_every_answer_is_enriched_as_moto_enriches_it() -> None:
+    # Given moto's last touch on an answer, and the server's, which skips a body with no
+    # request id to write
+    from moto.core.responses import BaseResponse
+
+    ours = _request_id_only_in_xml(BaseResponse._enrich_response)
+    xml = "<Response><RequestId>old</RequestId><X>1</X></Response>"
+    for body in (xml, '{"Items": [{"S": "<RequestId>"}]}', '{"Items": []}', b"\x00bytes", ""):
+        # When each is enriched by both, with the same request id
+        theirs_headers, theirs = BaseResponse._enrich_response({"status": 200}, body)
+        headers, found = ours({"status": 200}, body)
+        request_id = theirs_headers["x-amzn-requestid"]
+        # Then the body is moto's, its request id aside, and so are the headers
+        if isinstance(found, str):
+            found = found.replace(headers["x-amzn-requestid"], request_id)
+        assert found == theirs
+        assert headers.keys() == theirs_headers.keys() and headers["status"] == "200"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from placard.domain.keys import campaign_pk, image_sk, lost_image_sk
@@ -106,7 +107,7 @@ class LedgerItem:
         """A call of unknown outcome, set aside and not yet settled from the bill."""
         return self.lost and self.status is Status.RESERVED
 
-    @property
+    @cached_property  # read from JSON once: a report reads it for the CSV and the card
     def proved(self) -> Proof | None:
         """The proof read back, or None before the image was read."""
         return Proof.from_json(self.proof, self.proof_fields) if self.proof else None
