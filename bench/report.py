@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,29 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def index_opens(url: str) -> float | None:
+    """Milliseconds from asking for index.html (its presigned link) to its load event in
+    headless Chromium, the median of three; None without Chromium."""
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        return None
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-gpu"], headless=True
+        )
+        page = browser.new_page()
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            response = page.goto(url, wait_until="load")
+            assert response is not None and response.ok, f"index.html: {response}"
+            times.append(time.perf_counter() - started)
+        browser.close()
+    return sorted(times)[1] * 1000
+
+
 def write_report() -> dict[str, Any]:
     """The report function's work on the upload measure() made, as its Lambda would run it."""
     run = UploadRun(CAMPAIGN, f"campaigns/{CAMPAIGN}/sheet.csv", "run-1")
@@ -100,7 +124,10 @@ def write_report() -> dict[str, Any]:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     pages = {name: size for name, size in written.sizes.items() if name.endswith(".html")}
+    opens = index_opens(reporter.assets.link(run.reports_prefix + "index.html"))
     return {
+        "index_kib": pages["index.html"] / 1024,
+        "index_ms": opens,
         "rows": written.rows,
         "seconds": seconds,
         "peak_mib": peak / 2**20,
@@ -141,6 +168,13 @@ def charged(job: Job, attempt: int, verdict: Verdict) -> LedgerItem:
     )  # fmt: skip
 
 
+def opened(result: dict[str, Any]) -> str:
+    size = f"{result['index_kib']:,.0f} KiB"
+    if result["index_ms"] is None:
+        return f"{size}, not opened (no Chromium)"
+    return f"{size} in {result['index_ms']:,.0f} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", default="1000,10000")
@@ -156,9 +190,9 @@ def main() -> None:
 
     print(
         "| rows | report written | per 1k rows | peak Python memory | peak RSS (report's) "
-        "| results.csv | pages written | largest page | /tmp used |"
+        "| results.csv | pages written | largest page | /tmp used | index.html in Chromium |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for rows in (int(n) for n in args.rows.split(",")):
         # A fresh interpreter a size: nothing of the last one's memory is counted
         child = subprocess.run(
@@ -166,7 +200,7 @@ def main() -> None:
         )
         if child.returncode:  # say why in the table, and go on with the next size
             reason = (child.stderr.strip().splitlines() or ["no error output"])[-1]
-            print(f"| {rows:,} | failed (exit {child.returncode}): {reason} | | | | | | | |")
+            print(f"| {rows:,} | failed (exit {child.returncode}): {reason} | | | | | | | | |")
             continue
         result = json.loads(child.stdout.strip().splitlines()[-1])
         print(
@@ -174,7 +208,8 @@ def main() -> None:
             f"| {result['peak_mib']:.0f} MiB "
             f"| {result['rss_mib']:.0f} MiB (+{result['rss_growth_mib']:.0f}) "
             f"| {result['csv_kib']:,.0f} KiB | {result['pages']} "
-            f"| {result['largest_page_kib']:,.0f} KiB | {result['spool_mib']:,.0f} MiB |",
+            f"| {result['largest_page_kib']:,.0f} KiB | {result['spool_mib']:,.0f} MiB "
+            f"| {opened(result)} |",
             flush=True,
         )
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -49,9 +50,10 @@ def entry(row: int) -> Entry:
     return Entry(row, RowStatus.SUCCEEDED, "social-square", copy, Decimal("0.011"), "", [shot])
 
 
-@pytest.fixture
-def served_pages(tmp_path: Path) -> Iterator[str]:
-    images = tmp_path / "images"
+def write_sheet(folder: Path, rows: int, keep: Callable[[str], bool] = bool) -> None:
+    """The upload's contact sheet as pages in `folder` (those `keep` names), and the posters
+    its thumbnails show."""
+    images = folder / "images"
     images.mkdir()
     for n in range(POSTERS):
         original = poster_png((1024, 1024), "Sale", n)
@@ -60,13 +62,18 @@ def served_pages(tmp_path: Path) -> Iterator[str]:
             (images / f"poster-{n}.{derivative.kind}.{derivative.extension}").write_bytes(
                 derivative.data
             )
-    with Spool(str(tmp_path)) as spool:
+    with Spool(str(folder)) as spool:
         sheet = PagedSheet("summer", "big", spool)
-        for row in range(2, ROWS + 2):
+        for row in range(2, rows + 2):
             sheet.add(entry(row))
         for name, html in sheet.pages(str):
-            (tmp_path / name).write_bytes(html)
-    handler = functools.partial(_Quiet, directory=str(tmp_path))
+            if keep(name):
+                (folder / name).write_bytes(html)
+
+
+@contextmanager
+def served(folder: Path) -> Iterator[str]:
+    handler = functools.partial(_Quiet, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -76,6 +83,13 @@ def served_pages(tmp_path: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def served_pages(tmp_path: Path) -> Iterator[str]:
+    write_sheet(tmp_path, ROWS)
+    with served(tmp_path) as url:
+        yield url
 
 
 def test_the_index_opens_and_every_thumbnail_of_a_page_loads(
@@ -122,3 +136,38 @@ def test_the_index_opens_and_every_thumbnail_of_a_page_loads(
     assert page.url == url + "page-all-2.html"
     assert not problems, problems
     context.close()
+
+
+def test_the_index_of_a_100000_row_upload_opens_and_its_last_page_loads(
+    tmp_path: Path,
+    browser: Browser,  # noqa: F811 (the fixture imported above)
+) -> None:
+    # Given a 100,000-row upload's contact sheet: its index, and the last page of all rows
+    # (the other 680 pages are made, not kept: 1.4 GB of cards this test need not write)
+    last = "page-all-200.html"
+    write_sheet(tmp_path, 100_000, keep=lambda name: name in {"index.html", last})
+    with served(tmp_path) as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        problems: list[str] = []
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        # When the index is opened
+        response = page.goto(url + "index.html", wait_until="load")
+        assert response is not None and response.ok
+        # Then it lists every page of each filter, and holds no card
+        assert page.locator("article.card").count() == 0
+        assert page.locator("section[data-filter='all'] li").count() == 200
+        assert page.locator("section[data-filter='proof-failed'] li").count() == 20
+        assert page.locator("dd.total").text_content() == "$1,100.00"
+        # When its last page of all rows is followed
+        page.locator("section[data-filter='all'] a", has_text="200").first.click()
+        page.wait_for_load_state()
+        assert page.url == url + last
+        # Then it shows the last 500 rows, and every one of its thumbnails loads
+        assert visible_rows(page) == list(range(99_502, 100_002))
+        images = load_every_image(page)
+        assert len(images) == 500
+        assert all(i["complete"] and i["width"] > 0 for i in images)
+        assert not problems, problems
+        context.close()
