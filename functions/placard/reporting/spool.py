@@ -12,21 +12,32 @@ own order, each row fetching its job's items.
 from __future__ import annotations
 
 import pickle
+import shutil
 import sqlite3
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from placard.domain.ledger_items import LedgerItem
 
+if sys.platform != "win32":
+    import fcntl
+
 BATCH = 1000  # rows a write sends SQLite at once
+PREFIX = "placard-report-"
+IN_USE = "in-use"  # the file a spool in use holds a lock on
 
 
 class Spool:
     def __init__(self, folder: str | None = None) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="placard-report-", dir=folder)
+        clear_abandoned(Path(folder or tempfile.gettempdir()))
+        self._dir = tempfile.TemporaryDirectory(prefix=PREFIX, dir=folder)
         self.folder = Path(self._dir.name)
+        self._in_use = (self.folder / IN_USE).open("w")
+        _lock(self._in_use)
         self._db = sqlite3.connect(self.folder / "report.sqlite3")
         # A scratch file, deleted afterwards: no journal, no fsync
         self._db.executescript(
@@ -56,6 +67,7 @@ class Spool:
 
     def close(self) -> None:
         self._db.close()
+        self._in_use.close()
         self._dir.cleanup()
 
     # --------------------------------------------------------------------------- ledger
@@ -113,3 +125,30 @@ class Spool:
     def size(self) -> int:
         """Bytes on disk now (Lambda's /tmp holds 512 MB unless the function asks for more)."""
         return sum(f.stat().st_size for f in self.folder.iterdir())
+
+
+def clear_abandoned(folder: Path) -> None:
+    """Delete the spools a report left when it died: Lambda keeps /tmp for the next
+    invocation of the same environment after a timeout, and a 100,000-row spool is 670 MiB,
+    so three would fill it. A spool in use holds a lock on its IN_USE file, which goes with
+    the process that held it; one without that file is being made, and is left alone."""
+    for spool in folder.glob(PREFIX + "*"):
+        try:
+            with (spool / IN_USE).open() as in_use:
+                if not _lock(in_use):
+                    continue  # in use
+                shutil.rmtree(spool, ignore_errors=True)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+
+
+def _lock(file: IO[str]) -> bool:
+    """Take the file's lock, without waiting; False when another holds it. Windows has no
+    such lock: its spools are never cleared by another (TemporaryDirectory's own is all)."""
+    if sys.platform == "win32":
+        return False
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
