@@ -13,7 +13,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from placard.domain.proofs import FieldProof, Verdict
 from placard.domain.statuses import RowStatus
@@ -85,6 +85,18 @@ def served(folder: Path) -> Iterator[str]:
         thread.join(5)
 
 
+def open_index(chromium: Browser, url: str) -> tuple[BrowserContext, Page, list[str]]:
+    """index.html opened and loaded; the page, and the script errors it raises from now on."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    response = page.goto(url + "index.html", wait_until="load")
+    assert response is not None and response.ok
+    return context, page, problems
+
+
 @pytest.fixture
 def served_pages(tmp_path: Path) -> Iterator[str]:
     write_sheet(tmp_path, ROWS)
@@ -98,15 +110,8 @@ def test_the_index_opens_and_every_thumbnail_of_a_page_loads(
 ) -> None:
     # Given a 1,100-row upload's contact sheet as pages, served over HTTP
     url = served_pages
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-
     # When the index is opened
-    response = page.goto(url + "index.html", wait_until="load")
-    assert response is not None and response.ok
+    context, page, problems = open_index(browser, url)
     # Then it holds the totals and counts, no card, and the pages of each filter
     assert page.locator("article.card").count() == 0
     assert page.locator("dd.total").text_content() == "$12.10"
@@ -147,14 +152,8 @@ def test_the_index_of_a_100000_row_upload_opens_and_its_last_page_loads(
     last = "page-all-200.html"
     write_sheet(tmp_path, 100_000, keep=lambda name: name in {"index.html", last})
     with served(tmp_path) as url:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        problems: list[str] = []
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
         # When the index is opened
-        response = page.goto(url + "index.html", wait_until="load")
-        assert response is not None and response.ok
+        context, page, problems = open_index(browser, url)
         # Then it lists every page of each filter, and holds no card
         assert page.locator("article.card").count() == 0
         assert page.locator("section[data-filter='all'] li").count() == 200

@@ -325,6 +325,9 @@ CSV = "text/csv; charset=utf-8"
 HTML = "text/html; charset=utf-8"
 
 
+PUTS, PUTS_AHEAD = 4, 8  # puts at once; pages made and waiting to go up, at most
+
+
 class _Uploads:
     """The reports' puts, a few at once while the next page is made: 681 pages at 100,000
     rows are 681 round trips to S3. At most PUTS_AHEAD pages wait in memory; a put that
@@ -352,9 +355,6 @@ class _Uploads:
     def wait(self) -> None:
         while self._in_flight:
             self._in_flight.popleft().result()
-
-
-PUTS, PUTS_AHEAD = 4, 8
 
 
 def _unreadable(job: Job, exc: Exception) -> LedgerItem:

@@ -33,7 +33,7 @@ IN_USE = "in-use"  # the file a spool in use holds a lock on
 
 class Spool:
     def __init__(self, folder: str | None = None) -> None:
-        clear_abandoned(Path(folder or tempfile.gettempdir()))
+        _clear_abandoned(Path(folder or tempfile.gettempdir()))
         self._dir = tempfile.TemporaryDirectory(prefix=PREFIX, dir=folder)
         self.folder = Path(self._dir.name)
         self._in_use = (self.folder / IN_USE).open("w")
@@ -127,7 +127,7 @@ class Spool:
         return sum(f.stat().st_size for f in self.folder.iterdir())
 
 
-def clear_abandoned(folder: Path) -> None:
+def _clear_abandoned(folder: Path) -> None:
     """Delete the spools a report left when it died: Lambda keeps /tmp for the next
     invocation of the same environment after a timeout, and a 100,000-row spool is 670 MiB,
     so three would fill it. A spool in use holds a lock on its IN_USE file, which goes with
