@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from placard.reporting.spool import IN_USE, PREFIX, Spool
@@ -65,3 +66,28 @@ def test_spools_in_use_are_left_alone(tmp_path: Path) -> None:
     # And once the other process ended, its spool is the next report's to clear
     with Spool(str(tmp_path)):
         assert not theirs.exists()
+
+
+def test_spools_made_at_once_leave_each_other_alone(tmp_path: Path) -> None:
+    # Given sixteen reports making their spools at the same moment, 20 times over
+    failures: list[str] = []
+    start = threading.Barrier(16)
+
+    def report() -> None:
+        start.wait()
+        try:
+            for _ in range(20):
+                with Spool(str(tmp_path)) as spool:
+                    spool.add_card(["all"], "<article></article>")
+                    assert list(spool.cards("all")) == ["<article></article>"]
+        except Exception as exc:
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=report) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then none took another's for abandoned, and none is left behind
+    assert failures == []
+    assert list(tmp_path.iterdir()) == []

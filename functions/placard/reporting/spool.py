@@ -36,8 +36,10 @@ class Spool:
         _clear_abandoned(Path(folder or tempfile.gettempdir()))
         self._dir = tempfile.TemporaryDirectory(prefix=PREFIX, dir=folder)
         self.folder = Path(self._dir.name)
-        self._in_use = (self.folder / IN_USE).open("w")
+        # Locked before it takes its name: another spool's clean-up never finds it unlocked
+        self._in_use = (self.folder / f"{IN_USE}.new").open("w")
         _lock(self._in_use)
+        (self.folder / f"{IN_USE}.new").rename(self.folder / IN_USE)
         self._db = sqlite3.connect(self.folder / "report.sqlite3")
         # A scratch file, deleted afterwards: no journal, no fsync
         self._db.executescript(
