@@ -165,6 +165,11 @@ def _known_accounts() -> tuple[Callable[..., Any], Any]:
 _AS_STORED = frozenset({"S", "N", "BOOL", "NULL", "SS", "NS"})  # binary ones need base64
 
 
+def _stored_as_is(value: Any) -> bool:
+    """An attribute value the wire's JSON carries as moto keeps it."""
+    return type(value) is dict and value.keys() <= _AS_STORED
+
+
 def _attribute_values_as_stored(method: Callable[..., Any]) -> Callable[..., Any]:
     """The JSON serialiser's method for structures, passing DynamoDB's plain attribute values
     through as they are.
@@ -174,12 +179,7 @@ def _attribute_values_as_stored(method: Callable[..., Any]) -> Callable[..., Any
     time, about 3 ms an item. Maps, lists and binary values still go member by member."""
 
     def serialize(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
-        if (
-            key
-            and shape.name == "AttributeValue"
-            and type(value) is dict
-            and value.keys() <= _AS_STORED
-        ):
+        if key and shape.name == "AttributeValue" and _stored_as_is(value):
             self._default_serialize(serialized, value, shape, key)
         else:
             method(self, serialized, value, shape, key)
@@ -195,9 +195,7 @@ def _attribute_maps_as_stored(method: Callable[..., Any]) -> Callable[..., Any]:
 
     def serialize(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
         member = shape.value
-        if member.name == "AttributeValue" and all(
-            type(v) is dict and v.keys() <= _AS_STORED for v in value.values()
-        ):
+        if member.name == "AttributeValue" and all(map(_stored_as_is, value.values())):
             self._default_serialize(
                 serialized, {self.get_serialized_name(member, k): v for k, v in value.items()},
                 shape, key,
@@ -356,7 +354,8 @@ def _speed_up_moto() -> None:
     BaseJSONSerializer._serialize_type_structure = _attribute_values_as_stored(  # type: ignore[method-assign]
         BaseJSONSerializer._serialize_type_structure
     )
-    # A query's items, each turned and serialised value by value: two thirds of a page's time
+    # A query's items, each turned and serialised value by value: three quarters of moto's
+    # time answering a 1 MB page (profiled)
     BaseJSONSerializer._serialize_type_map = _attribute_maps_as_stored(  # type: ignore[method-assign]
         BaseJSONSerializer._serialize_type_map
     )
