@@ -18,7 +18,7 @@ from placard.domain.ledger_items import Status
 from placard.domain.pricing import default_prices
 from placard.domain.templates import default_catalogue
 from placard.providers.base import ImageRequest, ProviderRefused, ProviderUnavailable
-from placard.providers.http import HttpCaller, RetryPolicy, Timeouts, retry_after
+from placard.providers.http import HttpCaller, Malformed, RetryPolicy, Timeouts, retry_after
 from placard.providers.openai import OpenAIProvider
 from placard.providers.prospolabs import ProspolabsProvider
 from placard.services.pipeline import Pipeline
@@ -130,6 +130,15 @@ def test_prospolabs_edit_sends_image_and_mask(emulator: ProviderEmulator) -> Non
     body = emulator.requests_log()[0]["json"]
     assert isinstance(body, dict)
     assert body["mode"] == "edit" and body["image"] and body["mask"]
+
+
+@pytest.mark.parametrize("b64", ["not base64!", "aGVsbG8", "aGVsbG8=xx", "é", 42, None])
+def test_an_openai_answer_whose_image_is_not_base64_is_unreadable(b64: object) -> None:
+    # Given a 200 answer whose b64_json cannot be an image's bytes
+    answer = httpx.Response(200, json={"data": [{"b64_json": b64}], "usage": {}})
+    # When it is read, then it is unreadable (retried, its outcome unknown), never an image
+    with pytest.raises(Malformed, match="no readable b64_json"):
+        OpenAIProvider._parse(answer)
 
 
 @pytest.mark.parametrize("fault", ["5xx", "malformed", "disconnect", "hang"])

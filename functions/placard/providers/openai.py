@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Callable
 
@@ -76,8 +75,12 @@ class OpenAIProvider:
     def _parse(response: httpx.Response) -> tuple[tuple[bytes, ...], dict[str, int]]:
         body = json_body(response)
         try:
-            images = tuple(base64.b64decode(d["b64_json"], validate=True) for d in body["data"])
-        except (KeyError, TypeError, binascii.Error) as exc:
+            # From the JSON's own str: base64.b64decode would copy it to bytes first, 20 MB
+            # for a 3840x2160 answer (docs/cost.md, "The worker's memory").
+            images = tuple(
+                binascii.a2b_base64(d["b64_json"], strict_mode=True) for d in body["data"]
+            )
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
             raise Malformed(f"no readable b64_json images: {exc}") from exc
         usage: dict[str, int] = {}
         reported = body.get("usage") or {}
