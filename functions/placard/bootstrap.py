@@ -168,11 +168,14 @@ class Parts:
 
     @cached_property
     def pipeline(self) -> Pipeline:
-        from placard.imaging.gate import WORKER_PIXELS, PixelGate
+        from placard.imaging.gate import ANSWER_PIXELS, WORKER_PIXELS, PixelGate
+        from placard.providers.http import Timeouts
         from placard.services.pipeline import Pipeline
 
         return Pipeline(
             pixel_gate=PixelGate(WORKER_PIXELS),  # a batch's edits decode by turns
+            answer_gate=PixelGate(ANSWER_PIXELS),  # and its largest answers arrive by turns
+            answer_seconds=Timeouts().read,
             catalogue=self.catalogue,
             prices=self.prices,
             provider=self.make_provider(self.settings),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -19,7 +20,8 @@ from placard.domain.ledger_items import LedgerItem, Status
 from placard.domain.pricing import default_prices
 from placard.domain.statuses import JobState
 from placard.domain.templates import Catalogue, default_catalogue
-from placard.providers.base import ProviderError, ProviderUnavailable
+from placard.imaging.gate import PixelGate
+from placard.providers.base import OutOfTime, ProviderError, ProviderUnavailable
 from placard.services.pipeline import SHORT, JobOutcome, Pipeline
 from tests.fakes import FakeAssets, FakeBudgets, FakeJobStore, FakeLedger, FakeProvider, FakeUploads
 
@@ -39,10 +41,12 @@ class World:
     budgets: FakeBudgets = field(default_factory=FakeBudgets)
     kept_jobs: FakeJobStore = field(default_factory=FakeJobStore)
     catalogue: Catalogue = field(default_factory=default_catalogue)
+    answer_gate: PixelGate = field(default_factory=lambda: PixelGate(10**12))  # room for all
 
     @property
     def pipeline(self) -> Pipeline:
         return Pipeline(
+            answer_gate=self.answer_gate,
             catalogue=self.catalogue,
             prices=default_prices(),
             provider=self.provider,
@@ -295,6 +299,43 @@ def test_a_transient_provider_error_raises_for_a_retry_with_nothing_charged() ->
     # When the retry is answered, then it is charged once
     assert world.pipeline.run(job).status == "succeeded"
     assert world.statuses(job) == ["charged"] and world.budgets.remaining(CAMPAIGN) == 1 - PRICE
+
+
+def test_a_call_waits_for_room_for_its_answer_and_gives_up_in_time_with_nothing_sent() -> None:
+    # Given a worker with room for one two-image answer at a time, one job's call under way
+    answering, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        answering.set()
+        release.wait(30)  # a guard against hanging, not a timing
+
+    gate = PixelGate(2 * 1536 * 1024)
+    world = World(provider=FakeProvider(before_answer=hold), answer_gate=gate)
+    first, second = (
+        sign(n=2),
+        sign(n=2, budget=True, variables={"store_name": "Ada", "message": "Open"}),
+    )
+    world.budgets.set_limit(CAMPAIGN, Decimal(1), spent=Decimal(0))
+    outcomes: list[JobOutcome] = []
+    thread = threading.Thread(target=lambda: outcomes.append(world.pipeline.run(first)))
+    thread.start()
+    assert answering.wait(30)
+    assert gate.in_use == 2 * 1536 * 1024  # held across the call
+    # When another job comes with too little time left to wait for its turn
+    deadline = time.monotonic() + world.pipeline.answer_seconds + 0.05
+    with pytest.raises(OutOfTime, match="waited for a turn") as raised:
+        world.pipeline.run(second, deadline=deadline)
+    # Then it is retried later, having sent nothing: its reservation failed at no cost, its
+    # hold given back
+    assert not raised.value.permanent and raised.value.unknown_outcomes == 0
+    assert world.provider.calls == 1
+    assert world.statuses(second) == ["failed", "failed"] and world.budgets.remaining(CAMPAIGN) == 1
+    # And once the first has stored its images, the turn is free and the retry is made
+    release.set()
+    thread.join()
+    assert outcomes[0].status == "succeeded" and gate.in_use == 0
+    assert world.pipeline.run(second, deadline=time.monotonic() + 600).status == "succeeded"
+    assert world.budgets.remaining(CAMPAIGN) == 1 - 2 * PRICE
 
 
 def test_fewer_images_than_asked_charges_those_made_and_gives_back_the_rest() -> None:

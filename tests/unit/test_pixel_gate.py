@@ -71,3 +71,18 @@ def test_a_failure_inside_gives_its_pixels_back() -> None:
 def test_a_gate_without_room_is_refused() -> None:
     with pytest.raises(ValueError, match="room for some pixels"):
         PixelGate(0)
+
+
+def test_a_turn_that_does_not_come_in_time_is_given_up() -> None:
+    # Given a gate of 100 pixels, 60 of them in use
+    gate = PixelGate(100)
+    with gate(60):
+        # When another 60 may wait only 50 ms
+        with pytest.raises(TimeoutError, match="60 in use"), gate(60, time.monotonic() + 0.05):
+            pytest.fail("went in without room")
+        # Then they give up, no longer waiting, nothing taken
+        assert gate.waiting == 0 and gate.in_use == 60
+        # And work that fits goes in even when its time has passed: it never waited
+        with gate(40, time.monotonic() - 1):
+            assert gate.in_use == 100
+    assert gate.in_use == 0

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,7 +27,13 @@ from placard.domain.proofs import Region
 from placard.domain.rounds import Round
 from placard.domain.statuses import OVER_BUDGET_REASON, JobState
 from placard.domain.templates import Catalogue
-from placard.providers.base import ImageProvider, ImageRequest, ImageResult, ProviderError
+from placard.providers.base import (
+    ImageProvider,
+    ImageRequest,
+    ImageResult,
+    OutOfTime,
+    ProviderError,
+)
 
 if TYPE_CHECKING:
     from placard.imaging.edits import EditInputs
@@ -110,6 +116,15 @@ class Pipeline:
     pixel_gate: Callable[[int], AbstractContextManager[object]] = field(
         default=lambda pixels: nullcontext()
     )
+    # Held from a call until its images are stored, by the pixels asked for, waiting at most
+    # until (time.monotonic()) the second argument: the worker's wiring bounds what a batch's
+    # answers hold at once (imaging/gate.py); elsewhere, no turns.
+    answer_gate: Callable[[int, float | None], AbstractContextManager[object]] = field(
+        default=lambda pixels, until: nullcontext()
+    )
+    # A turn there is taken only with this long left before the deadline, the longest an
+    # answer may take to read, so a call that waited never starts without time to end.
+    answer_seconds: float = 180.0
     started: Callable[[Job], None] = field(default=lambda job: None)  # a first delivery (#17)
 
     def run(
@@ -165,31 +180,47 @@ class Pipeline:
             held = self.budgets.take(job.campaign, sum((i.cost_usd for i in reserved), Decimal(0)))
         if held is None:
             return self._fail(job, round_, todo, OVER_BUDGET_REASON, reserved, over_budget=True)
-        reserved = self._sending(reserved)
-        try:
-            result = self.provider.create(replace(prepared.request, deadline=deadline))
-        except ProviderError as exc:
-            if exc.unknown_outcomes:
-                # It may have been billed: the budget keeps holding its cost.
-                self._unknown(reserved, str(exc), exc.unknown_outcomes)
-                raise
-            if held:
-                self.budgets.give_back(job.campaign, held)
-            outcome = self._fail(job, round_, todo, str(exc), reserved)
-            if not exc.permanent:
-                raise
-            return outcome
-        spent = Decimal(0)
-        for data, item in zip(result.images, self._cost(result, reserved), strict=False):
-            done[item.image_index] = self._store(job, data, result, item, prepared.edit)
-            spent += done[item.image_index].cost_usd
-        for item in reserved[len(result.images) :]:
-            # Answered short: not made, not billed; no longer an unknown outcome.
-            self.ledger.save(item.but(status=Status.FAILED, cost_usd=Decimal(0), reason=SHORT,
-                                      updated_at=self.clock()))  # fmt: skip
+        with ExitStack() as turn:
+            try:
+                turn.enter_context(self._answer_turn(prepared.request, deadline))
+                reserved = self._sending(reserved)
+                result = self.provider.create(replace(prepared.request, deadline=deadline))
+            except ProviderError as exc:
+                if exc.unknown_outcomes:
+                    # It may have been billed: the budget keeps holding its cost.
+                    self._unknown(reserved, str(exc), exc.unknown_outcomes)
+                    raise
+                if held:
+                    self.budgets.give_back(job.campaign, held)
+                outcome = self._fail(job, round_, todo, str(exc), reserved)
+                if not exc.permanent:
+                    raise
+                return outcome
+            spent = Decimal(0)
+            for data, item in zip(result.images, self._cost(result, reserved), strict=False):
+                done[item.image_index] = self._store(job, data, result, item, prepared.edit)
+                spent += done[item.image_index].cost_usd
+            for item in reserved[len(result.images) :]:
+                # Answered short: not made, not billed; no longer an unknown outcome.
+                self.ledger.save(item.but(status=Status.FAILED, cost_usd=Decimal(0),
+                                          reason=SHORT, updated_at=self.clock()))  # fmt: skip
         if held:
             self.budgets.give_back(job.campaign, held - spent)
         return self._outcome(job, round_, done, prepared.region)
+
+    def _answer_turn(
+        self, request: ImageRequest, deadline: float | None
+    ) -> AbstractContextManager[object]:
+        """The call's turn at the answer gate, or OutOfTime (retried later; nothing sent)
+        when it does not come while a call could still end before the deadline."""
+        until = None if deadline is None else deadline - self.answer_seconds
+        stack = ExitStack()
+        try:
+            pixels = request.n * request.size.width * request.size.height
+            stack.enter_context(self.answer_gate(pixels, until))
+        except TimeoutError as exc:
+            raise OutOfTime(f"out of time: waited for a turn to call ({exc})") from exc
+        return stack
 
     def _recover(self, job: Job, round_: Round, todo: list[int]) -> dict[int, LedgerItem]:
         """What an earlier delivery of the round left: its charged images, and each image it
