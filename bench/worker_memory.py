@@ -7,11 +7,14 @@ cloud's moto server, which runs in a process of its own so its objects are not c
 child reports `ru_maxrss`, the peak resident set of its whole life, imports included.
 
 Cases: the largest edit placard allows (a 3840x2160 photo-like source and its mask, composited
-back), N of them in one invocation, one among
-nine one-image jobs, 4-image jobs, and N one-image jobs in one invocation (a batch, however
-the handler runs its records: one after another, or at once).
+back), N of them in one invocation, one among nine one-image jobs, one asking for ten images
+and two of those together, 4-image jobs, and N one-image jobs in one invocation (a batch,
+however the handler runs its records: one after another, or at once).
 
-    python bench/worker_memory.py [--latency S] [--batches 1,5,10]
+The child runs with WorkerFunction's MALLOC_ settings from template.yaml, as deployed
+(`--glibc-defaults`: without them).
+
+    python bench/worker_memory.py [--latency S] [--batches 1,5,10] [--glibc-defaults]
 """
 
 from __future__ import annotations
@@ -107,13 +110,13 @@ def mask(width: int, height: int) -> bytes:
 
 
 def jobs_for(case: str, count: int) -> list[Any]:
-    from placard.domain.jobs import Job, Mode, Quality, Size
+    from placard.domain.jobs import MAX_IMAGES_PER_JOB, Job, Mode, Quality, Size
     from placard.domain.templates import default_catalogue
 
     catalogue = default_catalogue()
     if case == "mixed":  # one largest edit among one-image jobs
         return jobs_for("edit", 1) + jobs_for("one", count - 1)
-    if case == "edit":
+    if case in ("edit", "edit-n"):
         template = catalogue["sign-text-swap"]
         return [
             Job(
@@ -127,6 +130,7 @@ def jobs_for(case: str, count: int) -> list[Any]:
                 row_id=f"edit-{next(_ROW)}",
                 source_image="campaigns/bench/source.png",
                 mask="campaigns/bench/mask.png",
+                n=MAX_IMAGES_PER_JOB if case == "edit-n" else 1,
             )
             for _ in range(count)
         ]
@@ -149,9 +153,9 @@ def jobs_for(case: str, count: int) -> list[Any]:
     ]
 
 
-def measure(cloud: Any, case: str, count: int) -> dict[str, Any]:
+def measure(cloud: Any, case: str, count: int, malloc: dict[str, str]) -> dict[str, Any]:
     """Queue `count` jobs of the case, take them as Lambda's poller would, and run them in
-    one invocation of a fresh worker process."""
+    one invocation of a fresh worker process with glibc's `malloc` settings."""
     sqs, queue = cloud.client("sqs"), cloud.stack.physical["JobsQueue"]
     jobs = jobs_for(case, count)
     for job in jobs:
@@ -161,7 +165,7 @@ def measure(cloud: Any, case: str, count: int) -> dict[str, Any]:
         messages += sqs.receive_message(
             QueueUrl=queue, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
         ).get("Messages", [])
-    env = {**os.environ, "BENCH_QUEUE_ARN": cloud.stack.arn("JobsQueue")}
+    env = {**os.environ, **malloc, "BENCH_QUEUE_ARN": cloud.stack.arn("JobsQueue")}
     env["PYTHONPATH"] = os.pathsep.join(sys.path[:3])
     done = subprocess.run(
         [sys.executable, __file__, "--child"],
@@ -185,12 +189,26 @@ def main() -> None:
     parser.add_argument(
         "--worst-only", action="store_true", help="only the N-edit batches (--edits)"
     )
+    parser.add_argument(
+        "--glibc-defaults",
+        action="store_true",
+        help="without the MALLOC_ settings WorkerFunction has in template.yaml",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child()
         return
     from placard_local.cloud import local_cloud
+    from placard_local.stack import Stack
+
+    # glibc reads these when a process starts, so the child is given them as Lambda gives
+    # the deployed worker its environment.
+    deployed = Stack.load(ROOT / "template.yaml").functions()["WorkerFunction"].environment
+    malloc = {k: v for k, v in deployed.items() if k.startswith("MALLOC_")}
+    malloc = {} if args.glibc_defaults else malloc
+    for name in [n for n in os.environ if n.startswith("MALLOC_")]:
+        del os.environ[name]  # only the template's, or none
 
     with emulator(args.latency) as url:
         os.environ.update(
@@ -213,20 +231,23 @@ def main() -> None:
                 ("edit 3840x2160, source and mask", "edit", 1),
                 ("1 edit 3840x2160 and 9 jobs of 1 image in one invocation", "mixed", 10),
                 *[(f"{n} edits 3840x2160 in one invocation", "edit", n) for n in edits(args)],
+                ("1 edit 3840x2160 of 10 images", "edit-n", 1),
+                ("2 edits 3840x2160 of 10 images in one invocation", "edit-n", 2),
                 ("4 images 1024x1024", "4x1024", 1),
                 ("4 images 1024x1536", "4x1536", 1),
                 *[(f"{n} jobs of 1 image in one invocation", "one", n) for n in batches(args)],
             ]
             if args.worst_only:
-                cases = [c for c in cases if c[1] == "edit" and c[2] > 1]
+                cases = [c for c in cases if c[1] in ("edit", "edit-n") and c[2] > 1]
             print(
                 f"emulator latency {args.latency} s an image, OpenAI's wire, "
-                f"python {sys.version.split()[0]}\n"
+                f"python {sys.version.split()[0]}, "
+                f"glibc: {' '.join(f'{k}={v}' for k, v in malloc.items()) or 'defaults'}\n"
             )
             print("| case | peak RSS MB | after init MB | s | CPU s | failed records |")
             print("|---|---:|---:|---:|---:|---:|")
             for title, case, count in cases:
-                r = measure(cloud, case, count)
+                r = measure(cloud, case, count, malloc)
                 print(
                     f"| {title} | {r['peak_mb']:.0f} | {r['init_mb']:.0f} | "
                     f"{r['seconds']:.1f} | {r['cpu_s']:.1f} | {r['failures']} |",
