@@ -182,7 +182,7 @@ class Pipeline:
             return self._fail(job, round_, todo, OVER_BUDGET_REASON, reserved, over_budget=True)
         with ExitStack() as turn:
             try:
-                turn.enter_context(self._answer_turn(prepared.request, deadline))
+                self._take_turn(turn, prepared.request, deadline)
                 reserved = self._sending(reserved)
                 result = self.provider.create(replace(prepared.request, deadline=deadline))
             except ProviderError as exc:
@@ -208,19 +208,15 @@ class Pipeline:
             self.budgets.give_back(job.campaign, held - spent)
         return self._outcome(job, round_, done, prepared.region)
 
-    def _answer_turn(
-        self, request: ImageRequest, deadline: float | None
-    ) -> AbstractContextManager[object]:
-        """The call's turn at the answer gate, or OutOfTime (retried later; nothing sent)
-        when it does not come while a call could still end before the deadline."""
+    def _take_turn(self, turn: ExitStack, request: ImageRequest, deadline: float | None) -> None:
+        """The call's turn at the answer gate, held by `turn`; OutOfTime (retried later,
+        nothing sent) when it does not come while a call could still end before the deadline."""
         until = None if deadline is None else deadline - self.answer_seconds
-        stack = ExitStack()
+        pixels = request.n * request.size.width * request.size.height
         try:
-            pixels = request.n * request.size.width * request.size.height
-            stack.enter_context(self.answer_gate(pixels, until))
+            turn.enter_context(self.answer_gate(pixels, until))
         except TimeoutError as exc:
             raise OutOfTime(f"out of time: waited for a turn to call ({exc})") from exc
-        return stack
 
     def _recover(self, job: Job, round_: Round, todo: list[int]) -> dict[int, LedgerItem]:
         """What an earlier delivery of the round left: its charged images, and each image it
