@@ -284,14 +284,14 @@ def _say_summary(summary: RunSummary, provider: str) -> None:
 
 def _review(args: argparse.Namespace) -> int:
     from placard_local.cloud import local_cloud
-    from placard_local.runner import review_sheet, reviewed_upload
+    from placard_local.runner import review_sheet, run_upload
 
     results: Path = args.results
     if not results.is_file():
         raise PlacardError(f"{results}: no such file")
     _check_provider(args.provider)  # a re-roll is made, and charged, by this provider
     out: Path = args.out or results.parent
-    upload = reviewed_upload(out, args.campaign)
+    upload = run_upload(out, args.campaign)
     logging.basicConfig(level=logging.WARNING)
     with local_cloud(_overrides(args.provider)) as cloud:
         summary = review_sheet(cloud, results, out, upload)

@@ -23,7 +23,7 @@ from placard.domain.ledger_items import LedgerItem
 from placard.reporting.contact_sheet import usd
 from placard_local import state
 from placard_local.cloud import LocalCloud, local_cloud
-from placard_local.runner import collect, reviewed_upload
+from placard_local.runner import collect, run_upload
 
 RECONCILE_FUNCTION = "ReconcileFunction"
 OK, SOME_LEFT = 0, 1
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             return OK
 
         return aws_errors_said(on_stack)
-    upload = reviewed_upload(args.out, None)
+    upload = run_upload(args.out, None)
     with local_cloud() as cloud:
         state.restore(cloud, args.out)
         with cloud.draining():  # the reports it asks for are written before it ends

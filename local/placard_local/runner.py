@@ -167,14 +167,14 @@ def run_sheet(
     return summary
 
 
-def reviewed_upload(out: Path, campaign: str | None) -> Upload:
+def run_upload(out: Path, campaign: str | None) -> Upload:
     """The sheet whose results `out` holds (as `placard run` marked it), in `campaign` when
     given; PlacardError when `out` holds no run."""
     mark = out / RUN_MARK
     if not mark.is_file():
         raise PlacardError(
-            f"{out}: holds no results of `placard run` ({RUN_MARK} is missing); review the "
-            "results.csv in the folder a run wrote, or name that folder with --out"
+            f"{out}: holds no results of `placard run` ({RUN_MARK} is missing); name the "
+            "folder a run wrote with --out"
         )
     ran, _, sheet = mark.read_text(encoding="utf-8").strip().partition("/")
     return Upload.parse(upload_key(campaign_for(Path(sheet), campaign or ran), sheet))

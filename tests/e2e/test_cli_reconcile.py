@@ -115,3 +115,20 @@ def test_a_call_of_unknown_outcome_is_reported_until_settled_from_the_bill(
     assert "outcome unknown" not in capsys.readouterr().out
     # And a second settle of it is refused, changing nothing
     assert main(["settle", "shop", call, "--billed", "0.04", "--out", str(out)]) == 2
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["reconcile"], ["redrive", "jobs"], ["settle", "shop", "job#0#1#x", "--billed", "0"]],
+)
+def test_a_folder_no_run_wrote_is_refused_naming_it(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a folder `placard run` never wrote
+    # When a command that works on a run's local cloud is pointed at it
+    status = main([*command, "--out", str(tmp_path)])
+    # Then nothing runs, and the error names the folder and what to name instead
+    said = capsys.readouterr().err
+    assert status == 2
+    assert f"{tmp_path}: holds no results of `placard run`" in said
+    assert "name the folder a run wrote with --out" in said
