@@ -4,12 +4,15 @@ a Lambda environment whose invocation timed out (/tmp is kept, and a 100,000-row
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
-from placard.reporting.spool import IN_USE, PREFIX, Spool
+from placard.reporting.spool import IN_USE, MAKING_SECONDS, PREFIX, Spool
 
 MAKE_AND_DIE = """
 import os, sys
@@ -91,3 +94,28 @@ def test_spools_made_at_once_leave_each_other_alone(tmp_path: Path) -> None:
     # Then none took another's for abandoned, and none is left behind
     assert failures == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_spool_whose_report_died_before_naming_its_lock_file_is_deleted(
+    tmp_path: Path,
+) -> None:
+    # Given spools without a named lock file: one left a minute ago by a report that died
+    # before naming it, one as old whose maker still holds its lock, and one being made now
+    def spool(name: str, age: float) -> Path:
+        folder = tmp_path / f"{PREFIX}{name}"
+        folder.mkdir()
+        (folder / f"{IN_USE}.new").touch()
+        then = time.time() - age
+        os.utime(folder, (then, then))
+        return folder
+
+    died = spool("died", MAKING_SECONDS + 1)
+    stalled = spool("stalled", MAKING_SECONDS + 1)
+    being_made = spool("made-now", 0)
+    with (stalled / f"{IN_USE}.new").open() as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        # When the next report makes its spool
+        with Spool(str(tmp_path)):
+            # Then the dead one's is gone, the held one and the one being made are left
+            assert not died.exists()
+            assert stalled.is_dir() and being_made.is_dir()

@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +30,7 @@ if sys.platform != "win32":
 BATCH = 1000  # rows a write sends SQLite at once
 PREFIX = "placard-report-"
 IN_USE = "in-use"  # the file a spool in use holds a lock on
+MAKING_SECONDS = 60.0  # a spool without IN_USE younger than this is being made
 
 
 class Spool:
@@ -133,15 +135,29 @@ def _clear_abandoned(folder: Path) -> None:
     """Delete the spools a report left when it died: Lambda keeps /tmp for the next
     invocation of the same environment after a timeout, and a 100,000-row spool is 670 MiB,
     so three would fill it. A spool in use holds a lock on its IN_USE file, which goes with
-    the process that held it; one without that file is being made, and is left alone."""
+    the process that held it. One without that file is being made, and is left alone for
+    MAKING_SECONDS (its lock file takes the name in an instant); after that, one whose
+    unnamed lock file nobody holds was left by a report that died in that instant."""
     for spool in folder.glob(PREFIX + "*"):
         try:
-            with (spool / IN_USE).open() as in_use:
-                if not _lock(in_use):
-                    continue  # in use
+            named = (spool / IN_USE).exists()
+            if not named and time.time() - spool.stat().st_mtime < MAKING_SECONDS:
+                continue  # being made
+            if _held(spool / (IN_USE if named else f"{IN_USE}.new")):
+                continue  # in use
+            if named or not (spool / IN_USE).exists():  # not named since we looked
                 shutil.rmtree(spool, ignore_errors=True)
         except (FileNotFoundError, NotADirectoryError):
             continue
+
+
+def _held(lock_file: Path) -> bool:
+    """Whether a live process holds the file's lock; a file that is not there is not held."""
+    try:
+        with lock_file.open() as file:
+            return not _lock(file)
+    except FileNotFoundError:
+        return False
 
 
 def _lock(file: IO[str]) -> bool:
