@@ -73,6 +73,8 @@ HEAVY_AT_IMPORT: dict[str, tuple[str, ...]] = {
         "handlers.worker",
     ),
     "aws_lambda_powertools.event_handler": ("handlers.api",),
+    # The OpenAPI document's models: the document is made by `make openapi`, never by a request.
+    "aws_lambda_powertools.event_handler.openapi.models": (),
 }
 
 # Run as `python -I -S -c PROBE BUNDLE HANDLER`: isolated (no PYTHONPATH, no user site, no
