@@ -16,13 +16,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-_LARGEST = 3840 * 2160  # the largest image placard asks for (domain/jobs.py, MAX_PIXELS)
-# One of the largest edits decoded or composited at a time: at its MemorySize (1024) Lambda
-# gives the worker 0.58 of a vCPU, so a second at once would gain little time, only memory.
-WORKER_PIXELS = _LARGEST
+from placard.domain.jobs import MAX_PIXELS
+
+# One of the largest edits (3840x2160) decoded or composited at a time: at its MemorySize
+# (1024) Lambda gives the worker 0.58 of a vCPU, so a second at once would gain little time.
+WORKER_PIXELS = MAX_PIXELS
 # Images asked for and not yet stored: ten of the largest (a batch of ten 4K edits, or one
 # job of ten), measured to fit (docs/cost.md). Ten jobs of four 1024x1536 images pass at once.
-ANSWER_PIXELS = 10 * _LARGEST
+ANSWER_PIXELS = 10 * MAX_PIXELS
 
 
 class PixelGate:
