@@ -17,7 +17,8 @@ whichever their architecture), the builds side by side, and with the template's 
   the function's environment as the template sets it: resources get names as in a
   deployment, parameters their defaults, and /opt is the layer's content;
 - and that a handler's import (its cold start) leaves out the heavy libraries it does not
-  need then (HEAVY_AT_IMPORT).
+  need then (HEAVY_AT_IMPORT), and ends with the garbage collector running (importing the
+  `handlers` package pauses it; each handler module's `ready()` starts it again).
 
 A function for another architecture (the arm64 worker) is imported from its rule's build for
 this machine (its extensions would not load here), and for its own architecture the check
@@ -80,7 +81,7 @@ HEAVY_AT_IMPORT: dict[str, tuple[str, ...]] = {
 # Run as `python -I -S -c PROBE BUNDLE HANDLER`: isolated (no PYTHONPATH, no user site, no
 # current folder) and without site-packages, so sys.path is the standard library and BUNDLE.
 PROBE = """
-import importlib, json, sys, sysconfig
+import gc, importlib, json, sys, sysconfig
 bundle = sys.argv[1]
 sys.path.insert(0, bundle)
 module, attribute = sys.argv[2].rsplit(".", 1)
@@ -91,7 +92,8 @@ outside = sorted(
     if getattr(m, "__file__", None) and not m.__file__.startswith((bundle, *stdlib))
 )
 modules = sorted(sys.modules)
-print(json.dumps({"callable": callable(handler), "outside": outside, "modules": modules}))
+print(json.dumps({"callable": callable(handler), "outside": outside, "modules": modules,
+                  "collector": gc.isenabled()}))
 """
 
 
@@ -250,6 +252,8 @@ def import_alone(python: Path, task: Path, handler: str, env: dict[str, str]) ->
     problems += [f"wrote {path} into the bundle" for path, _ in written]
     if not found["callable"]:
         problems.append(f"{handler} is not callable")
+    if not found["collector"]:
+        problems.append("the garbage collector is still paused: the module must end with ready()")
     return problems
 
 

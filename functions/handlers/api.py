@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from handlers import ready
 from placard import bootstrap
 from placard.api.json_bodies import parse_body
 from placard.api.models import (
@@ -345,3 +346,6 @@ def process(
     # The routes read the parts from here; resolve() clears the context when it is done.
     app.append_context(parts=parts)  # type: ignore[no-untyped-call]
     return app.resolve(event, context)
+
+
+ready()  # the init is done: the collector runs again (handlers/__init__.py)

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from handlers import ready
 from placard import bootstrap
 from placard.domain.keys import parse_review_key
 
@@ -81,3 +82,6 @@ def process(event: S3Event, context: LambdaContext, parts: bootstrap.Parts) -> d
         upload = {"key": unquote_plus(s3_object.key), "run": s3_object.sequencer}
         uploads.append(once(upload=upload, parts=parts))
     return {"uploads": uploads}
+
+
+ready()  # the init is done: the collector runs again (handlers/__init__.py)

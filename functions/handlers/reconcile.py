@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from handlers import ready
 from placard import bootstrap
 from placard.services.reconcile import Reconciler
 
@@ -36,3 +37,6 @@ def process(reconciler: Reconciler) -> dict[str, Any]:
     summary = done.to_dict()
     logger.info("reconciled", extra={"changed": done.changed, **summary})
     return summary
+
+
+ready()  # the init is done: the collector runs again (handlers/__init__.py)

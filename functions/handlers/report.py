@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from handlers import ready
 from handlers.sqs_batch import each_record
 from placard import bootstrap
 from placard.domain.runs import UploadRun
@@ -40,3 +41,6 @@ def process(
 ) -> PartialItemFailureResponse:
     """The handler's work with the parts it is given (a test hands in its own)."""
     return each_record(event, context, partial(record_handler, parts=parts))
+
+
+ready()  # the init is done: the collector runs again (handlers/__init__.py)

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from handlers import ready
 from handlers.sqs_batch import each_record
 from placard import bootstrap
 from placard.domain.jobs import Job
@@ -120,3 +121,6 @@ def process(
         retry_quietly=(IdempotencyAlreadyInProgressError,),
         at_once=True,  # a batch's jobs wait on the image API together (docs/cost.md)
     )
+
+
+ready()  # the init is done: the collector runs again (handlers/__init__.py)

@@ -1,7 +1,7 @@
 """The bundle check's own judgement (`make bundle-check` runs it on the real bundle): what it
 counts as laptop code, as shadowing, as importing from outside the bundle, as bytecode Lambda
-can use, as writing into the bundle, as a heavy import a handler does not need, and which
-wheels another architecture needs."""
+can use, as writing into the bundle, as a heavy import a handler does not need, as a garbage
+collector left paused, and which wheels another architecture needs."""
 
 from __future__ import annotations
 
@@ -195,6 +195,25 @@ def test_a_handler_that_imports_a_heavy_library_it_does_not_need_is_named(
     # Then the report's jinja2 is named, and the API's pydantic is not
     assert report == ["imports jinja2 at its import, which only a call may"]
     assert api == []
+
+
+def test_a_handler_that_leaves_the_collector_paused_is_named(tmp_path: Path) -> None:
+    # Given a bundle whose handlers package pauses the garbage collector, a handler that
+    # starts it again at the end of its import, and one that does not
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "__init__.py").write_text("import gc\ngc.disable()\n")
+    (tmp_path / "handlers" / "ready.py").write_text(
+        "import gc\ndef handler(e, c): ...\ngc.enable()\n"
+    )
+    (tmp_path / "handlers" / "paused.py").write_text("def handler(e, c): ...\n")
+    compileall.compile_dir(tmp_path, quiet=1, invalidation_mode=UNCHECKED)
+    python = Path(sys.executable)
+    # When each is imported from the bundle
+    ready = import_alone(python, tmp_path, "handlers.ready.handler", {})
+    paused = import_alone(python, tmp_path, "handlers.paused.handler", {})
+    # Then only the one that leaves it paused is named
+    assert ready == []
+    assert paused == ["the garbage collector is still paused: the module must end with ready()"]
 
 
 def test_packages_with_compiled_wheels_are_the_ones_another_architecture_needs(

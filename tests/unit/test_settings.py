@@ -11,9 +11,13 @@ import sys
 import pytest
 
 from placard.settings import REQUIRED, Settings, SettingsError
+from placard_local.stack import Stack
 from tests.conftest import ROOT, template_environment
 
-HANDLERS = ("api", "callback", "derivatives", "ingest", "report", "worker")
+# Every function's handler module in template.yaml: "api", "worker", ...
+HANDLERS = tuple(
+    sorted(f.handler.split(".")[1] for f in Stack.load(ROOT / "template.yaml").functions().values())
+)
 
 
 def given() -> dict[str, str]:
@@ -163,3 +167,36 @@ def test_a_cold_start_without_a_variable_fails_naming_it(
 
 def test_a_cold_start_with_the_templates_environment_succeeds() -> None:
     assert cold_starts(given()) == dict.fromkeys(HANDLERS, "")
+
+
+# Each handler imported as its container's init is: with the collector paused, as importing
+# the package leaves it. What the collector's state is after each.
+COLLECTOR_AFTER_EACH = """
+import gc, importlib, json, sys
+import handlers
+said = {"handlers": gc.isenabled()}
+for name in sys.argv[1:]:
+    gc.disable()
+    frozen = gc.get_freeze_count()
+    importlib.import_module("handlers." + name)
+    said[name] = gc.isenabled() and gc.get_freeze_count() > frozen
+print(json.dumps(said))
+"""
+
+
+def test_a_cold_start_pauses_the_collector_and_every_handler_starts_it_again() -> None:
+    # Given the template's environment, in a new interpreter
+    env = {**os.environ, **given(), "PYTHONPATH": str(ROOT / "functions")}
+    # When the package is imported, then each handler module in turn
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECTOR_AFTER_EACH, *HANDLERS],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    # Then the package paused the collector, and each import ended running it again, with
+    # what it made frozen
+    assert json.loads(done.stdout) == {"handlers": False, **dict.fromkeys(HANDLERS, True)}
