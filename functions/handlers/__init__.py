@@ -2,7 +2,8 @@
 pauses Python's garbage collector for it: an import makes some 50,000 objects that live as
 long as the container and under 600 that are garbage, yet the collector's passes over them were
 an eighth of the API's cold import (docs/performance.md). Every handler module ends its import
-with `ready()`; `make bundle-check` fails one that does not."""
+with `ready()`; `make bundle-check` fails one that does not. (One whose import fails leaves it
+paused: that container answers every call with the import's error and runs nothing else.)"""
 
 import gc
 
