@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
@@ -22,6 +26,21 @@ from placard_local.stack import Stack, repo_root
 atomic_dynamodb_writes()
 ROOT = repo_root()
 DATA = Path(__file__).parent / "data"
+
+
+def in_new_interpreter(script: str, *args: str, env: dict[str, str]) -> Any:
+    """What `script` printed as JSON, run with `args` in a new python whose path has functions/
+    first, as a Lambda container's init is: the cold start's own modules, state and timing."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env={**env, "PYTHONPATH": str(ROOT / "functions")},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(done.stdout)
 
 
 def template_environment() -> dict[str, str]:

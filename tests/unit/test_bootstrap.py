@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from placard.domain.jobs import Job, Quality, Size
 from placard.domain.runs import UploadRun
 from placard.settings import REQUIRED, Settings
 from placard_local.cloud import LocalContext, sqs_event
-from tests.conftest import ROOT
+from tests.conftest import in_new_interpreter
 from tests.fakes import (
     FakeAssets,
     FakeBudgets,
@@ -150,17 +148,8 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy)))
 
 
 def test_the_apis_cold_start_loads_no_pillow_spreadsheet_reader_or_http_client() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "AWS_DEFAULT_REGION": "us-east-1"}
-    done = subprocess.run(
-        [sys.executable, "-c", API_COLD_START],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert json.loads(done.stdout) == []
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    assert in_new_interpreter(API_COLD_START, env=env) == []
 
 
 def test_threads_racing_through_a_first_call_all_find_the_stores_key_path(

@@ -3,16 +3,13 @@ naming it, instead of surfacing later as a boto error on a bucket called ""."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from placard.settings import REQUIRED, Settings, SettingsError
 from placard_local.stack import Stack
-from tests.conftest import ROOT, template_environment
+from tests.conftest import ROOT, in_new_interpreter, template_environment
 
 # Every function's handler module in template.yaml: "api", "worker", ...
 HANDLERS = tuple(
@@ -134,16 +131,7 @@ print(json.dumps(said))
 def cold_starts(env: dict[str, str]) -> dict[str, str]:
     """What each handler module's import raised (empty when it imported), in a new process."""
     keep = {k: v for k, v in os.environ.items() if k not in given()}
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORT_EACH, *HANDLERS],
-        env={**keep, **env, "PYTHONPATH": str(ROOT / "functions")},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    said: dict[str, str] = json.loads(done.stdout)
+    said: dict[str, str] = in_new_interpreter(IMPORT_EACH, *HANDLERS, env={**keep, **env})
     return said
 
 
@@ -186,17 +174,8 @@ print(json.dumps(said))
 
 def test_a_cold_start_pauses_the_collector_and_every_handler_starts_it_again() -> None:
     # Given the template's environment, in a new interpreter
-    env = {**os.environ, **given(), "PYTHONPATH": str(ROOT / "functions")}
     # When the package is imported, then each handler module in turn
-    done = subprocess.run(
-        [sys.executable, "-c", COLLECTOR_AFTER_EACH, *HANDLERS],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    said = in_new_interpreter(COLLECTOR_AFTER_EACH, *HANDLERS, env={**os.environ, **given()})
     # Then the package paused the collector, and each import ended running it again, with
     # what it made frozen
-    assert json.loads(done.stdout) == {"handlers": False, **dict.fromkeys(HANDLERS, True)}
+    assert said == {"handlers": False, **dict.fromkeys(HANDLERS, True)}
