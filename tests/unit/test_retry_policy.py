@@ -1,13 +1,15 @@
-"""HttpCaller's waiting rules, on canned answers: no image API is involved here, only the policy
-(the providers' wire formats are tested against the emulator in tests/integration)."""
+"""HttpCaller's waiting rules, and its reading of an answer that breaks off, on canned answers:
+no image API is involved here, only the caller (the providers' wire formats are tested against
+the emulator in tests/integration)."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
 import httpx
 
-from placard.providers.http import HttpCaller, RetryPolicy
+from placard.providers.http import CallStats, HttpCaller, RetryPolicy, json_body
 
 
 class Ceiling(random.Random):
@@ -41,3 +43,31 @@ def test_a_fault_after_throttling_waits_as_a_first_fault() -> None:
     # And the fault's backoff grows with faults only: the first fault waits at most base_delay
     assert len(waits) == 4
     assert waits[3] <= 0.5
+
+
+class BreaksOff(httpx.SyncByteStream):
+    """A 200's body that stops after its first bytes: the connection was lost mid-answer."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b'{"data": [{"b64_json": "iVBORw0KGgo'
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete body")
+
+
+def test_an_answer_that_breaks_off_after_its_headers_is_an_unknown_outcome_retried() -> None:
+    # Given an API whose first 200 loses its connection half-way through the body, then answers
+    answers = iter([httpx.Response(200, stream=BreaksOff()), httpx.Response(200, json={"n": 1})])
+    with httpx.Client(transport=httpx.MockTransport(lambda request: next(answers))) as client:
+        caller = HttpCaller(client, RetryPolicy(max_failures=3), sleep=lambda s: None)
+        stats = CallStats()
+        # When a call is made whose answer is read as JSON
+        body = caller.call(
+            lambda: httpx.Request("POST", "http://api.test/v1/images/generations"),
+            parse=json_body,
+            refusal=lambda response: "",
+            stats=stats,
+        )
+    # Then the broken answer counts as sent with no readable answer (it may have been billed),
+    # and the call is made again and read
+    assert body == {"n": 1}
+    assert (stats.attempts, stats.unknown_outcomes) == (2, 1)
+    assert stats.errors == ["no answer after sending: RemoteProtocolError"]

@@ -110,8 +110,19 @@ def error_message(response: httpx.Response) -> str:
 
 
 def json_body(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object, read from its stream holding at most two copies of it at a
+    time (the bytes then the text, the text then the parsed values), never httpx's three: a
+    ten-image answer is a 200 MB body (docs/cost.md, "The worker's memory")."""
+    raw = bytearray()
+    for chunk in response.iter_bytes():
+        raw += chunk
     try:
-        body = response.json()
+        text = raw.decode()  # JSON is UTF-8 (RFC 8259)
+    except UnicodeDecodeError as exc:
+        raise Malformed(f"the body is not UTF-8 text: byte {exc.start} is not UTF-8") from exc
+    del raw
+    try:
+        body = json.loads(text)
     except ValueError as exc:
         raise Malformed("the body is not JSON") from exc
     if not isinstance(body, dict):
@@ -153,7 +164,14 @@ class HttpCaller:
             stats.attempts += 1
             wait: float | None = None
             try:
-                response = self.client.send(request)
+                response = self.client.send(request, stream=True)
+                try:
+                    if response.is_success:
+                        # `parse` reads the body as it needs: an answer may be 200 MB.
+                        return parse(response)
+                    response.read()
+                finally:
+                    response.close()
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 self._failed(stats, f"could not connect: {type(exc).__name__}")
             except (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
@@ -161,14 +179,11 @@ class HttpCaller:
                 self._failed(stats, f"no answer after sending: {type(exc).__name__}")
             except httpx.TransportError as exc:
                 self._failed(stats, f"transport error: {type(exc).__name__}")
+            except Malformed as exc:
+                stats.unknown_outcomes += 1
+                self._failed(stats, f"unreadable answer: {exc}")
             else:
-                if response.is_success:
-                    try:
-                        return parse(response)
-                    except Malformed as exc:
-                        stats.unknown_outcomes += 1
-                        self._failed(stats, f"unreadable answer: {exc}")
-                elif response.status_code == 429:
+                if response.status_code == 429:
                     stats.throttled += 1
                     wait = retry_after(response)
                     stats.errors.append("429 throttled")

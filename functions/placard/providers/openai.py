@@ -76,10 +76,13 @@ class OpenAIProvider:
         body = json_body(response)
         try:
             # From the JSON's own str: base64.b64decode would copy it to bytes first, 20 MB
-            # for a 3840x2160 answer (docs/cost.md, "The worker's memory").
-            images = tuple(
-                binascii.a2b_base64(d["b64_json"], strict_mode=True) for d in body["data"]
-            )
+            # for a 3840x2160 answer (docs/cost.md, "The worker's memory"). Each base64 goes
+            # as its image comes, so the two are not both held whole.
+            data, decoded = body["data"], []
+            for index, image in enumerate(data):
+                decoded.append(binascii.a2b_base64(image["b64_json"], strict_mode=True))
+                data[index] = None
+            images = tuple(decoded)
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
             raise Malformed(f"no readable b64_json images: {exc}") from exc
         usage: dict[str, int] = {}

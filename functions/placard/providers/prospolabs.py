@@ -87,9 +87,10 @@ class ProspolabsProvider:
 
     def _download(self, url: str, stats: CallStats, deadline: float | None = None) -> bytes:
         def read(response: httpx.Response) -> bytes:
-            if not response.content.startswith(b"\x89PNG"):
+            image = response.read()
+            if not image.startswith(b"\x89PNG"):
                 raise Malformed("the output URL did not return a PNG")
-            return response.content
+            return image
 
         return self._caller.call(
             lambda: self._caller.client.build_request("GET", url),
