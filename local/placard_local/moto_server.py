@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import string
 import sys
 import threading
@@ -381,7 +382,9 @@ def main() -> None:
     threading.Thread(target=server.run, daemon=True).start()
     print(f"http://{host}:{port}", flush=True)
     sys.stdin.read()  # until the parent closes it or dies
-    server.close()
+    # Out at once: closing the server under a request in flight (a long poll) made its thread
+    # write to the closed wake-up pipe and log "Bad file descriptor"; nobody awaits its answer.
+    os._exit(0)
 
 
 if __name__ == "__main__":
