@@ -269,3 +269,41 @@ def test_the_ledger_charges_each_answer_its_token_bill_to_the_micro_dollar(
     )
     # And the budget is down by the bill alone, the rest of the reservation given back
     assert budgets.remaining("c") == 5 - bill.cost_usd
+
+
+class TooLongJson(httpx.SyncByteStream):
+    """A 200 whose JSON runs to twice what one 1024x1536 image can take (a broken proxy, or a
+    provider's bug: without a bound, one that never ended would take the worker's memory)."""
+
+    LARGEST = 1024 * 1536 * 8 * 4 // 3 + (1 << 20)  # the image at 16-bit RGBA, base64, a MiB
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b'{"data": [{"b64_json": "'
+        while self.sent < 2 * self.LARGEST:
+            self.sent += 1 << 16
+            yield b"A" * (1 << 16)
+        yield b'"}]}'
+
+
+def test_an_openai_answer_longer_than_the_images_asked_for_is_cut_off_and_retried() -> None:
+    # Given an OpenAI API whose every answer runs on past what its image can take
+    streams: list[TooLongJson] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        streams.append(TooLongJson())
+        return httpx.Response(200, stream=streams[-1])
+
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    CLIENTS.append(client)
+    provider = OpenAIProvider(HttpCaller(client, FAST), "http://api.test/v1", lambda: KEY, "m")
+    # When one 1024x1536 image is asked for
+    with pytest.raises(ProviderUnavailable) as raised:
+        provider.create(request())
+    # Then each answer is read no further than such an image can take, every attempt's
+    # outcome unknown (each may have been billed), and it gives up
+    assert all(s.sent <= TooLongJson.LARGEST + (1 << 16) for s in streams)
+    assert raised.value.unknown_outcomes == len(streams) == FAST.max_failures
+    assert "more than its images can take" in str(raised.value)

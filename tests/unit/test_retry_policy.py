@@ -71,3 +71,43 @@ def test_an_answer_that_breaks_off_after_its_headers_is_an_unknown_outcome_retri
     assert body == {"n": 1}
     assert (stats.attempts, stats.unknown_outcomes) == (2, 1)
     assert stats.errors == ["no answer after sending: RemoteProtocolError"]
+
+
+class TooLong(httpx.SyncByteStream):
+    """A 200's JSON body of 16 KiB and more (a broken proxy, or a provider's bug: one that
+    never ended would take the worker's memory)."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b'{"data": [{"b64_json": "'
+        yield from [b"A" * 1024] * 16
+        yield b'"}]}'
+
+
+def test_an_answer_longer_than_its_images_can_take_is_cut_off_as_unknown_and_retried() -> None:
+    # Given an API whose first answer runs past the limit, whose second declares more than
+    # it, and whose third is a short JSON object
+    answers = iter(
+        [
+            httpx.Response(200, stream=TooLong()),
+            httpx.Response(200, headers={"content-length": "4097"}, stream=TooLong()),
+            httpx.Response(200, json={"n": 1}),
+        ]
+    )
+    with httpx.Client(transport=httpx.MockTransport(lambda request: next(answers))) as client:
+        caller = HttpCaller(client, RetryPolicy(max_failures=3), sleep=lambda s: None)
+        stats = CallStats()
+        # When a call is made whose answer may take 4096 bytes
+        body = caller.call(
+            lambda: httpx.Request("POST", "http://api.test/v1/images/generations"),
+            parse=lambda response: json_body(response, limit=4096),
+            refusal=lambda response: "",
+            stats=stats,
+        )
+    # Then the first two are unreadable, read no further than the limit, their outcomes unknown
+    # (they may have been billed), and the third is read
+    assert body == {"n": 1}
+    assert (stats.attempts, stats.unknown_outcomes) == (3, 2)
+    assert stats.errors == [
+        "unreadable answer: the answer passed 4,096 bytes, more than its images can take",
+        "unreadable answer: the answer is 4,097 bytes, more than 4,096",
+    ]

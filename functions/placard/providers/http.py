@@ -109,13 +109,38 @@ def error_message(response: httpx.Response) -> str:
     return str(error)[:300]
 
 
-def json_body(response: httpx.Response) -> dict[str, Any]:
-    """The answer's JSON object, read from its stream holding at most two copies of it at a
-    time (the bytes then the text, the text then the parsed values), never httpx's three: a
-    ten-image answer is a 200 MB body (docs/cost.md, "The worker's memory")."""
+# The most a PNG can take a pixel (16-bit RGBA, unfiltered), and what an answer adds around
+# its images: no answer to a request is longer than its images at that, in base64.
+PNG_BYTES_A_PIXEL = 8
+ANSWER_OVERHEAD = 1 << 20
+
+
+def largest_answer(n: int, pixels: int, base64: bool = True) -> int:
+    """The most bytes an answer of `n` images of `pixels` each can take."""
+    image = n * pixels * PNG_BYTES_A_PIXEL
+    return (image * 4 // 3 if base64 else image) + ANSWER_OVERHEAD
+
+
+def read_at_most(response: httpx.Response, limit: int) -> bytearray:
+    """The body, read from its stream; Malformed once it passes `limit` bytes, as declared or
+    as read: a body that never ends would take the worker's memory, its whole batch with it."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Malformed(f"the answer is {int(declared):,} bytes, more than {limit:,}")
     raw = bytearray()
     for chunk in response.iter_bytes():
         raw += chunk
+        if len(raw) > limit:
+            raise Malformed(f"the answer passed {limit:,} bytes, more than its images can take")
+    return raw
+
+
+def json_body(response: httpx.Response, limit: int = ANSWER_OVERHEAD) -> dict[str, Any]:
+    """The answer's JSON object, of at most `limit` bytes, read from its stream holding at
+    most two copies of it at a time (the bytes then the text, the text then the parsed
+    values), never httpx's three: a ten-image answer is a 200 MB body (docs/cost.md, "The
+    worker's memory")."""
+    raw = read_at_most(response, limit)
     try:
         text = raw.decode()  # JSON is UTF-8 (RFC 8259)
     except UnicodeDecodeError as exc:

@@ -7,10 +7,17 @@ from collections.abc import Callable
 
 import httpx
 
-from placard.domain.jobs import Mode
+from placard.domain.jobs import MAX_PIXELS, Mode
 from placard.domain.pricing import IMAGE_TOKENS, OUTPUT_TOKENS, TEXT_TOKENS
 from placard.providers.base import ImageRequest, ImageResult
-from placard.providers.http import CallStats, HttpCaller, Malformed, error_message, json_body
+from placard.providers.http import (
+    CallStats,
+    HttpCaller,
+    Malformed,
+    error_message,
+    json_body,
+    largest_answer,
+)
 
 
 class OpenAIProvider:
@@ -27,8 +34,10 @@ class OpenAIProvider:
     def create(self, request: ImageRequest) -> ImageResult:
         stats = CallStats()
 
+        limit = largest_answer(request.n, request.size.width * request.size.height)
+
         def parse(response: httpx.Response) -> tuple[tuple[bytes, ...], dict[str, int]]:
-            images, usage = self._parse(response)
+            images, usage = self._parse(response, limit)
             if len(images) != request.n:
                 raise Malformed(f"asked for {request.n} images, got {len(images)}")
             return images, usage
@@ -72,8 +81,10 @@ class OpenAIProvider:
         )
 
     @staticmethod
-    def _parse(response: httpx.Response) -> tuple[tuple[bytes, ...], dict[str, int]]:
-        body = json_body(response)
+    def _parse(
+        response: httpx.Response, limit: int = largest_answer(1, MAX_PIXELS)
+    ) -> tuple[tuple[bytes, ...], dict[str, int]]:
+        body = json_body(response, limit)
         try:
             # From the JSON's own str: base64.b64decode would copy it to bytes first, 20 MB
             # for a 3840x2160 answer (docs/cost.md, "The worker's memory"). Each base64 goes

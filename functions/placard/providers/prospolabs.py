@@ -13,7 +13,15 @@ import httpx
 
 from placard.domain.jobs import Mode
 from placard.providers.base import ImageRequest, ImageResult, OutOfTime
-from placard.providers.http import CallStats, HttpCaller, Malformed, error_message, json_body
+from placard.providers.http import (
+    CallStats,
+    HttpCaller,
+    Malformed,
+    error_message,
+    json_body,
+    largest_answer,
+    read_at_most,
+)
 
 MODEL = "gpt-image-2"
 
@@ -41,7 +49,10 @@ class ProspolabsProvider:
         )
         # Downloads are retried like any call, but are not generation attempts: they bill nothing.
         try:
-            images = tuple(self._download(url, CallStats(), request.deadline) for url in urls)
+            largest = largest_answer(1, request.size.width * request.size.height, base64=False)
+            images = tuple(
+                self._download(url, largest, CallStats(), request.deadline) for url in urls
+            )
         except OutOfTime as exc:
             # The images were made, and billed: their reservation must stay held.
             raise OutOfTime(str(exc), unknown_outcomes=max(1, stats.unknown_outcomes)) from exc
@@ -85,9 +96,11 @@ class ProspolabsProvider:
             raise Malformed("no generation_id or output_url")
         return generation_id, [str(u) for u in urls]
 
-    def _download(self, url: str, stats: CallStats, deadline: float | None = None) -> bytes:
+    def _download(
+        self, url: str, largest: int, stats: CallStats, deadline: float | None = None
+    ) -> bytes:
         def read(response: httpx.Response) -> bytes:
-            image = response.read()
+            image = bytes(read_at_most(response, largest))
             if not image.startswith(b"\x89PNG"):
                 raise Malformed("the output URL did not return a PNG")
             return image
