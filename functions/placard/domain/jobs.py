@@ -53,8 +53,12 @@ class Size:
         return f"{self.width}x{self.height}"
 
     @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    @property
     def experimental(self) -> bool:
-        return self.width * self.height > EXPERIMENTAL_PIXELS
+        return self.pixels > EXPERIMENTAL_PIXELS
 
     @classmethod
     def parse(cls, value: str) -> Size:
@@ -74,7 +78,7 @@ class Size:
             problem = f"the longest side may be at most {MAX_EDGE}"
         elif max(w, h) > 3 * min(w, h):
             problem = "the aspect ratio must be between 1:3 and 3:1"
-        elif not MIN_PIXELS <= w * h <= MAX_PIXELS:
+        elif not MIN_PIXELS <= self.pixels <= MAX_PIXELS:
             problem = f"must have between {MIN_PIXELS:,} and {MAX_PIXELS:,} pixels"
         if problem:
             raise InvalidInput("size", f"{self} is not allowed: {problem}", str(self))

@@ -60,7 +60,7 @@ class ProviderPrices:
     def unit_price(self, quality: Quality, size: Size) -> Decimal:
         price = self.per_image[quality]
         if not self.flat:
-            price = price * Decimal(size.width * size.height) / Decimal(self.reference_pixels)
+            price = price * Decimal(size.pixels) / Decimal(self.reference_pixels)
         return price.quantize(CENT_FRACTION)
 
     def cost_from_usage(self, usage: Mapping[str, int]) -> Decimal | None:
@@ -103,7 +103,7 @@ class ProviderPrices:
         patches, priced as a bill is. Never above `answer_bound` (tests/unit/test_quotes.py)."""
         if not self.tokens_per_million:
             unit = self.unit_price(quality, size)
-            scaled = not self.flat and size.width * size.height != self.reference_pixels
+            scaled = not self.flat and size.pixels != self.reference_pixels
             return Quote(unit * n, exact=self.flat, approximate=scaled)
         tokens = {
             OUTPUT_TOKENS: self.output_tokens(quality, size) * n,
@@ -141,7 +141,7 @@ class ProviderPrices:
         if listed is not None:
             return listed[quality]
         square = self.output_token_table[str(_SQUARE)][quality]
-        return -(-square * size.width * size.height // (_SQUARE.width * _SQUARE.height))
+        return -(-square * size.pixels // _SQUARE.pixels)
 
 
 def micro_dollars(amount: Decimal) -> Decimal:

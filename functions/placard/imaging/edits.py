@@ -86,7 +86,7 @@ class EditInputs:
             _, width, height = probe(self.base_mask_png, "mask")  # the header only
         else:
             width, height = self.placement[2:]
-        return max(width * height, self.size.width * self.size.height)
+        return max(width * height, self.size.pixels)
 
     def _placed(self, sent: Image.Image) -> Image.Image:
         x, y, w, h = self.placement
@@ -110,7 +110,7 @@ def prepare_pixels(source: bytes) -> int:
     pixels or the sent image's, the larger (what a pixel gate weighs it by)."""
     _, width, height = probe(source, "source_image")
     sent = edit_size(width, height)
-    return max(width * height, sent.width * sent.height)
+    return max(width * height, sent.pixels)
 
 
 def edit_size(source_width: int, source_height: int) -> Size:
@@ -141,8 +141,8 @@ def edit_size(source_width: int, source_height: int) -> Size:
 
             def cost(size: Size) -> tuple[float, int, int]:
                 aspect_error = abs(math.log(size.width / size.height / ratio))
-                pixel_error = abs(math.log(size.width * size.height / (width * height)))
-                return 3 * aspect_error + pixel_error, -size.width * size.height, size.width
+                pixel_error = abs(math.log(size.pixels / (width * height)))
+                return 3 * aspect_error + pixel_error, -size.pixels, size.width
 
             best = min(valid, key=cost)
             best.check()

@@ -34,7 +34,7 @@ class OpenAIProvider:
     def create(self, request: ImageRequest) -> ImageResult:
         stats = CallStats()
 
-        limit = largest_answer(request.n, request.size.width * request.size.height)
+        limit = largest_answer(request.n, request.size.pixels)
 
         def parse(response: httpx.Response) -> tuple[tuple[bytes, ...], dict[str, int]]:
             images, usage = self._parse(response, limit)

@@ -49,7 +49,7 @@ class ProspolabsProvider:
         )
         # Downloads are retried like any call, but are not generation attempts: they bill nothing.
         try:
-            largest = largest_answer(1, request.size.width * request.size.height, base64=False)
+            largest = largest_answer(1, request.size.pixels, base64=False)
             images = tuple(
                 self._download(url, largest, CallStats(), request.deadline) for url in urls
             )

@@ -212,7 +212,7 @@ class Pipeline:
         """The call's turn at the answer gate, held by `turn`; OutOfTime (retried later,
         nothing sent) when it does not come while a call could still end before the deadline."""
         until = None if deadline is None else deadline - self.answer_seconds
-        pixels = request.n * request.size.width * request.size.height
+        pixels = request.n * request.size.pixels
         try:
             turn.enter_context(self.answer_gate(pixels, until))
         except TimeoutError as exc:
